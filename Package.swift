@@ -1,0 +1,117 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "codex-gateway",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "codex-gateway", targets: ["CodexGateway"]),
+        .executable(name: "openapi-codegen", targets: ["openapi-codegen"]),
+        .plugin(name: "CodegenPlugin", targets: ["CodegenPlugin"]),
+    ],
+    dependencies: [
+        // HTTP server. The ConfigurationSupport trait is left off: we read our own configuration.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+    ],
+    targets: [
+        // MARK: Code generator (libyaml → OpenAPI model → Swift)
+        .systemLibrary(
+            name: "CYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"]), .brew(["libyaml"])]
+        ),
+        .target(
+            name: "OpenAPICodegen",
+            dependencies: ["CYAML"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "openapi-codegen",
+            dependencies: ["OpenAPICodegen"],
+            swiftSettings: swiftSettings
+        ),
+        .plugin(
+            name: "CodegenPlugin",
+            capability: .buildTool(),
+            dependencies: ["openapi-codegen"]
+        ),
+
+        // MARK: Runtime that generated code calls
+        .target(
+            name: "GatewayRuntime",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Generated from openapi.yaml at build time
+        .target(
+            name: "GatewayAPI",
+            dependencies: [
+                "GatewayRuntime",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Sources/Generated",
+            swiftSettings: swiftSettings,
+            plugins: ["CodegenPlugin"]
+        ),
+
+        // MARK: The product
+        .target(
+            name: "GatewayServer",
+            dependencies: [
+                "GatewayAPI",
+                "GatewayRuntime",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            path: "Sources/Server",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "CodexGateway",
+            dependencies: [
+                "GatewayServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/codex-gateway",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Tests
+        .testTarget(
+            name: "OpenAPICodegenTests",
+            dependencies: ["OpenAPICodegen"],
+            exclude: ["Golden"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatewayServerTests",
+            dependencies: [
+                "GatewayServer",
+                "GatewayAPI",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,94 @@
+import Foundation
+public import Hummingbird
+public import NIOCore
+
+/// Reads and decodes request bodies for generated routes.
+public enum RequestBodyDecoding {
+    /// Collects the body, refusing more than `limit` bytes with 413 (before reading, when the
+    /// client announced the length).
+    public static func collect(_ request: Request, limit: Int) async throws -> ByteBuffer {
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+            throw GatewayError.contentTooLarge(limit: limit)
+        }
+        var request = request
+        do {
+            return try await request.collectBody(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw GatewayError.contentTooLarge(limit: limit)
+        }
+    }
+
+    public static func decode<T: Decodable>(from body: ByteBuffer, contentType: String?, accepted: [String]) throws -> T {
+        guard let value: T = try decodeIfPresent(from: body, contentType: contentType, accepted: accepted) else {
+            throw GatewayError.badRequest("A request body (\(accepted.joined(separator: " or "))) is required.")
+        }
+        return value
+    }
+
+    /// Picks the decoder by `Content-Type`. A missing or unexpected type is read as JSON when
+    /// the operation accepts JSON, so `curl -d '{…}'` works without a header.
+    public static func decodeIfPresent<T: Decodable>(from body: ByteBuffer, contentType: String?, accepted: [String]) throws -> T? {
+        guard body.readableBytes > 0 else { return nil }
+        let mediaType = contentType.map(AcceptHeader.mediaType(of:))
+        let form = "application/x-www-form-urlencoded"
+        if mediaType == form && accepted.contains(form) {
+            let text = String(buffer: body)
+            do {
+                return try URLEncodedFormDecoder().decode(T.self, from: text)
+            } catch let error as DecodingError {
+                throw GatewayError.badRequest("Invalid form body: \(describe(error)).")
+            }
+        }
+        guard accepted.contains("application/json") else {
+            throw GatewayError(
+                status: .badRequest,
+                code: "unsupported_media_type",
+                message: "The request body must be \(accepted.joined(separator: " or ")), not \(contentType ?? "untyped")."
+            )
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
+        } catch let error as DecodingError {
+            throw GatewayError.badRequest(describe(error), code: isSyntaxError(error) ? "invalid_json" : "invalid_request")
+        }
+    }
+
+    static func isSyntaxError(_ error: DecodingError) -> Bool {
+        if case .dataCorrupted(let context) = error, context.codingPath.isEmpty, context.underlyingError != nil { return true }
+        return false
+    }
+
+    /// A sentence naming the field at fault, e.g. `body.params.prompt: expected a string`.
+    public static func describe(_ error: DecodingError) -> String {
+        func path(_ codingPath: [any CodingKey], _ key: (any CodingKey)? = nil) -> String {
+            let keys = codingPath + (key.map { [$0] } ?? [])
+            let rendered = keys.map { key in key.intValue.map { "[\($0)]" } ?? "." + key.stringValue }.joined()
+            return "body" + rendered
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let detail = context.debugDescription.hasPrefix("required") ? " (\(context.debugDescription))" : ""
+            return "\(path(context.codingPath, key)) is required\(detail)"
+        case .typeMismatch(let type, let context):
+            return "\(path(context.codingPath)): expected \(describe(type))"
+        case .valueNotFound(let type, let context):
+            return "\(path(context.codingPath)): expected \(describe(type)), found null"
+        case .dataCorrupted(let context):
+            if context.codingPath.isEmpty, context.underlyingError != nil { return "The request body is not valid JSON." }
+            return "\(path(context.codingPath)): \(context.debugDescription)"
+        @unknown default:
+            return "The request body is invalid."
+        }
+    }
+
+    static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Int.Type: "an integer"
+        case is Double.Type: "a number"
+        case is Bool.Type: "a boolean"
+        default:
+            String(describing: type).hasPrefix("Array") || String(describing: type).hasPrefix("[") ? "an array" : "an object"
+        }
+    }
+}
