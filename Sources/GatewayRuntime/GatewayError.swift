@@ -1,4 +1,7 @@
+import Foundation
 public import HTTPTypes
+public import Hummingbird
+import NIOCore
 
 /// An error that becomes an HTTP response with the gateway's error envelope.
 ///
@@ -31,22 +34,17 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// The body of every non-OAuth, non-JSON-RPC error response.
-public struct ErrorEnvelope: Codable, Hashable, Sendable {
-    public var error: String
-    public var code: String
-    public var status: Int
-    public var requestID: String
-
-    public init(error: String, code: String, status: Int, requestID: String) {
-        self.error = error
-        self.code = code
-        self.status = status
-        self.requestID = requestID
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case error, code, status
-        case requestID = "request_id"
+extension GatewayError: HTTPResponseError {
+    /// The envelope, for routers without the gateway's error middleware (which adds the
+    /// gateway's own request ID); here the ID is Hummingbird's.
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var fields = headers
+        fields[.contentType] = "application/json"
+        let envelope: [String: JSONValue] = [
+            "error": .string(message), "code": .string(code), "status": .integer(Int(status.code)), "request_id": .string(context.id),
+        ]
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encoder.encode(envelope))))
     }
 }

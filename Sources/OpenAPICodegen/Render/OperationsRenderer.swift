@@ -153,7 +153,6 @@ struct OperationsRenderer {
             }
             if let body = operation.requestBody {
                 let type = types.type(body.schema, hint: "RequestBody", nested: &nested)
-                w.line("/// The request body (\(body.contentTypes.joined(separator: ", "))).")
                 fields.append(InputField(name: "body", type: body.isRequired ? type : type + "?", defaultValue: body.isRequired ? nil : "nil"))
                 if operation.wantsRawBody {
                     fields.append(InputField(name: "rawBody", type: "ByteBuffer", defaultValue: nil))
@@ -161,6 +160,9 @@ struct OperationsRenderer {
             }
             fields.append(InputField(name: "accept", type: "AcceptHeader", defaultValue: ".init()"))
             for field in fields {
+                if field.name == "body", let body = operation.requestBody {
+                    w.line("/// The request body (\(body.contentTypes.joined(separator: ", "))).")
+                }
                 if field.name == "rawBody" { w.line("/// The request body exactly as sent (`x-raw-body`).") }
                 if field.name == "accept" { w.line("/// The media types the client accepts, for operations that can answer in several.") }
                 w.line("public var \(field.name): \(field.type)")

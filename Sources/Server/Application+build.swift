@@ -1,0 +1,78 @@
+import GatewayAPI
+import GatewayRuntime
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// Builds the gateway application: router, middleware, generated routes and services.
+///
+/// - Parameters:
+///   - configuration: validated configuration.
+///   - logger: the root logger; requests get children of it.
+///   - onServerRunning: called with the bound port once the server listens (tests bind port 0).
+public func buildApplication(
+    configuration: GatewayConfiguration,
+    logger: Logger,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) throws -> some ApplicationProtocol {
+    let router = try buildRouter(configuration: configuration, logger: logger)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "codex-gateway"),
+        onServerRunning: { channel in
+            await onServerRunning(channel.localAddress?.port ?? configuration.port)
+        },
+        logger: logger
+    )
+}
+
+/// The router alone, for tests that drive it without a socket.
+public func buildRouter(configuration: GatewayConfiguration, logger: Logger) throws -> Router<GatewayRequestContext> {
+    reportStartupWarnings(configuration: configuration, logger: logger)
+
+    let router = Router(context: GatewayRequestContext.self)
+    router.add(middleware: RequestIDMiddleware())
+    router.add(middleware: AccessLogMiddleware())
+    router.add(middleware: CORSMiddleware(policy: configuration.corsAllowedOrigins, excludedPaths: ["/oauth/authorize"]))
+    router.add(middleware: ErrorMiddleware(operations: OperationTable.all))
+
+    let handlers = GatewayHandlers(
+        spec: try PublishedSpec(publicBaseURL: configuration.publicBaseURL),
+        readiness: ReadinessProbe(checks: [
+            ("configuration", { nil })
+        ])
+    )
+    handlers.registerRoutes(
+        on: router,
+        security: GatewayAuthenticator(apiKeys: MemoryAPIKeyStore(keys: configuration.apiKeys)),
+        options: RouteOptions(defaultBodyLimit: configuration.defaultBodyLimit)
+    )
+    return router
+}
+
+/// Things that are allowed but that an operator should know about at once.
+func reportStartupWarnings(configuration: GatewayConfiguration, logger: Logger) {
+    if configuration.apiKeys.isEmpty {
+        logger.warning("GATEWAY_API_KEY is not set: every authenticated operation will answer 401 until a key is configured")
+    }
+    for key in configuration.apiKeys where key.count < 16 {
+        logger.warning("an API key in GATEWAY_API_KEY is shorter than 16 characters; use a long random key", metadata: ["key": .string(CredentialHash.fingerprint(CredentialHash.digest(key)))])
+    }
+    let provider = configuration.codex.provider
+    if let envKey = provider.envKey, (configuration.environmentValue(envKey) ?? "").isEmpty {
+        logger.warning(
+            "the model provider's API key is not set; model calls will fail until it is",
+            metadata: ["provider": .string(configuration.codex.modelProvider), "variable": .string(envKey)]
+        )
+    }
+}
+
+/// Runs the gateway until SIGTERM or SIGINT, then drains in-flight requests.
+public func runGateway(configuration: GatewayConfiguration, logger: Logger) async throws {
+    let app = try buildApplication(configuration: configuration, logger: logger)
+    var groupConfiguration = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+    groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownGracePeriod
+    let group = ServiceGroup(configuration: groupConfiguration)
+    try await group.run()
+}

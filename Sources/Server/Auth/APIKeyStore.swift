@@ -1,0 +1,49 @@
+import Crypto
+import Foundation
+
+/// Looks up API keys. Keys are only ever held as SHA-256 digests.
+public protocol APIKeyStore: Sendable {
+    /// The principal for `key`, or nil when it is not a valid key.
+    func principal(forKey key: String) async throws -> Principal?
+}
+
+/// SHA-256 fingerprints and constant-time comparison, shared by every credential store.
+public enum CredentialHash {
+    public static func digest(_ secret: String) -> [UInt8] {
+        Array(SHA256.hash(data: Data(secret.utf8)))
+    }
+
+    /// Compares two digests in time that depends only on their length.
+    public static func constantTimeEquals(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+        guard lhs.count == rhs.count else { return false }
+        var difference: UInt8 = 0
+        for index in lhs.indices { difference |= lhs[index] ^ rhs[index] }
+        return difference == 0
+    }
+
+    /// A short, non-reversible identifier of a secret, safe to log and show.
+    public static func fingerprint(_ digest: [UInt8]) -> String {
+        "key_" + digest.prefix(6).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// Keys from configuration (`GATEWAY_API_KEY`), hashed at startup.
+public struct MemoryAPIKeyStore: APIKeyStore {
+    private let digests: [[UInt8]]
+
+    public init(keys: [String]) {
+        self.digests = keys.map(CredentialHash.digest)
+    }
+
+    public var isEmpty: Bool { digests.isEmpty }
+
+    public func principal(forKey key: String) async throws -> Principal? {
+        let presented = CredentialHash.digest(key)
+        // Compare against every stored digest, with no early exit, so timing reveals nothing.
+        var match: [UInt8]?
+        for digest in digests where CredentialHash.constantTimeEquals(digest, presented) {
+            match = digest
+        }
+        return match.map { Principal(kind: .apiKey, id: CredentialHash.fingerprint($0)) }
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import GatewayRuntime
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// Enforces the `security` of generated operations (PROTOCOLS.md §0).
+///
+/// `Authorization: Bearer` is checked when present (an OAuth access token or an API key);
+/// otherwise `X-API-Key`. Failures are 401 with a `WWW-Authenticate` challenge and the envelope.
+public struct GatewayAuthenticator: SecurityHandler {
+    public typealias Context = GatewayRequestContext
+
+    public static let realm = "codex-gateway"
+
+    let apiKeys: any APIKeyStore
+
+    public init(apiKeys: any APIKeyStore) {
+        self.apiKeys = apiKeys
+    }
+
+    public func authenticate(_ request: Request, context: inout GatewayRequestContext, alternatives: [[SecurityRequirement]]) async throws {
+        let kinds = Set(alternatives.flatMap { $0.map(\.kind) })
+        let acceptsBearer = kinds.contains(.httpBearer) || kinds.contains(.oauth2)
+        let apiKeyHeaders = kinds.compactMap { kind -> String? in
+            if case .apiKeyHeader(let name) = kind { return name }
+            return nil
+        }
+
+        let principal: Principal
+        if acceptsBearer, let authorization = request.headers[.authorization] {
+            principal = try await bearerPrincipal(authorization)
+        } else if let header = apiKeyHeaders.sorted().first(where: { request.headers.parameter(named: $0) != nil }),
+            let key = request.headers.parameter(named: header)
+        {
+            guard let found = try await apiKeys.principal(forKey: key) else {
+                throw Self.unauthorized(code: "invalid_api_key", message: "The API key in \(header) is not valid.", challenge: nil)
+            }
+            principal = found
+        } else {
+            let ways = (apiKeyHeaders.sorted().map { "\($0): <key>" } + (acceptsBearer ? ["Authorization: Bearer <token>"] : []))
+                .joined(separator: " or ")
+            throw Self.unauthorized(code: "unauthorized", message: "Credentials are required: send \(ways).", challenge: nil)
+        }
+        context.principal = principal
+        context.logger[metadataKey: "principal"] = .string(principal.id)
+    }
+
+    private func bearerPrincipal(_ authorization: String) async throws -> Principal {
+        let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw Self.unauthorized(
+                code: "invalid_authorization",
+                message: "The Authorization header must be 'Bearer <token>'.",
+                challenge: "error=\"invalid_request\", error_description=\"expected the Bearer scheme\""
+            )
+        }
+        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        if let principal = try await apiKeys.principal(forKey: token) {
+            return principal
+        }
+        throw Self.unauthorized(
+            code: "invalid_token",
+            message: "The bearer token is not a valid API key or access token.",
+            challenge: "error=\"invalid_token\", error_description=\"the token is unknown, expired or revoked\""
+        )
+    }
+
+    /// A 401 with the RFC 6750 challenge.
+    static func unauthorized(code: String, message: String, challenge: String?) -> GatewayError {
+        var headers = HTTPFields()
+        headers[.wwwAuthenticate] = "Bearer realm=\"\(realm)\"" + (challenge.map { ", " + $0 } ?? "")
+        return GatewayError(status: .unauthorized, code: code, message: message, headers: headers)
+    }
+}

@@ -1,0 +1,18 @@
+/// Who a request acts for, once authenticated.
+public struct Principal: Sendable, Hashable {
+    public enum Kind: String, Sendable {
+        case apiKey = "api_key"
+        case oauth
+    }
+
+    public var kind: Kind
+    /// A stable, non-secret identifier: an API key's fingerprint, or the OAuth client and grant.
+    public var id: String
+    public var scopes: [String]
+
+    public init(kind: Kind, id: String, scopes: [String] = []) {
+        self.kind = kind
+        self.id = id
+        self.scopes = scopes
+    }
+}

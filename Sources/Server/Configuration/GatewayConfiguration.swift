@@ -1,0 +1,219 @@
+import Foundation
+import Logging
+
+/// Everything the gateway reads at startup, validated.
+///
+/// Sources, in order of precedence: the process environment, a `.env` file in the working
+/// directory, then `$CODEX_HOME/config.toml` for the model and its providers. Every key is
+/// documented in README.md ("Configuration").
+public struct GatewayConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// The URL clients and ChatGPT reach the gateway at; `servers[0].url` of the served documents.
+    public var publicBaseURL: String
+    /// Plain-text keys from `GATEWAY_API_KEY`. Hashed into the key store at startup and not kept.
+    public var apiKeys: [String]
+    public var oauthClientID: String?
+    public var oauthClientSecret: String?
+    public var oauthAutoApprove: Bool
+    public var codexHome: String
+    public var corsAllowedOrigins: CORSPolicy
+    public var logLevel: Logger.Level
+    public var logFormat: LogFormat
+    /// Request body limit for operations that do not set their own (`x-body-limit`).
+    public var defaultBodyLimit: Int
+    /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
+    public var shutdownGracePeriod: Duration
+    public var codex: CodexConfiguration
+    /// The merged environment, for provider keys (`env_key`) and headers (`env_http_headers`).
+    public var environment: [String: String]
+
+    public func environmentValue(_ name: String) -> String? { environment[name] }
+
+    public enum LogFormat: String, Sendable {
+        case json, text
+    }
+
+    /// Allowed browser origins for CORS.
+    public enum CORSPolicy: Sendable, Equatable {
+        /// `*`: any origin, never with credentials.
+        case anyOrigin
+        case origins([String])
+    }
+
+    public static let defaultCORSOrigins = ["https://chat.openai.com", "https://chatgpt.com"]
+
+    /// Reads and validates the configuration; every error names the variable or key at fault.
+    public static func load(environment: Environment) throws -> GatewayConfiguration {
+        let host = environment.nonEmpty("HOST") ?? "0.0.0.0"
+
+        var port = 8080
+        if let raw = environment.nonEmpty("PORT") {
+            guard let value = Int(raw), (0...65535).contains(value) else {
+                throw environment.error("PORT", "expected a port number from 0 to 65535, found '\(raw)'")
+            }
+            port = value
+        }
+
+        var publicBaseURL = "http://localhost:\(port)"
+        if let raw = environment.nonEmpty("PUBLIC_BASE_URL") {
+            publicBaseURL = try validateBaseURL(raw, environment: environment)
+        }
+
+        let apiKeys = (environment["GATEWAY_API_KEY"] ?? "")
+            .split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
+        for key in apiKeys where key.contains(where: { $0.isWhitespace || !$0.isASCII || $0.asciiValue! < 0x21 }) {
+            _ = key
+            throw environment.error("GATEWAY_API_KEY", "keys must be printable ASCII without spaces")
+        }
+
+        let clientID = environment.nonEmpty("OAUTH_CLIENT_ID")
+        let clientSecret = environment.nonEmpty("OAUTH_CLIENT_SECRET")
+        if (clientID == nil) != (clientSecret == nil) {
+            let missing = clientID == nil ? "OAUTH_CLIENT_ID" : "OAUTH_CLIENT_SECRET"
+            throw environment.error(missing, "OAUTH_CLIENT_ID and OAUTH_CLIENT_SECRET must be set together")
+        }
+
+        let autoApprove = try bool("OAUTH_AUTO_APPROVE", environment: environment) ?? false
+
+        let codexHome = environment.nonEmpty("CODEX_HOME").map(expandTilde) ?? expandTilde("~/.codex")
+
+        var cors = CORSPolicy.origins(defaultCORSOrigins)
+        if let raw = environment["CORS_ALLOWED_ORIGINS"] {
+            cors = try parseCORS(raw, environment: environment)
+        }
+
+        let logLevel = try parseLogLevel(environment: environment)
+        var logFormat = LogFormat.json
+        if let raw = environment.nonEmpty("LOG_FORMAT") {
+            guard let format = LogFormat(rawValue: raw.lowercased()) else {
+                throw environment.error("LOG_FORMAT", "expected 'json' or 'text', found '\(raw)'")
+            }
+            logFormat = format
+        }
+
+        var bodyLimit = 1 << 20
+        if let raw = environment.nonEmpty("BODY_LIMIT_BYTES") {
+            guard let value = Int(raw), value > 0 else {
+                throw environment.error("BODY_LIMIT_BYTES", "expected a positive number of bytes, found '\(raw)'")
+            }
+            bodyLimit = value
+        }
+
+        var grace = Duration.seconds(10)
+        if let raw = environment.nonEmpty("SHUTDOWN_GRACE_SECONDS") {
+            guard let value = Double(raw), value >= 0, value.isFinite else {
+                throw environment.error("SHUTDOWN_GRACE_SECONDS", "expected a number of seconds, found '\(raw)'")
+            }
+            grace = .milliseconds(Int(value * 1000))
+        }
+
+        let codex = try CodexConfiguration.load(codexHome: codexHome, environment: environment)
+
+        return GatewayConfiguration(
+            host: host,
+            port: port,
+            publicBaseURL: publicBaseURL,
+            apiKeys: apiKeys,
+            oauthClientID: clientID,
+            oauthClientSecret: clientSecret,
+            oauthAutoApprove: autoApprove,
+            codexHome: codexHome,
+            corsAllowedOrigins: cors,
+            logLevel: logLevel,
+            logFormat: logFormat,
+            defaultBodyLimit: bodyLimit,
+            shutdownGracePeriod: grace,
+            codex: codex,
+            environment: environment.values
+        )
+    }
+
+    static func bool(_ key: String, environment: Environment) throws -> Bool? {
+        guard let raw = environment.nonEmpty(key) else { return nil }
+        switch raw.lowercased() {
+        case "true", "1", "yes", "on": return true
+        case "false", "0", "no", "off": return false
+        default: throw environment.error(key, "expected true or false, found '\(raw)'")
+        }
+    }
+
+    /// An absolute http(s) URL without query or fragment; a trailing slash is dropped.
+    static func validateBaseURL(_ raw: String, environment: Environment) throws -> String {
+        guard let components = URLComponents(string: raw), let scheme = components.scheme?.lowercased(),
+            scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty
+        else {
+            throw environment.error("PUBLIC_BASE_URL", "expected an absolute http(s) URL such as https://gateway.example.com, found '\(raw)'")
+        }
+        guard components.query == nil, components.fragment == nil else {
+            throw environment.error("PUBLIC_BASE_URL", "must not have a query or fragment")
+        }
+        guard !raw.contains(where: { $0 == "\"" || $0 == "\\" || $0.isWhitespace }) else {
+            throw environment.error("PUBLIC_BASE_URL", "must not contain quotes, backslashes or spaces")
+        }
+        var url = raw
+        while url.hasSuffix("/") { url.removeLast() }
+        return url
+    }
+
+    static func parseCORS(_ raw: String, environment: Environment) throws -> CORSPolicy {
+        let entries = raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        if entries == ["*"] { return .anyOrigin }
+        if entries.contains("*") {
+            throw environment.error("CORS_ALLOWED_ORIGINS", "'*' cannot be combined with named origins")
+        }
+        for origin in entries {
+            guard let components = URLComponents(string: origin), let scheme = components.scheme, scheme == "http" || scheme == "https",
+                components.host != nil, components.path.isEmpty, components.query == nil
+            else {
+                throw environment.error("CORS_ALLOWED_ORIGINS", "'\(origin)' is not an origin (scheme://host[:port], no path)")
+            }
+        }
+        return .origins(entries.map { $0.lowercased() })
+    }
+
+    /// `LOG_LEVEL`, else the level `RUST_LOG` gives this program (`info,codex_gateway=debug` → debug).
+    static func parseLogLevel(environment: Environment) throws -> Logger.Level {
+        if let raw = environment.nonEmpty("LOG_LEVEL") {
+            guard let level = level(named: raw) else {
+                throw environment.error("LOG_LEVEL", "expected trace, debug, info, notice, warning, error or critical, found '\(raw)'")
+            }
+            return level
+        }
+        guard let raw = environment.nonEmpty("RUST_LOG") else { return .info }
+        var general: Logger.Level?
+        var specific: Logger.Level?
+        for directive in raw.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            if let equals = directive.firstIndex(of: "=") {
+                let target = directive[..<equals]
+                if target == "codex_gateway" || target == "codex-gateway" {
+                    specific = level(named: String(directive[directive.index(after: equals)...]))
+                }
+            } else if let level = level(named: directive) {
+                general = level
+            }
+        }
+        return specific ?? general ?? .info
+    }
+
+    static func level(named name: String) -> Logger.Level? {
+        switch name.lowercased() {
+        case "trace": .trace
+        case "debug": .debug
+        case "info": .info
+        case "notice": .notice
+        case "warn", "warning": .warning
+        case "error": .error
+        case "critical", "off": .critical
+        default: nil
+        }
+    }
+
+    static func expandTilde(_ path: String) -> String {
+        guard path == "~" || path.hasPrefix("~/") else { return path }
+        let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
+        return home + path.dropFirst()
+    }
+}

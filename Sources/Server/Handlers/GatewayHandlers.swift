@@ -1,0 +1,38 @@
+import Foundation
+import GatewayAPI
+import Hummingbird
+
+/// The implementation of `APIProtocol`: thin adapters from typed input to services and back.
+///
+/// One extension per area (`GatewayHandlers+Meta.swift`, …). Every method returns a case of its
+/// operation's `Output`, so it cannot answer anything `openapi.yaml` does not document.
+public struct GatewayHandlers: APIProtocol {
+    public typealias Context = GatewayRequestContext
+
+    let spec: PublishedSpec
+    let startedAt: ContinuousClock.Instant
+    let readiness: ReadinessProbe
+
+    public init(spec: PublishedSpec, readiness: ReadinessProbe) {
+        self.spec = spec
+        self.startedAt = .now
+        self.readiness = readiness
+    }
+}
+
+/// Checks `/ready` runs: each named check answers nil when healthy or a sentence when not.
+public struct ReadinessProbe: Sendable {
+    public typealias Check = @Sendable () async -> String?
+
+    var checks: [(name: String, check: Check)]
+
+    public init(checks: [(name: String, check: Check)] = []) {
+        self.checks = checks
+    }
+
+    public func run() async -> [String: String?] {
+        var results: [String: String?] = [:]
+        for (name, check) in checks { results[name] = await check() }
+        return results
+    }
+}

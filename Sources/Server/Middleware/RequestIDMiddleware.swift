@@ -1,0 +1,47 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// Gives every request an ID: a valid incoming `X-Request-Id` is kept, anything else replaced.
+/// The ID goes into the logger metadata, the error envelope and the response header.
+public struct RequestIDMiddleware: RouterMiddleware {
+    public typealias Context = GatewayRequestContext
+
+    public static let header = HTTPField.Name("X-Request-Id")!
+
+    public init() {}
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        let id = request.headers[Self.header].flatMap(Self.accept) ?? Self.generate()
+        context.requestID = id
+        context.logger[metadataKey: "request_id"] = .string(id)
+        var response = try await next(request, context)
+        response.headers[Self.header] = id
+        return response
+    }
+
+    /// 1–128 characters of `A–Z a–z 0–9 - _ . :`; anything else could inject into logs or headers.
+    static func accept(_ value: String) -> String? {
+        guard (1...128).contains(value.utf8.count),
+            value.utf8.allSatisfy({ byte in
+                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                    || byte == 0x2D || byte == 0x5F || byte == 0x2E || byte == 0x3A
+            })
+        else { return nil }
+        return value
+    }
+
+    static func generate() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let high = generator.next() as UInt64
+        let low = generator.next() as UInt64
+        return String(high, radix: 16).leftPadded(to: 16) + String(low, radix: 16).leftPadded(to: 16)
+    }
+}
+
+extension String {
+    func leftPadded(to length: Int) -> String {
+        count >= length ? self : String(repeating: "0", count: length - count) + self
+    }
+}

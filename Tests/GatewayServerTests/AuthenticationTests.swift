@@ -1,0 +1,113 @@
+import Foundation
+import GatewayServer
+import HTTPTypes
+import HummingbirdTesting
+import Testing
+
+@Suite("Authentication (PROTOCOLS.md §0)")
+struct AuthenticationTests {
+    @Test func missingCredentialsGet401WithBearerChallenge() async throws {
+        try await TestGateway().withRouter { client in
+            let response = try await client.execute(uri: "/whoami", method: .get)
+            #expect(response.status == .unauthorized)
+            #expect(response.headers[.wwwAuthenticate] == "Bearer realm=\"codex-gateway\"")
+            let body = try response.json()
+            #expect(body["code"] as? String == "unauthorized")
+            #expect(body["status"] as? Int == 401)
+            #expect(body["error"] as? String != nil)
+            #expect(body["request_id"] as? String == response.headers[HTTPField.Name("X-Request-Id")!])
+        }
+    }
+
+    @Test func apiKeyHeaderIsAccepted() async throws {
+        try await TestGateway().withRouter { client in
+            let response = try await client.execute(uri: "/whoami", method: .get, headers: .apiKey())
+            #expect(response.status == .ok)
+            let body = try response.json()
+            #expect(body["kind"] as? String == "api_key")
+            let id = try #require(body["id"] as? String)
+            #expect(id.hasPrefix("key_"))
+            #expect(!id.contains(TestGateway.apiKey), "the identifier never reveals the key")
+        }
+    }
+
+    @Test func apiKeyAsBearerTokenIsAccepted() async throws {
+        try await TestGateway().withRouter { client in
+            let response = try await client.execute(uri: "/whoami", method: .get, headers: .bearer(TestGateway.apiKey))
+            #expect(response.status == .ok)
+        }
+    }
+
+    @Test func anyKeyOfACommaSeparatedListWorks() async throws {
+        let gateway = TestGateway(["GATEWAY_API_KEY": "first-key-aaaaaaaaaaaa, second-key-bbbbbbbbbbbb"])
+        try await gateway.withRouter { client in
+            let first = try await client.execute(uri: "/whoami", method: .get, headers: .apiKey("first-key-aaaaaaaaaaaa"))
+            let second = try await client.execute(uri: "/whoami", method: .get, headers: .apiKey("second-key-bbbbbbbbbbbb"))
+            #expect(first.status == .ok)
+            #expect(second.status == .ok)
+            #expect(try first.json()["id"] as? String != second.json()["id"] as? String)
+        }
+    }
+
+    @Test func wrongAPIKeyIsRefused() async throws {
+        try await TestGateway().withRouter { client in
+            let response = try await client.execute(uri: "/whoami", method: .get, headers: .apiKey("not-the-key"))
+            #expect(response.status == .unauthorized)
+            #expect(try response.json()["code"] as? String == "invalid_api_key")
+            #expect(response.headers[.wwwAuthenticate]?.hasPrefix("Bearer realm=\"codex-gateway\"") == true)
+        }
+    }
+
+    @Test func invalidBearerTokenGetsInvalidTokenChallenge() async throws {
+        try await TestGateway().withRouter { client in
+            let response = try await client.execute(uri: "/whoami", method: .get, headers: .bearer("forged"))
+            #expect(response.status == .unauthorized)
+            #expect(response.headers[.wwwAuthenticate]?.contains("error=\"invalid_token\"") == true)
+            #expect(try response.json()["code"] as? String == "invalid_token")
+        }
+    }
+
+    @Test func authorizationHeaderIsCheckedWhenPresentEvenWithAValidAPIKey() async throws {
+        try await TestGateway().withRouter { client in
+            var headers = HTTPFields.apiKey()
+            headers[.authorization] = "Bearer forged"
+            let response = try await client.execute(uri: "/whoami", method: .get, headers: headers)
+            #expect(response.status == .unauthorized)
+        }
+    }
+
+    @Test func nonBearerAuthorizationSchemeIsRefused() async throws {
+        try await TestGateway().withRouter { client in
+            let response = try await client.execute(uri: "/whoami", method: .get, headers: [.authorization: "Basic dXNlcjpwYXNz"])
+            #expect(response.status == .unauthorized)
+            #expect(try response.json()["code"] as? String == "invalid_authorization")
+        }
+    }
+
+    @Test func thereIsNoDefaultKey() async throws {
+        try await TestGateway(["GATEWAY_API_KEY": ""]).withRouter { client in
+            for key in ["", "test", "test-api-key", "your-api-key", "changeme"] {
+                let response = try await client.execute(uri: "/whoami", method: .get, headers: .apiKey(key))
+                #expect(response.status == .unauthorized, "'\(key)' must not be accepted")
+            }
+        }
+    }
+
+    @Test func theSeedREADMEExampleKeyWorksWhenConfigured() async throws {
+        // README: curl -H "X-API-Key: your-api-key" …
+        try await TestGateway(["GATEWAY_API_KEY": "your-api-key"]).withRouter { client in
+            let response = try await client.execute(uri: "/whoami", method: .get, headers: .apiKey("your-api-key"))
+            #expect(response.status == .ok)
+        }
+    }
+
+    @Test func keysAreComparedByDigest() async throws {
+        let store = MemoryAPIKeyStore(keys: ["alpha-key-0000000000"])
+        #expect(try await store.principal(forKey: "alpha-key-0000000000") != nil)
+        #expect(try await store.principal(forKey: "alpha-key-000000000") == nil)
+        #expect(try await store.principal(forKey: "alpha-key-00000000000") == nil)
+        #expect(CredentialHash.constantTimeEquals([1, 2, 3], [1, 2, 3]))
+        #expect(!CredentialHash.constantTimeEquals([1, 2, 3], [1, 2, 4]))
+        #expect(!CredentialHash.constantTimeEquals([1, 2], [1, 2, 3]))
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import GatewayServer
+import HTTPTypes
+import HummingbirdTesting
+import Testing
+
+let requestIDHeader = HTTPField.Name("X-Request-Id")!
+
+@Suite("Request IDs, errors and CORS")
+struct MiddlewareTests {
+    @Test func everyResponseCarriesAGeneratedRequestID() async throws {
+        try await TestGateway().withRouter { client in
+            let ok = try await client.execute(uri: "/health", method: .get)
+            let missing = try await client.execute(uri: "/nope", method: .get)
+            let first = try #require(ok.headers[requestIDHeader])
+            let second = try #require(missing.headers[requestIDHeader])
+            #expect(first.count == 32 && second.count == 32)
+            #expect(first != second)
+        }
+    }
+
+    @Test func aValidIncomingRequestIDIsEchoed() async throws {
+        try await TestGateway().withRouter { client in
+            let response = try await client.execute(uri: "/health", method: .get, headers: [requestIDHeader: "trace-abc.123:x_y"])
+            #expect(response.headers[requestIDHeader] == "trace-abc.123:x_y")
+        }
+    }
+
+    @Test func anUnsafeIncomingRequestIDIsReplaced() async throws {
+        try await TestGateway().withRouter { client in
+            for bad in ["has space", String(repeating: "a", count: 129), "quote\"d", "new\u{7F}line"] {
+                let response = try await client.execute(uri: "/health", method: .get, headers: [requestIDHeader: bad])
+                #expect(response.headers[requestIDHeader] != bad)
+                #expect(response.headers[requestIDHeader]?.count == 32)
+            }
+        }
+    }
+
+    @Test func unknownRoutesGetTheEnvelope() async throws {
+        try await TestGateway().withRouter { client in
+            let response = try await client.execute(uri: "/does-not-exist", method: .get)
+            #expect(response.status == .notFound)
+            let body = try response.json()
+            #expect(body["code"] as? String == "not_found")
+            #expect(body["status"] as? Int == 404)
+            #expect(body["request_id"] as? String == response.headers[requestIDHeader])
+        }
+    }
+
+    @Test func aWrongMethodGets405WithAllow() async throws {
+        try await TestGateway().withRouter { client in
+            let response = try await client.execute(uri: "/health", method: .delete)
+            #expect(response.status == .methodNotAllowed)
+            #expect(response.headers[.allow] == "GET")
+            #expect(try response.json()["code"] as? String == "method_not_allowed")
+        }
+    }
+
+    @Test func preflightFromAnAllowedOriginIsAnswered() async throws {
+        try await TestGateway().withRouter { client in
+            let response = try await client.execute(
+                uri: "/whoami",
+                method: .options,
+                headers: [.origin: "https://chatgpt.com", .accessControlRequestMethod: "GET", .accessControlRequestHeaders: "x-api-key"]
+            )
+            #expect(response.status == .noContent)
+            #expect(response.headers[.accessControlAllowOrigin] == "https://chatgpt.com")
+            #expect(response.headers[.accessControlAllowHeaders]?.contains("X-API-Key") == true)
+            #expect(response.headers[.accessControlAllowMethods]?.contains("POST") == true)
+            #expect(response.headers[.accessControlAllowCredentials] == nil)
+        }
+    }
+
+    @Test func preflightFromAnotherOriginIsRefused() async throws {
+        try await TestGateway().withRouter { client in
+            let response = try await client.execute(
+                uri: "/whoami",
+                method: .options,
+                headers: [.origin: "https://evil.example", .accessControlRequestMethod: "GET"]
+            )
+            #expect(response.status == .forbidden)
+            #expect(response.headers[.accessControlAllowOrigin] == nil)
+            #expect(try response.json()["code"] as? String == "cors_origin_denied")
+        }
+    }
+
+    @Test func simpleRequestsGetCORSHeadersIncludingOnErrors() async throws {
+        try await TestGateway().withRouter { client in
+            let response = try await client.execute(uri: "/whoami", method: .get, headers: [.origin: "https://chat.openai.com"])
+            #expect(response.status == .unauthorized)
+            #expect(response.headers[.accessControlAllowOrigin] == "https://chat.openai.com")
+            #expect(response.headers[.accessControlExposeHeaders]?.contains("X-Request-Id") == true)
+            #expect(response.headers[.vary] == "Origin")
+        }
+    }
+
+    @Test func configuredOriginsReplaceTheDefaults() async throws {
+        try await TestGateway(["CORS_ALLOWED_ORIGINS": "https://app.example.com, http://localhost:3000"]).withRouter { client in
+            let allowed = try await client.execute(uri: "/health", method: .get, headers: [.origin: "http://localhost:3000"])
+            #expect(allowed.headers[.accessControlAllowOrigin] == "http://localhost:3000")
+            let dropped = try await client.execute(uri: "/health", method: .get, headers: [.origin: "https://chatgpt.com"])
+            #expect(dropped.headers[.accessControlAllowOrigin] == nil)
+        }
+    }
+
+    @Test func wildcardOriginAllowsAnyOriginWithoutCredentials() async throws {
+        try await TestGateway(["CORS_ALLOWED_ORIGINS": "*"]).withRouter { client in
+            let response = try await client.execute(
+                uri: "/whoami",
+                method: .options,
+                headers: [.origin: "https://anything.example", .accessControlRequestMethod: "POST"]
+            )
+            #expect(response.status == .noContent)
+            #expect(response.headers[.accessControlAllowOrigin] == "*")
+            #expect(response.headers[.accessControlAllowCredentials] == nil)
+        }
+    }
+
+    @Test func theOAuthConsentPathHasNoCORS() async throws {
+        try await TestGateway().withRouter { client in
+            let response = try await client.execute(uri: "/oauth/authorize", method: .get, headers: [.origin: "https://chatgpt.com"])
+            #expect(response.headers[.accessControlAllowOrigin] == nil)
+        }
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import GatewayRuntime
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+/// A hand-written type shaped like generated code, to test the decoding helpers it calls.
+struct Sample: Codable, Equatable {
+    var name: String
+    var note: String?
+    var tags: [String]?
+    var count: Int?
+
+    enum CodingKeys: String, CodingKey { case name, note, tags, count }
+
+    init(name: String, note: String? = nil, tags: [String]? = nil, count: Int? = nil) {
+        self.name = name
+        self.note = note
+        self.tags = tags
+        self.count = count
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        try container.validate(name, length: 1...8, forKey: .name)
+        note = try container.decodeRequiredNullable(String.self, forKey: .note)
+        tags = try container.decodeIfPresent([String].self, forKey: .tags)
+        try container.validate(tags, count: ...2, forKey: .tags)
+        count = try container.decodeIfPresent(Int.self, forKey: .count)
+        try container.validate(count, within: 0...10, forKey: .count)
+        try decoder.rejectUnknownKeys(known: ["name", "note", "tags", "count"])
+    }
+}
+
+@Suite("Runtime helpers called by generated code")
+struct RuntimeTests {
+    func decode(_ json: String, contentType: String? = "application/json") throws -> Sample {
+        try RequestBodyDecoding.decode(from: ByteBuffer(string: json), contentType: contentType, accepted: ["application/json"])
+    }
+
+    func message(_ json: String) -> String? {
+        do {
+            _ = try decode(json)
+            return nil
+        } catch let error as GatewayError {
+            #expect(error.status == .badRequest)
+            return error.message
+        } catch {
+            return "unexpected \(error)"
+        }
+    }
+
+    @Test func bodyDecodingEnforcesTheSchema() throws {
+        #expect(try decode(#"{"name":"ok","note":null}"#) == Sample(name: "ok"))
+        #expect(message(#"{"note":null}"#)?.contains("body.name is required") == true)
+        #expect(message(#"{"name":"ok"}"#)?.contains("body.note is required (required (it may be null))") == true)
+        #expect(message(#"{"name":5,"note":null}"#)?.contains("body.name: expected a string") == true)
+        #expect(message(#"{"name":"much-too-long","note":null}"#)?.contains("between 1 and 8 characters") == true)
+        #expect(message(#"{"name":"ok","note":null,"tags":["a","b","c"]}"#)?.contains("at most 2 items") == true)
+        #expect(message(#"{"name":"ok","note":null,"count":11}"#)?.contains("between 0 and 10") == true)
+        #expect(message(#"{"name":"ok","note":null,"extra":1}"#)?.contains("body.extra: is not a known property") == true)
+        #expect(message("{not json")?.contains("not valid JSON") == true)
+    }
+
+    @Test func aMissingContentTypeIsReadAsJSON() throws {
+        #expect(try decode(#"{"name":"ok","note":"n"}"#, contentType: nil).note == "n")
+        #expect(try decode(#"{"name":"ok","note":"n"}"#, contentType: "application/json; charset=utf-8").name == "ok")
+    }
+
+    @Test func formBodiesDecodeIntoTheSameType() throws {
+        struct Form: Decodable, Equatable {
+            var grantType: String
+            var code: String?
+            enum CodingKeys: String, CodingKey {
+                case grantType = "grant_type"
+                case code
+            }
+        }
+        let form: Form = try RequestBodyDecoding.decode(
+            from: ByteBuffer(string: "grant_type=authorization_code&code=a%2Bb%20c"),
+            contentType: "application/x-www-form-urlencoded",
+            accepted: ["application/x-www-form-urlencoded", "application/json"]
+        )
+        #expect(form == Form(grantType: "authorization_code", code: "a+b c"))
+        let json: Form = try RequestBodyDecoding.decode(
+            from: ByteBuffer(string: #"{"grant_type":"refresh_token"}"#),
+            contentType: "application/json",
+            accepted: ["application/x-www-form-urlencoded", "application/json"]
+        )
+        #expect(json.grantType == "refresh_token")
+    }
+
+    @Test func anEmptyRequiredBodyIsABadRequest() {
+        #expect(throws: GatewayError.self) {
+            let _: Sample = try RequestBodyDecoding.decode(from: ByteBuffer(), contentType: "application/json", accepted: ["application/json"])
+        }
+    }
+
+    @Test func parametersAreDecodedAndChecked() throws {
+        #expect(try ParameterDecoding.required("42", name: "n", in: .query) as Int == 42)
+        #expect(try ParameterDecoding.optional(nil, name: "n", in: .query) as Int? == nil)
+        #expect(try ParameterDecoding.required("a%20b", name: "id", in: .path) as String == "a b")
+        #expect(try ParameterDecoding.required("a%20b", name: "q", in: .query) as String == "a%20b", "query values arrive decoded already")
+        #expect(throws: GatewayError.self) { try ParameterDecoding.required("4.5", name: "n", in: .query) as Int }
+        #expect(throws: GatewayError.self) { try ParameterDecoding.required(nil, name: "n", in: .header) as String }
+        #expect(throws: GatewayError.self) { try ParameterDecoding.required("yes", name: "b", in: .query) as Bool }
+        #expect(throws: GatewayError.self) { try ParameterDecoding.required("11", name: "n", in: .query, within: 0...10) as Int }
+        #expect(throws: GatewayError.self) { try ParameterDecoding.required("", name: "s", in: .query, length: 1...5) }
+        #expect(try ParameterDecoding.array(["1", "2"], name: "n", in: .query) as [Int] == [1, 2])
+    }
+
+    @Test func acceptHeaderPicksThePreferredOfferedType() {
+        let offered = ["application/jsonl", "application/x-ndjson", "application/json"]
+        #expect(AcceptHeader(nil).preferred(among: offered) == "application/jsonl")
+        #expect(AcceptHeader("application/json").preferred(among: offered) == "application/json")
+        #expect(AcceptHeader("application/x-ndjson, application/json;q=0.5").preferred(among: offered) == "application/x-ndjson")
+        #expect(AcceptHeader("*/*").preferred(among: offered) == "application/jsonl")
+        #expect(AcceptHeader("application/*;q=0.2, application/json").preferred(among: offered) == "application/json")
+        #expect(AcceptHeader("text/html").preferred(among: offered) == nil)
+        #expect(AcceptHeader("application/json;q=0").preferred(among: ["application/json"]) == nil)
+    }
+
+    @Test func serverSentEventsUseTheWireFormat() {
+        #expect(ServerSentEvent(data: "one\ntwo").wireFormat == "data: one\ndata: two\n\n")
+        #expect(ServerSentEvent(id: "7", event: "delta", data: "{}").wireFormat == "id: 7\nevent: delta\ndata: {}\n\n")
+    }
+
+    @Test func freeFormJSONRoundTrips() throws {
+        let text = #"{"b":[1,2.5,"x",null,true],"a":{"z":{},"y":[]}}"#
+        let value = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let encoded = String(decoding: try encoder.encode(value), as: UTF8.self)
+        #expect(encoded == #"{"a":{"y":[],"z":{}},"b":[1,2.5,"x",null,true]}"#)
+        #expect(try JSONDecoder().decode(JSONValue.self, from: Data(encoded.utf8)) == value)
+        #expect(value["b"] == .array([.integer(1), .number(2.5), .string("x"), .null, .bool(true)]))
+    }
+
+    @Test func bodiesOverTheLimitAreRefusedWith413() async throws {
+        let router = Router()
+        router.post("/echo") { request, _ -> String in
+            let buffer = try await RequestBodyDecoding.collect(request, limit: 16)
+            return String(buffer: buffer)
+        }
+        try await Application(router: router).test(.router) { client in
+            let small = try await client.execute(uri: "/echo", method: .post, body: ByteBuffer(string: "hello"))
+            #expect(small.status == .ok)
+            let large = try await client.execute(uri: "/echo", method: .post, body: ByteBuffer(string: String(repeating: "x", count: 17)))
+            #expect(large.status == .contentTooLarge)
+        }
+    }
+
+    @Test func jsonLinesAreWrittenAsTheyAreProduced() async throws {
+        struct Event: Encodable, Sendable { var n: Int }
+        let router = Router()
+        router.get("/stream") { _, _ -> Response in
+            let events = AsyncStream<Event> { continuation in
+                Task {
+                    continuation.yield(Event(n: 1))
+                    try? await Task.sleep(for: .milliseconds(400))
+                    continuation.yield(Event(n: 2))
+                    continuation.finish()
+                }
+            }
+            return ResponseEncoding.jsonLines(JSONLinesBody(events), contentType: "application/jsonl", status: .ok, headers: [:])
+        }
+        try await Application(router: router).test(.live) { client in
+            let response = try await client.execute(uri: "/stream", method: .get)
+            #expect(response.headers[.contentType] == "application/jsonl")
+            #expect(response.text == "{\"n\":1}\n{\"n\":2}\n")
+        }
+        // Timing of the first line is measured over a raw socket in LiveServerTests.
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import GatewayServer
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+
+/// A gateway built from an environment dictionary, with a throwaway `CODEX_HOME`.
+struct TestGateway {
+    static let apiKey = "test-key-0123456789abcdef"
+
+    var environment: [String: String]
+
+    init(_ overrides: [String: String] = [:]) {
+        var environment = [
+            "HOST": "127.0.0.1",
+            "PORT": "0",
+            "GATEWAY_API_KEY": Self.apiKey,
+            "CODEX_HOME": TemporaryDirectory.make(),
+        ]
+        environment.merge(overrides) { _, new in new }
+        self.environment = environment
+    }
+
+    func configuration() throws -> GatewayConfiguration {
+        try GatewayConfiguration.load(environment: Environment(environment))
+    }
+
+    func application() throws -> some ApplicationProtocol {
+        try buildApplication(configuration: try configuration(), logger: Self.quietLogger)
+    }
+
+    /// Runs `body` against the router, without a socket.
+    func withRouter(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        try await application().test(.router, body)
+    }
+
+    /// Runs `body` against a real server on a loopback port.
+    func withLiveServer(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        try await application().test(.live, body)
+    }
+
+    static let quietLogger: Logger = {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return logger
+    }()
+}
+
+enum TemporaryDirectory {
+    static func make() -> String {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("codex-gateway-tests-\(UUID().uuidString)")
+        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url.path
+    }
+}
+
+extension TestResponse {
+    var text: String { String(buffer: body) }
+
+    func json() throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any] ?? [:]
+    }
+}
+
+extension HTTPFields {
+    static func apiKey(_ key: String = TestGateway.apiKey) -> HTTPFields {
+        [HTTPField.Name("X-API-Key")!: key]
+    }
+
+    static func bearer(_ token: String) -> HTTPFields {
+        [.authorization: "Bearer \(token)"]
+    }
+}
