@@ -59,11 +59,11 @@ public enum RequestBodyDecoding {
     }
 
     /// A sentence naming the field at fault, e.g. `body.params.prompt: expected a string`.
-    public static func describe(_ error: DecodingError) -> String {
+    public static func describe(_ error: DecodingError, root: String = "body") -> String {
         func path(_ codingPath: [any CodingKey], _ key: (any CodingKey)? = nil) -> String {
             let keys = codingPath + (key.map { [$0] } ?? [])
             let rendered = keys.map { key in key.intValue.map { "[\($0)]" } ?? "." + key.stringValue }.joined()
-            return "body" + rendered
+            return root + rendered
         }
         switch error {
         case .keyNotFound(let key, let context):
@@ -74,7 +74,7 @@ public enum RequestBodyDecoding {
         case .valueNotFound(let type, let context):
             return "\(path(context.codingPath)): expected \(describe(type)), found null"
         case .dataCorrupted(let context):
-            if context.codingPath.isEmpty, context.underlyingError != nil { return "The request body is not valid JSON." }
+            if context.codingPath.isEmpty, context.underlyingError != nil { return "The \(root == "body" ? "request body" : root) is not valid JSON." }
             return "\(path(context.codingPath)): \(context.debugDescription)"
         @unknown default:
             return "The request body is invalid."

@@ -8,6 +8,12 @@ public struct JSONLinesBody<Element: Encodable & Sendable>: Sendable {
             for try await event in events { try await consume(event) }
         }
     }
+
+    /// A body written by `produce`, which calls `emit` once per line, in the response's own task:
+    /// when the client goes away `emit` throws, and the work stops with it.
+    public init(produce: @escaping @Sendable (_ emit: (Element) async throws -> Void) async throws -> Void) {
+        self.produce = produce
+    }
 }
 
 /// One Server-Sent Event (WHATWG HTML §9.2).

@@ -135,3 +135,12 @@ extension Encoder {
         }
     }
 }
+
+extension Decoder {
+    /// The error for a value that none of an undiscriminated `oneOf`'s members accept.
+    public func noneOfMatched(_ members: String, failures: [any Error]) -> DecodingError {
+        DecodingError.dataCorrupted(
+            .init(codingPath: codingPath, debugDescription: "matches none of \(members)", underlyingError: failures.first)
+        )
+    }
+}

@@ -16,39 +16,37 @@ public func buildApplication(
     logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
-    let router = try buildRouter(configuration: configuration, logger: logger)
-    return Application(
-        router: router,
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "codex-gateway"),
-        onServerRunning: { channel in
-            await onServerRunning(channel.localAddress?.port ?? configuration.port)
-        },
-        logger: logger
-    )
-}
-
-/// The router alone, for tests that drive it without a socket.
-public func buildRouter(configuration: GatewayConfiguration, logger: Logger) throws -> Router<GatewayRequestContext> {
     reportStartupWarnings(configuration: configuration, logger: logger)
-
+    let core = try CodexCore(configuration: configuration, logger: logger)
     let router = Router(context: GatewayRequestContext.self)
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: CORSMiddleware(policy: configuration.corsAllowedOrigins, excludedPaths: ["/oauth/authorize"]))
     router.add(middleware: ErrorMiddleware(operations: OperationTable.all))
 
+    let store = core.store
     let handlers = GatewayHandlers(
         spec: try PublishedSpec(publicBaseURL: configuration.publicBaseURL),
         readiness: ReadinessProbe(checks: [
-            ("configuration", { nil })
-        ])
+            ("configuration", { nil }),
+            ("conversation_store", { await store.isWritable() ? nil : "CODEX_HOME/sessions is not writable" }),
+        ]),
+        conversations: core.manager
     )
     handlers.registerRoutes(
         on: router,
         security: GatewayAuthenticator(apiKeys: MemoryAPIKeyStore(keys: configuration.apiKeys)),
         options: RouteOptions(defaultBodyLimit: configuration.defaultBodyLimit)
     )
-    return router
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "codex-gateway"),
+        services: [core.httpClientService],
+        onServerRunning: { channel in
+            await onServerRunning(channel.localAddress?.port ?? configuration.port)
+        },
+        logger: logger
+    )
 }
 
 /// Things that are allowed but that an operator should know about at once.

@@ -88,13 +88,14 @@ public struct ObjectSchema: Sendable {
 
 public struct OneOfSchema: Sendable {
     public struct Member: Sendable {
-        /// The discriminator value that selects this member.
+        /// The discriminator value that selects this member (without a discriminator: the schema name).
         public var tag: String
         /// The `components.schemas` name of the member.
         public var schemaName: String
     }
 
-    public var propertyName: String
+    /// The discriminator property; nil when members are told apart by trying each in order.
+    public var propertyName: String?
     public var members: [Member]
 }
 

@@ -23,7 +23,7 @@ public struct OpenAPIParser {
         "Operations", "OperationTable", "APIProtocol", "APIDocuments", "JSONValue", "GatewayError", "ErrorEnvelopeResponse",
         "AcceptHeader", "JSONLinesBody", "ServerSentEvent", "ServerSentEventsBody", "OperationDescriptor",
         "SecurityRequirement", "SecurityHandler", "RouteOptions", "ParameterValue", "Request", "Response", "String", "Int",
-        "Double", "Bool", "Array", "Dictionary", "Optional",
+        "Double", "Bool", "Array", "Dictionary", "Optional", "Error",
     ]
 
     public mutating func parse(_ root: YAMLNode) throws -> APIDescription {
@@ -358,7 +358,12 @@ public struct OpenAPIParser {
 
         // Generated code can answer 400, 401 and 413 on its own; the spec must say so.
         let statuses = Set(responses.map(\.status))
-        let decodes = requestBody != nil || !parameters.isEmpty
+        let wantsRawBody = bool(node["x-raw-body"], "x-raw-body") ?? false
+        if wantsRawBody && requestBody == nil {
+            error(node["x-raw-body"]!, "x-raw-body needs a requestBody (it documents the bytes the handler receives)")
+        }
+        // A raw body reaches the handler undecoded; only parameters are decoded for it.
+        let decodes = (requestBody != nil && !wantsRawBody) || !parameters.isEmpty
         if decodes && !statuses.contains(.code(400)) {
             error(node["responses"] ?? node, "operation \(operationID) decodes input but documents no 400 response")
         }
@@ -381,7 +386,7 @@ public struct OpenAPIParser {
             responses: responses.sorted { $0.status < $1.status },
             security: security,
             bodyLimit: bodyLimit,
-            wantsRawBody: bool(node["x-raw-body"], "x-raw-body") ?? false,
+            wantsRawBody: wantsRawBody,
             location: node.location
         )
     }
@@ -556,7 +561,8 @@ public struct OpenAPIParser {
                 checkKeys(pair.value, "media type '\(mediaType)'", allowed: ["schema", "example", "examples"])
                 let schema = pair.value["schema"].flatMap { self.schema($0, "response body") }
                 if ["application/json", "application/jsonl", "application/x-ndjson"].contains(mediaType) && schema == nil {
-                    error(pair.value, "media type '\(mediaType)' needs a 'schema'")
+                    // An invalid schema has been reported already; only a missing one is news.
+                    if pair.value["schema"] == nil { error(pair.value, "media type '\(mediaType)' needs a 'schema'") }
                     continue
                 }
                 contents.append(Response.Content(mediaType: mediaType, schema: schema))
@@ -741,14 +747,16 @@ public struct OpenAPIParser {
         {
             error(at: extra.key.location, "'\(extra.key.value)' beside oneOf is not supported")
         }
-        guard let discriminator = node["discriminator"] else {
-            error(node, "oneOf without a discriminator is not supported: add 'discriminator: {propertyName: …}'")
-            return nil
-        }
-        checkKeys(discriminator, "discriminator", allowed: ["propertyName", "mapping"])
-        guard let propertyName = string(discriminator["propertyName"], "propertyName") else {
-            error(discriminator, "a discriminator needs 'propertyName'")
-            return nil
+        // Without a discriminator, members are tried in order when decoding.
+        let discriminator = node["discriminator"]
+        var propertyName: String?
+        if let discriminator {
+            checkKeys(discriminator, "discriminator", allowed: ["propertyName", "mapping"])
+            guard let name = string(discriminator["propertyName"], "propertyName") else {
+                error(discriminator, "a discriminator needs 'propertyName'")
+                return nil
+            }
+            propertyName = name
         }
         guard case .sequence(let items, _) = oneOf, !items.isEmpty else {
             error(oneOf, "oneOf must be a non-empty list")
@@ -769,7 +777,7 @@ public struct OpenAPIParser {
             names.append(name)
         }
         var tags: [String: String] = [:]
-        if let mapping = discriminator["mapping"] {
+        if let mapping = discriminator?["mapping"] {
             for pair in pairs(mapping, "discriminator.mapping") {
                 guard let reference = string(pair.value, "mapping value"), reference.hasPrefix(prefix),
                     names.contains(String(reference.dropFirst(prefix.count)))
@@ -790,18 +798,19 @@ public struct OpenAPIParser {
         func visit(_ schema: Schema) {
             switch schema.kind {
             case .oneOf(let oneOf):
+                guard let propertyName = oneOf.propertyName else { break }
                 for member in oneOf.members {
                     guard let target = byName[member.schemaName], case .object(let object) = target.kind,
-                        let property = object.properties.first(where: { $0.name == oneOf.propertyName }), property.isRequired
+                        let property = object.properties.first(where: { $0.name == propertyName }), property.isRequired
                     else {
-                        error(at: schema.location, "oneOf member '\(member.schemaName)' must be an object with the required property '\(oneOf.propertyName)'")
+                        error(at: schema.location, "oneOf member '\(member.schemaName)' must be an object with the required property '\(propertyName)'")
                         continue
                     }
                     switch property.schema.kind {
                     case .string: break
                     case .stringEnum(let values) where values.contains(member.tag): break
                     default:
-                        error(at: property.schema.location, "'\(oneOf.propertyName)' of '\(member.schemaName)' must be a string that allows '\(member.tag)'")
+                        error(at: property.schema.location, "'\(propertyName)' of '\(member.schemaName)' must be a string that allows '\(member.tag)'")
                     }
                 }
             case .array(let items, _): visit(items)

@@ -151,12 +151,12 @@ struct OperationsRenderer {
                 let allOptional = parameters.allSatisfy { !$0.isRequired }
                 fields.append(InputField(name: SwiftName.member(title), type: title, defaultValue: allOptional ? ".init()" : nil))
             }
-            if let body = operation.requestBody {
+            if operation.wantsRawBody {
+                // x-raw-body: the bytes, undecoded; the schema documents what they should be.
+                fields.append(InputField(name: "rawBody", type: "ByteBuffer", defaultValue: nil))
+            } else if let body = operation.requestBody {
                 let type = types.type(body.schema, hint: "RequestBody", nested: &nested)
                 fields.append(InputField(name: "body", type: body.isRequired ? type : type + "?", defaultValue: body.isRequired ? nil : "nil"))
-                if operation.wantsRawBody {
-                    fields.append(InputField(name: "rawBody", type: "ByteBuffer", defaultValue: nil))
-                }
             }
             fields.append(InputField(name: "accept", type: "AcceptHeader", defaultValue: ".init()"))
             for field in fields {
@@ -289,7 +289,7 @@ struct OperationsRenderer {
         case .path: source = "context.parameters.get(\(SwiftName.literal(parameter.name)))"
         case .query:
             if case .array = parameter.schema.kind {
-                return "try ParameterDecoding.array(request.uri.queryParameters.getAll(\(SwiftName.literal(parameter.name))).map(String.init), "
+                return "try ParameterDecoding.array(request.uri.queryParameters.getAll(\(SwiftName.literal(parameter.name))), "
                     + "name: \(SwiftName.literal(parameter.name)), in: .query\(constraintArguments(parameter.schema)))"
             }
             source = "request.uri.queryParameters.get(\(SwiftName.literal(parameter.name)))"
@@ -340,9 +340,12 @@ struct OperationsRenderer {
                 if let body = operation.requestBody {
                     let types = "[" + body.contentTypes.map(SwiftName.literal).joined(separator: ", ") + "]"
                     w.line("let rawBody = try await RequestBodyDecoding.collect(request, limit: descriptor.bodyLimit ?? options.defaultBodyLimit)")
-                    let function = body.isRequired ? "decode" : "decodeIfPresent"
-                    arguments.append("body: try RequestBodyDecoding.\(function)(from: rawBody, contentType: request.headers[.contentType], accepted: \(types))")
-                    if operation.wantsRawBody { arguments.append("rawBody: rawBody") }
+                    if operation.wantsRawBody {
+                        arguments.append("rawBody: rawBody")
+                    } else {
+                        let function = body.isRequired ? "decode" : "decodeIfPresent"
+                        arguments.append("body: try RequestBodyDecoding.\(function)(from: rawBody, contentType: request.headers[.contentType], accepted: \(types))")
+                    }
                 }
                 arguments.append("accept: AcceptHeader(request.headers[.accept])")
                 w.line("let input = Input(\(arguments.joined(separator: ", ")))")

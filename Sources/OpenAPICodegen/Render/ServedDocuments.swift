@@ -219,7 +219,12 @@ public struct ServedDocuments {
         switch value {
         case .object(let pairs):
             var result = DocumentValue.object(pairs.map { key, item in
-                (key, ["example", "examples", "enum", "default"].contains(key) ? item : addEmptyProperties(item))
+                // Under `properties` and `schemas` the keys are names, not keywords: a property
+                // called `default` or `example` is a schema like any other.
+                if ["properties", "schemas"].contains(key), case .object(let named) = item {
+                    return (key, .object(named.map { ($0.0, addEmptyProperties($0.1)) }))
+                }
+                return (key, ["example", "examples", "enum", "default"].contains(key) ? item : addEmptyProperties(item))
             })
             let type = result["type"]
             let isObject = type == .string("object") || { if case .array(let types)? = type { types.contains(.string("object")) } else { false } }()

@@ -50,10 +50,14 @@ public enum SwiftName {
         return word.prefix(1).uppercased() + word.dropFirst()
     }
 
+    /// Names a nested type cannot have: `Foo.Type` and `Foo.Protocol` are metatypes, `Self` is reserved.
+    static let reservedMemberTypeNames: Set<String> = ["Type", "Protocol", "Self"]
+
     /// `UpperCamelCase`, for types.
     public static func type(_ name: String) -> String {
         let result = words(name).map(capitalized).joined()
         guard let first = result.first else { return "_" }
+        if reservedMemberTypeNames.contains(result) { return result + "_" }
         return first.isNumber ? "_" + result : result
     }
 
@@ -69,6 +73,8 @@ public enum SwiftName {
         }
         result += parts.dropFirst().map(capitalized).joined()
         if result.first?.isNumber ?? false { result = "_" + result }
+        // `self` cannot be escaped: a parameter named `self` hides the instance in an initialiser.
+        if result == "self" { return "self_" }
         return keywords.contains(result) ? "`\(result)`" : result
     }
 

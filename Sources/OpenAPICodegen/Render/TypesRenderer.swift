@@ -234,6 +234,10 @@ struct TypesRenderer {
         var used: Set<String> = []
         return values.map { raw in
             var name = raw.isEmpty ? "empty" : SwiftName.member(raw)
+            if let first = raw.first, first.isNumber {
+                // "2.0" reads better as v2_0 than as _20.
+                name = "v" + String(raw.map { $0.isLetter || $0.isNumber ? $0 : "_" })
+            }
             while used.contains(name) { name += "_" }
             used.insert(name)
             return (name, raw)
@@ -262,16 +266,28 @@ struct TypesRenderer {
                 w.line("case \(caseName)(\(SwiftName.type(member.schemaName)))")
             }
             w.line()
-            w.line("/// The discriminator property that selects the case.")
-            w.line("public static let discriminator = \(SwiftName.literal(oneOf.propertyName))")
-            w.line()
-            w.block("public init(from decoder: any Decoder) throws") { w in
-                let tags = "[" + oneOf.members.map { SwiftName.literal($0.tag) }.joined(separator: ", ") + "]"
-                w.block("switch try decoder.decodeDiscriminator(Self.discriminator, expecting: \(tags))") { w in
-                    for (member, (caseName, _)) in zip(oneOf.members, cases) {
-                        w.line("case \(SwiftName.literal(member.tag)): self = .\(caseName)(try \(SwiftName.type(member.schemaName))(from: decoder))")
+            if let propertyName = oneOf.propertyName {
+                w.line("/// The discriminator property that selects the case.")
+                w.line("public static let discriminator = \(SwiftName.literal(propertyName))")
+                w.line()
+                w.block("public init(from decoder: any Decoder) throws") { w in
+                    let tags = "[" + oneOf.members.map { SwiftName.literal($0.tag) }.joined(separator: ", ") + "]"
+                    w.block("switch try decoder.decodeDiscriminator(Self.discriminator, expecting: \(tags))") { w in
+                        for (member, (caseName, _)) in zip(oneOf.members, cases) {
+                            w.line("case \(SwiftName.literal(member.tag)): self = .\(caseName)(try \(SwiftName.type(member.schemaName))(from: decoder))")
+                        }
+                        w.line("default: preconditionFailure(\"decodeDiscriminator returns one of the expected tags\")")
                     }
-                    w.line("default: preconditionFailure(\"decodeDiscriminator returns one of the expected tags\")")
+                }
+            } else {
+                w.line("/// Without a discriminator the members are tried in order; the first that decodes wins.")
+                w.block("public init(from decoder: any Decoder) throws") { w in
+                    w.line("var failures: [any Error] = []")
+                    for (member, (caseName, _)) in zip(oneOf.members, cases) {
+                        w.line("do { self = .\(caseName)(try \(SwiftName.type(member.schemaName))(from: decoder)); return } catch { failures.append(error) }")
+                    }
+                    let names = oneOf.members.map(\.schemaName).joined(separator: ", ")
+                    w.line("throw decoder.noneOfMatched(\(SwiftName.literal(names)), failures: failures)")
                 }
             }
             w.line()

@@ -25,6 +25,8 @@ public struct GatewayConfiguration: Sendable {
     /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
     public var shutdownGracePeriod: Duration
     public var codex: CodexConfiguration
+    /// `LOG_USER_PROMPTS`: include prompt text in `codex.user_prompt` log events.
+    public var logUserPrompts: Bool
     /// The merged environment, for provider keys (`env_key`) and headers (`env_http_headers`).
     public var environment: [String: String]
 
@@ -111,6 +113,7 @@ public struct GatewayConfiguration: Sendable {
         }
 
         let codex = try CodexConfiguration.load(codexHome: codexHome, environment: environment)
+        let logUserPrompts = try bool("LOG_USER_PROMPTS", environment: environment) ?? false
 
         return GatewayConfiguration(
             host: host,
@@ -127,6 +130,7 @@ public struct GatewayConfiguration: Sendable {
             defaultBodyLimit: bodyLimit,
             shutdownGracePeriod: grace,
             codex: codex,
+            logUserPrompts: logUserPrompts,
             environment: environment.values
         )
     }

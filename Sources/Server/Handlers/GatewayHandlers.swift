@@ -12,11 +12,15 @@ public struct GatewayHandlers: APIProtocol {
     let spec: PublishedSpec
     let startedAt: ContinuousClock.Instant
     let readiness: ReadinessProbe
+    let conversations: ConversationManager
+    let jsonRPCDispatcher: JSONRPCDispatcher
 
-    public init(spec: PublishedSpec, readiness: ReadinessProbe) {
+    public init(spec: PublishedSpec, readiness: ReadinessProbe, conversations: ConversationManager) {
         self.spec = spec
         self.startedAt = .now
         self.readiness = readiness
+        self.conversations = conversations
+        self.jsonRPCDispatcher = JSONRPCDispatcher(manager: conversations)
     }
 }
 

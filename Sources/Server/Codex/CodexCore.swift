@@ -1,0 +1,54 @@
+import AsyncHTTPClient
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// The Codex core's parts, built from configuration: conversation store, model client and the
+/// conversation manager, plus the service that owns the outbound HTTP client's lifetime.
+public struct CodexCore: Sendable {
+    public let store: RolloutConversationStore
+    public let manager: ConversationManager
+    /// Shuts the outbound HTTP client down when the application stops.
+    public let httpClientService: HTTPClientService
+
+    public init(configuration: GatewayConfiguration, logger: Logger) throws {
+        // The store first: an unwritable CODEX_HOME must stop startup before anything is opened.
+        let store = try RolloutConversationStore(codexHome: configuration.codexHome, logger: logger)
+        let codex = configuration.codex
+        let provider = codex.provider
+        var clientConfiguration = HTTPClient.Configuration()
+        // AsyncHTTPClient's read timeout fires when no byte arrives for this long, which is what
+        // stream_idle_timeout_ms means; it also bounds the wait for the response head.
+        clientConfiguration.timeout = .init(connect: .seconds(10), read: .milliseconds(Int64(provider.streamIdleTimeoutMilliseconds)))
+        let httpClient = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: clientConfiguration)
+        let transport = ProviderTransport(provider: provider, httpClient: httpClient, environment: configuration.environment, logger: logger)
+        let client: any ModelClient =
+            switch provider.wireAPI {
+            case .chat: ChatCompletionsClient(transport: transport, logger: logger)
+            case .responses: ResponsesClient(transport: transport, logger: logger)
+            }
+        self.store = store
+        self.httpClientService = HTTPClientService(client: httpClient)
+        self.manager = ConversationManager(
+            store: store,
+            client: client,
+            credentialsCheck: { try transport.checkCredentials() },
+            defaultModel: codex.model,
+            providerID: codex.modelProvider,
+            streamMaxRetries: provider.streamMaxRetries,
+            logPrompts: configuration.logUserPrompts,
+            logger: logger
+        )
+    }
+}
+
+/// Keeps an `HTTPClient` alive while the application runs and shuts it down on the way out.
+public struct HTTPClientService: Service {
+    public let client: HTTPClient
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        try await client.shutdown()
+    }
+}

@@ -1,0 +1,244 @@
+import Foundation
+import GatewayRuntime
+import Logging
+import Synchronization
+
+/// The Codex core: runs turns of conversations against the configured model, one turn at a time
+/// per conversation, persisting every message.
+///
+/// Turns run in the caller's task (structured): ``streamTurn(_:consume:)`` runs the turn in a
+/// child task and hands its events to `consume` in order; if `consume` throws (the client went
+/// away) the turn is cancelled, and so is the upstream request. ``cancel(_:)`` stops a running
+/// turn from another request.
+public final class ConversationManager: Sendable {
+    let store: RolloutConversationStore
+    let client: any ModelClient
+    let credentialsCheck: @Sendable () throws -> Void
+    let defaultModel: String
+    let providerID: String
+    let streamMaxRetries: Int
+    let logPrompts: Bool
+    let logger: Logger
+    private let running = Mutex<[String: CancellationSignal]>([:])
+
+    public init(
+        store: RolloutConversationStore,
+        client: any ModelClient,
+        credentialsCheck: @escaping @Sendable () throws -> Void,
+        defaultModel: String,
+        providerID: String,
+        streamMaxRetries: Int,
+        logPrompts: Bool,
+        logger: Logger
+    ) {
+        self.store = store
+        self.client = client
+        self.credentialsCheck = credentialsCheck
+        self.defaultModel = defaultModel
+        self.providerID = providerID
+        self.streamMaxRetries = streamMaxRetries
+        self.logPrompts = logPrompts
+        self.logger = logger
+    }
+
+    /// A turn that passed its checks and may start.
+    public struct TurnPlan: Sendable {
+        /// Nil for a new conversation.
+        public var conversationID: String?
+        public var prompt: String
+        public var model: String
+        public var images: [String] = []
+        public var outputSchema: JSONValue?
+    }
+
+    /// Checks everything that can be answered with a clean error before any output: the prompt,
+    /// the conversation's existence, whether it is busy, and the model's credentials.
+    public func prepareTurn(
+        conversationID: String?,
+        prompt: String,
+        model: String?,
+        images: [String] = [],
+        outputSchema: JSONValue? = nil
+    ) async throws -> TurnPlan {
+        guard !prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw ConversationError.invalidPrompt("The prompt must not be empty.")
+        }
+        var resolvedModel = model ?? defaultModel
+        if let conversationID {
+            guard let record = try await store.record(conversationID) else { throw ConversationError.notFound(conversationID) }
+            if model == nil, !record.model.isEmpty { resolvedModel = record.model }
+            if isRunning(record.id) { throw ConversationError.busy(record.id) }
+        }
+        do {
+            try credentialsCheck()
+        } catch let ModelClientError.missingKey(error) {
+            throw ConversationError.modelNotConfigured(variable: error.variable, message: error.description)
+        }
+        return TurnPlan(conversationID: conversationID?.lowercased(), prompt: prompt, model: resolvedModel, images: images, outputSchema: outputSchema)
+    }
+
+    public func isRunning(_ id: String) -> Bool {
+        running.withLock { $0[id.lowercased()] != nil }
+    }
+
+    /// Cancels the running turn of a conversation; false when none was running.
+    public func cancel(_ id: String) async throws -> Bool {
+        guard try await store.record(id) != nil else { throw ConversationError.notFound(id) }
+        guard let signal = running.withLock({ $0[id.lowercased()] }) else { return false }
+        signal.cancel()
+        logger.info("turn cancel requested", metadata: ["conversation.id": .string(id)])
+        return true
+    }
+
+    public func record(_ id: String) async throws -> ConversationRecord {
+        guard let record = try await store.record(id) else { throw ConversationError.notFound(id) }
+        return record
+    }
+
+    /// Runs the turn and hands each event to `consume` as it happens; returns the outcome.
+    @discardableResult
+    public func streamTurn(_ plan: TurnPlan, consume: (TurnEvent) async throws -> Void) async throws -> TurnOutcome {
+        let (events, continuation) = AsyncStream.makeStream(of: TurnEvent.self)
+        return try await withThrowingTaskGroup(of: TurnOutcome?.self) { group in
+            group.addTask {
+                defer { continuation.finish() }
+                return await self.runTurn(plan) { continuation.yield($0) }
+            }
+            do {
+                for await event in events { try await consume(event) }
+            } catch {
+                group.cancelAll()
+                throw error
+            }
+            var outcome: TurnOutcome?
+            for try await result in group { outcome = outcome ?? result }
+            return outcome!
+        }
+    }
+
+    /// The turn itself. Never throws: every failure becomes `turnFailed`.
+    func runTurn(_ plan: TurnPlan, emit: @escaping @Sendable (TurnEvent) -> Void) async -> TurnOutcome {
+        let record: ConversationRecord
+        do {
+            if let id = plan.conversationID {
+                guard let existing = try await store.record(id) else {
+                    emit(.threadStarted(conversationID: id))
+                    emit(.turnFailed(message: ConversationError.notFound(id).description))
+                    return .failed(conversationID: id, reason: .model(ConversationError.notFound(id).description))
+                }
+                record = existing
+            } else {
+                record = try await store.create(model: plan.model, provider: providerID)
+                logger.info(
+                    "codex.conversation_starts",
+                    metadata: ["conversation.id": .string(record.id), "model": .string(plan.model), "provider": .string(providerID)]
+                )
+            }
+        } catch {
+            let id = plan.conversationID ?? ""
+            emit(.threadStarted(conversationID: id))
+            emit(.turnFailed(message: TurnFailure.storage(error.localizedDescription).description))
+            return .failed(conversationID: id, reason: .storage(error.localizedDescription))
+        }
+        let id = record.id
+        emit(.threadStarted(conversationID: id))
+
+        let signal = CancellationSignal()
+        let acquired = running.withLock { running -> Bool in
+            guard running[id] == nil else { return false }
+            running[id] = signal
+            return true
+        }
+        guard acquired else {
+            emit(.turnFailed(message: TurnFailure.busy.description))
+            return .failed(conversationID: id, reason: .busy)
+        }
+        defer { _ = running.withLock { $0.removeValue(forKey: id) } }
+
+        var promptMetadata: Logger.Metadata = ["conversation.id": .string(id), "prompt_length": .stringConvertible(plan.prompt.count)]
+        if logPrompts { promptMetadata["prompt"] = .string(plan.prompt) }
+        logger.info("codex.user_prompt", metadata: promptMetadata)
+
+        do {
+            try await store.appendUserMessage(id, text: plan.prompt, images: plan.images, model: plan.model)
+        } catch {
+            emit(.turnFailed(message: TurnFailure.storage(error.localizedDescription).description))
+            return .failed(conversationID: id, reason: .storage(error.localizedDescription))
+        }
+        emit(.turnStarted)
+
+        let messages = (try? await store.record(id))?.messages ?? [ConversationMessage(role: .user, content: plan.prompt, images: plan.images)]
+        let request = ModelRequest(model: plan.model, messages: messages, outputSchema: plan.outputSchema)
+        let itemID = "item_0"
+        let state = Mutex(StreamState())
+        var attempt = 0
+        while true {
+            do {
+                try await signal.race { [client] in
+                    try await client.respond(to: request) { event in
+                        switch event {
+                        case .textDelta(let delta):
+                            let (started, text) = state.withLock { state -> (Bool, String) in
+                                let wasStarted = state.itemStarted
+                                state.itemStarted = true
+                                state.text += delta
+                                return (wasStarted, state.text)
+                            }
+                            if !started { emit(.itemStarted(id: itemID, text: "")) }
+                            emit(.itemUpdated(id: itemID, text: text))
+                        case .usage(let usage):
+                            state.withLock { $0.usage = usage }
+                        case .toolCalls, .completed:
+                            break
+                        }
+                    }
+                }
+                break
+            } catch let error as ModelClientError where error.isRetryableAsTurn && attempt < streamMaxRetries {
+                attempt += 1
+                logger.warning("model stream failed; retrying the turn", metadata: ["error.message": .string(error.description), "attempt": .stringConvertible(attempt)])
+                emit(.error(message: "Reconnecting... \(attempt)/\(streamMaxRetries)"))
+                state.withLock { $0.text = "" }
+                let delay = ProviderTransport.backoff(attempt: attempt)
+                do {
+                    try await signal.race { try await Task.sleep(for: delay) }
+                } catch {
+                    return await abort(id, reason: .cancelled, emit: emit)
+                }
+            } catch is TurnCancelled {
+                return await abort(id, reason: .cancelled, emit: emit)
+            } catch is CancellationError {
+                return await abort(id, reason: .cancelled, emit: emit)
+            } catch {
+                if Task.isCancelled { return await abort(id, reason: .cancelled, emit: emit) }
+                let message = (error as? ModelClientError)?.description ?? String(describing: error)
+                return await abort(id, reason: .model(message), emit: emit)
+            }
+        }
+
+        let (text, usage, started) = state.withLock { ($0.text, $0.usage ?? TokenUsage(), $0.itemStarted) }
+        if !started { emit(.itemStarted(id: itemID, text: "")) }
+        emit(.itemCompleted(id: itemID, text: text))
+        do {
+            try await store.appendAssistantMessage(id, text: text, usage: usage)
+        } catch {
+            emit(.turnFailed(message: TurnFailure.storage(error.localizedDescription).description))
+            return .failed(conversationID: id, reason: .storage(error.localizedDescription))
+        }
+        emit(.turnCompleted(usage))
+        return .completed(conversationID: id, text: text, model: plan.model, usage: usage)
+    }
+
+    private func abort(_ id: String, reason: TurnFailure, emit: @Sendable (TurnEvent) -> Void) async -> TurnOutcome {
+        try? await store.appendTurnAborted(id, reason: reason == .cancelled ? "interrupted" : "error")
+        logger.info("turn ended without an answer", metadata: ["conversation.id": .string(id), "reason": .string(reason.description)])
+        emit(.turnFailed(message: reason.description))
+        return .failed(conversationID: id, reason: reason)
+    }
+
+    private struct StreamState {
+        var itemStarted = false
+        var text = ""
+        var usage: TokenUsage?
+    }
+}

@@ -1,0 +1,222 @@
+import Foundation
+import Logging
+
+/// What the gateway knows about a conversation.
+public struct ConversationRecord: Sendable {
+    public var id: String
+    public var model: String
+    public var provider: String
+    public var createdAt: Date
+    public var updatedAt: Date
+    /// Completed or aborted turns.
+    public var turns: Int
+    /// The user and assistant messages, in order.
+    public var messages: [ConversationMessage]
+    public var path: String
+}
+
+/// Conversations persisted as Codex rollout files:
+/// `$CODEX_HOME/sessions/YYYY/MM/DD/rollout-YYYY-MM-DDThh-mm-ss-<uuid>.jsonl`, one
+/// `{"timestamp","type","payload"}` line per record, `session_meta` first, each line written
+/// (with a single `write(2)`) as soon as it exists.
+///
+/// Files are indexed by name at startup and parsed on first use, so restarts are cheap.
+public actor RolloutConversationStore {
+    let sessionsDirectory: URL
+    let logger: Logger
+    private var paths: [String: String] = [:]
+    private var cache: [String: ConversationRecord] = [:]
+
+    /// Creates `sessions/` if needed and proves it writable; otherwise a clear startup error.
+    public init(codexHome: String, logger: Logger) throws {
+        let sessions = URL(fileURLWithPath: codexHome).appendingPathComponent("sessions", isDirectory: true)
+        do {
+            try FileManager.default.createDirectory(at: sessions, withIntermediateDirectories: true)
+            let probe = sessions.appendingPathComponent(".write-test-\(UUID().uuidString)")
+            try Data().write(to: probe)
+            try FileManager.default.removeItem(at: probe)
+        } catch {
+            throw ConfigurationError(
+                source: "environment",
+                key: "CODEX_HOME",
+                message: "\(sessions.path) is not writable (\(error.localizedDescription)); conversations are stored there. "
+                    + "Point CODEX_HOME at a writable directory or mount a writable volume (docker run -v codex-home:/home/gateway/.codex …)."
+            )
+        }
+        self.sessionsDirectory = sessions
+        self.logger = logger
+        self.paths = Self.index(sessions)
+    }
+
+    /// Maps conversation IDs to rollout files by their names.
+    static func index(_ directory: URL) -> [String: String] {
+        var paths: [String: String] = [:]
+        guard let enumerator = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: nil) else { return paths }
+        for case let url as URL in enumerator where url.lastPathComponent.hasPrefix("rollout-") && url.pathExtension == "jsonl" {
+            let stem = url.deletingPathExtension().lastPathComponent
+            guard stem.count > 36 else { continue }
+            let id = String(stem.suffix(36)).lowercased()
+            if UUID(uuidString: id) != nil { paths[id] = url.path }
+        }
+        return paths
+    }
+
+    public var count: Int { paths.count }
+
+    /// For readiness: can a file still be created in `sessions/`?
+    public func isWritable() -> Bool {
+        let probe = sessionsDirectory.appendingPathComponent(".ready-\(UUID().uuidString)")
+        guard FileManager.default.createFile(atPath: probe.path, contents: nil) else { return false }
+        try? FileManager.default.removeItem(at: probe)
+        return true
+    }
+
+    public func contains(_ id: String) -> Bool {
+        paths[id.lowercased()] != nil
+    }
+
+    public func create(model: String, provider: String) throws -> ConversationRecord {
+        let id = UUID().uuidString.lowercased()
+        let now = Date()
+        let components = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: now)
+        let directory = sessionsDirectory
+            .appendingPathComponent(String(format: "%04d", components.year!))
+            .appendingPathComponent(String(format: "%02d", components.month!))
+            .appendingPathComponent(String(format: "%02d", components.day!))
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let stamp = String(
+            format: "%04d-%02d-%02dT%02d-%02d-%02d",
+            components.year!, components.month!, components.day!, components.hour!, components.minute!, components.second!
+        )
+        let url = directory.appendingPathComponent("rollout-\(stamp)-\(id).jsonl")
+        FileManager.default.createFile(atPath: url.path, contents: nil)
+        let record = ConversationRecord(id: id, model: model, provider: provider, createdAt: now, updatedAt: now, turns: 0, messages: [], path: url.path)
+        paths[id] = url.path
+        cache[id] = record
+        try append(
+            id,
+            type: "session_meta",
+            payload: [
+                "id": id, "timestamp": Self.timestamp(now), "cwd": FileManager.default.currentDirectoryPath,
+                "originator": "codex_gateway", "cli_version": GatewayVersion.current, "model_provider": provider, "model": model,
+            ]
+        )
+        return record
+    }
+
+    public func record(_ id: String) throws -> ConversationRecord? {
+        let id = id.lowercased()
+        if let cached = cache[id] { return cached }
+        guard let path = paths[id] else { return nil }
+        let record = try Self.parse(path: path, id: id)
+        cache[id] = record
+        return record
+    }
+
+    /// Records the start of a turn: its context and the user's message.
+    public func appendUserMessage(_ id: String, text: String, images: [String] = [], model: String) throws {
+        let now = Date()
+        try append(id, type: "turn_context", payload: ["cwd": FileManager.default.currentDirectoryPath, "approval_policy": "never", "model": model])
+        let content: [[String: Any]] = [["type": "input_text", "text": text]] + images.map { ["type": "input_image", "image_url": $0] }
+        try append(id, type: "response_item", payload: ["type": "message", "role": "user", "content": content], at: now)
+        try append(id, type: "event_msg", payload: ["type": "user_message", "message": text, "images": images], at: now)
+        cache[id]?.messages.append(ConversationMessage(role: .user, content: text, images: images, timestamp: now))
+        cache[id]?.updatedAt = now
+        cache[id]?.model = model
+    }
+
+    /// Records the assistant's answer and the token counts, completing the turn.
+    public func appendAssistantMessage(_ id: String, text: String, usage: TokenUsage?) throws {
+        let now = Date()
+        try append(
+            id,
+            type: "response_item",
+            payload: ["type": "message", "role": "assistant", "content": [["type": "output_text", "text": text]]],
+            at: now
+        )
+        try append(id, type: "event_msg", payload: ["type": "agent_message", "message": text], at: now)
+        if let usage {
+            try append(
+                id,
+                type: "event_msg",
+                payload: [
+                    "type": "token_count",
+                    "info": [
+                        "last_token_usage": [
+                            "input_tokens": usage.inputTokens, "cached_input_tokens": usage.cachedInputTokens, "output_tokens": usage.outputTokens,
+                        ]
+                    ],
+                ],
+                at: now
+            )
+        }
+        try append(id, type: "event_msg", payload: ["type": "task_complete", "last_agent_message": text], at: now)
+        cache[id]?.messages.append(ConversationMessage(role: .assistant, content: text, timestamp: now))
+        cache[id]?.turns += 1
+        cache[id]?.updatedAt = now
+    }
+
+    /// Records a turn that ended without an answer (cancelled or failed).
+    public func appendTurnAborted(_ id: String, reason: String) throws {
+        let now = Date()
+        try append(id, type: "event_msg", payload: ["type": "turn_aborted", "reason": reason], at: now)
+        cache[id]?.turns += 1
+        cache[id]?.updatedAt = now
+    }
+
+    private func append(_ id: String, type: String, payload: [String: Any], at date: Date = Date()) throws {
+        guard let path = paths[id] else { return }
+        let line: [String: Any] = ["timestamp": Self.timestamp(date), "type": type, "payload": payload]
+        var data = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys, .withoutEscapingSlashes])
+        data.append(UInt8(ascii: "\n"))
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
+        }
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: data)
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true)) + "Z"
+    }
+
+    static func parseTimestamp(_ text: String?) -> Date? {
+        guard var text else { return nil }
+        if text.hasSuffix("Z") { text.removeLast() }
+        return try? Date(text, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true))
+    }
+
+    /// Rebuilds a conversation from its rollout file; unreadable lines (a torn last write) are skipped.
+    static func parse(path: String, id: String) throws -> ConversationRecord {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        var record = ConversationRecord(id: id, model: "", provider: "", createdAt: Date(), updatedAt: Date(), turns: 0, messages: [], path: path)
+        for line in text.split(separator: "\n") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                let type = object["type"] as? String, let payload = object["payload"] as? [String: Any]
+            else { continue }
+            let date = parseTimestamp(object["timestamp"] as? String) ?? record.updatedAt
+            switch type {
+            case "session_meta":
+                record.createdAt = date
+                record.model = payload["model"] as? String ?? record.model
+                record.provider = payload["model_provider"] as? String ?? record.provider
+            case "turn_context":
+                record.model = payload["model"] as? String ?? record.model
+            case "response_item":
+                guard payload["type"] as? String == "message", let role = (payload["role"] as? String).flatMap(ConversationMessage.Role.init),
+                    let content = payload["content"] as? [[String: Any]]
+                else { break }
+                let text = content.compactMap { $0["text"] as? String }.joined()
+                let images = content.compactMap { $0["type"] as? String == "input_image" ? $0["image_url"] as? String : nil }
+                record.messages.append(ConversationMessage(role: role, content: text, images: images, timestamp: date))
+            case "event_msg":
+                if ["task_complete", "turn_aborted"].contains(payload["type"] as? String) { record.turns += 1 }
+            default:
+                break
+            }
+            record.updatedAt = date
+        }
+        return record
+    }
+}

@@ -1,0 +1,52 @@
+/// What a turn produces, in `codex exec --json` order (PROTOCOLS.md §3): `threadStarted` first,
+/// then `turnStarted`, the agent message item's lifecycle, and `turnCompleted` or `turnFailed`.
+public enum TurnEvent: Sendable, Hashable {
+    case threadStarted(conversationID: String)
+    case turnStarted
+    case itemStarted(id: String, text: String)
+    case itemUpdated(id: String, text: String)
+    case itemCompleted(id: String, text: String)
+    case turnCompleted(TokenUsage)
+    case turnFailed(message: String)
+    /// A transient problem, e.g. `Reconnecting... 1/5`.
+    case error(message: String)
+}
+
+/// How a turn ended, for callers that want the result rather than the stream.
+public enum TurnOutcome: Sendable, Hashable {
+    case completed(conversationID: String, text: String, model: String, usage: TokenUsage)
+    case failed(conversationID: String, reason: TurnFailure)
+}
+
+public enum TurnFailure: Sendable, Hashable, CustomStringConvertible {
+    case cancelled
+    case busy
+    case model(String)
+    case storage(String)
+
+    public var description: String {
+        switch self {
+        case .cancelled: "The turn was cancelled."
+        case .busy: "The conversation already has a turn running; wait for it to finish or cancel it."
+        case .model(let message): message
+        case .storage(let message): "The conversation could not be saved: \(message)"
+        }
+    }
+}
+
+/// Why a turn cannot start; checked before any response is sent.
+public enum ConversationError: Error, Sendable, Hashable, CustomStringConvertible {
+    case notFound(String)
+    case busy(String)
+    case modelNotConfigured(variable: String, message: String)
+    case invalidPrompt(String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let id): "No conversation with id '\(id)'."
+        case .busy(let id): "The conversation '\(id)' already has a turn running; wait for it to finish or cancel it."
+        case .modelNotConfigured(_, let message): message
+        case .invalidPrompt(let message): message
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+
+/// Reads an upstream `text/event-stream` body, handing over each event the moment its blank line
+/// arrives (never buffering the whole answer).
+enum EventStreamReader {
+    /// Calls `onEvent` per event until it returns false or the body ends; maps transport failures
+    /// to ``ModelClientError``.
+    static func read(
+        _ response: HTTPClientResponse,
+        idleTimeoutMilliseconds: Int,
+        onEvent: (SSEParser.Event) async throws -> Bool
+    ) async throws {
+        var parser = SSEParser()
+        do {
+            for try await chunk in response.body {
+                for event in parser.feed(chunk.readableBytesView) {
+                    guard try await onEvent(event) else { return }
+                }
+            }
+        } catch let error as ModelClientError {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            if ProviderTransport.isTimeout(error) { throw ModelClientError.idleTimeout(milliseconds: idleTimeoutMilliseconds) }
+            throw ModelClientError.streamEnded
+        }
+    }
+
+    static func json(_ text: String) -> [String: Any]? {
+        try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
+    }
+
+    static func int(_ value: Any?) -> Int {
+        (value as? Int) ?? (value as? NSNumber)?.intValue ?? 0
+    }
+}

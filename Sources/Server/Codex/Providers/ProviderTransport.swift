@@ -1,0 +1,165 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// The HTTP side of a model provider: URL, headers, retries with backoff, idle timeout.
+///
+/// Retries on 429, 5xx and connection errors up to `request_max_retries`, honouring
+/// `Retry-After` (seconds or HTTP date) and `retry-after-ms`, else exponential backoff from
+/// 200 ms with ±20 % jitter. Each attempt is logged as `codex.api_request`.
+public struct ProviderTransport: Sendable {
+    public let provider: ModelProviderInfo
+    let httpClient: HTTPClient
+    let environment: [String: String]
+    let logger: Logger
+    /// Upper bound for a server-requested delay, so a hostile `Retry-After` cannot park a turn.
+    static let maximumRetryDelay: Duration = .seconds(60)
+
+    public init(provider: ModelProviderInfo, httpClient: HTTPClient, environment: [String: String], logger: Logger) {
+        self.provider = provider
+        self.httpClient = httpClient
+        self.environment = environment
+        self.logger = logger
+    }
+
+    /// Throws ``MissingProviderKey`` (as ``ModelClientError/missingKey(_:)``) when the key is unset.
+    public func checkCredentials() throws {
+        do {
+            _ = try provider.apiKey(in: environment)
+        } catch let error as MissingProviderKey {
+            throw ModelClientError.missingKey(error)
+        }
+    }
+
+    func url(path: String) -> String {
+        var url = provider.baseURL + path
+        if !provider.queryParams.isEmpty {
+            var components = URLComponents()
+            components.queryItems = provider.queryParams.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) }
+            url += "?" + (components.percentEncodedQuery ?? "")
+        }
+        return url
+    }
+
+    func headers() throws -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Accept", value: "text/event-stream")
+        do {
+            if let key = try provider.apiKey(in: environment) {
+                headers.add(name: "Authorization", value: "Bearer \(key)")
+            }
+        } catch let error as MissingProviderKey {
+            throw ModelClientError.missingKey(error)
+        }
+        for (name, value) in provider.httpHeaders.sorted(by: { $0.key < $1.key }) {
+            headers.replaceOrAdd(name: name, value: value)
+        }
+        for (name, variable) in provider.envHTTPHeaders.sorted(by: { $0.key < $1.key }) {
+            if let value = environment[variable], !value.isEmpty { headers.replaceOrAdd(name: name, value: value) }
+        }
+        return headers
+    }
+
+    /// POSTs `body` to `path` and returns the streaming response once it answers 2xx.
+    public func post(path: String, body: Data) async throws -> HTTPClientResponse {
+        var request = HTTPClientRequest(url: url(path: path))
+        request.method = .POST
+        request.headers = try headers()
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let maximumAttempts = provider.requestMaxRetries + 1
+        var attempt = 0
+        while true {
+            attempt += 1
+            let start = ContinuousClock.now
+            var delay: Duration
+            var failure: ModelClientError
+            do {
+                let response = try await httpClient.execute(request, timeout: .milliseconds(Int64(provider.streamIdleTimeoutMilliseconds)))
+                let status = Int(response.status.code)
+                if (200..<300).contains(status) {
+                    logAttempt(attempt, start: start, status: status, error: nil)
+                    return response
+                }
+                let message = await Self.errorMessage(from: response)
+                logAttempt(attempt, start: start, status: status, error: message)
+                failure = .http(status: status, message: message)
+                guard status == 429 || status >= 500 else { throw failure }
+                delay = Self.retryAfter(response.headers) ?? Self.backoff(attempt: attempt)
+            } catch let error as ModelClientError {
+                throw error
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                if Task.isCancelled { throw CancellationError() }
+                let message = String(describing: error)
+                logAttempt(attempt, start: start, status: nil, error: message)
+                failure = Self.isTimeout(error) ? .idleTimeout(milliseconds: provider.streamIdleTimeoutMilliseconds) : .connection(message)
+                delay = Self.backoff(attempt: attempt)
+            }
+            guard attempt < maximumAttempts else { throw failure }
+            try await Task.sleep(for: min(delay, Self.maximumRetryDelay))
+        }
+    }
+
+    static func isTimeout(_ error: any Error) -> Bool {
+        guard let error = error as? HTTPClientError else { return false }
+        return error == .readTimeout || error == .deadlineExceeded
+    }
+
+    /// Reads the body of a failed response and picks OpenAI's `error.message` if present.
+    static func errorMessage(from response: HTTPClientResponse) async -> String {
+        guard let body = try? await response.body.collect(upTo: 64 * 1024) else { return "HTTP \(response.status.code)" }
+        let data = Data(body.readableBytesView)
+        if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+            if let error = object["error"] as? [String: Any], let message = error["message"] as? String { return message }
+            if let message = object["message"] as? String { return message }
+        }
+        let text = String(decoding: data.prefix(500), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? "HTTP \(response.status.code)" : text
+    }
+
+    /// `retry-after-ms`, else `Retry-After` in seconds or as an HTTP date.
+    public static func retryAfter(_ headers: HTTPHeaders, now: Date = Date()) -> Duration? {
+        if let raw = headers.first(name: "retry-after-ms"), let milliseconds = Double(raw), milliseconds >= 0 {
+            return .milliseconds(Int64(milliseconds))
+        }
+        guard let raw = headers.first(name: "Retry-After")?.trimmingCharacters(in: .whitespaces) else { return nil }
+        if let seconds = Double(raw), seconds >= 0 { return .milliseconds(Int64(seconds * 1000)) }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        if let date = formatter.date(from: raw) {
+            return .milliseconds(Int64(max(0, date.timeIntervalSince(now)) * 1000))
+        }
+        return nil
+    }
+
+    /// 200 ms, 400 ms, 800 ms… (capped at 10 s), each ±20 %.
+    public static func backoff(attempt: Int) -> Duration {
+        let base = 200.0 * pow(2.0, Double(min(attempt - 1, 16)))
+        let capped = min(base, 10_000)
+        return .milliseconds(Int64(capped * Double.random(in: 0.8...1.2)))
+    }
+
+    private func logAttempt(_ attempt: Int, start: ContinuousClock.Instant, status: Int?, error: String?) {
+        var metadata: Logger.Metadata = [
+            "attempt": .stringConvertible(attempt),
+            "duration_ms": .stringConvertible((ContinuousClock.now - start).milliseconds),
+            "provider": .string(provider.name),
+        ]
+        if let status { metadata["http.response.status_code"] = .stringConvertible(status) }
+        if let error { metadata["error.message"] = .string(error) }
+        logger.info("codex.api_request", metadata: metadata)
+    }
+}
+
+extension Duration {
+    /// Whole and fractional milliseconds, for logs and metrics.
+    var milliseconds: Double {
+        Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
+    }
+}

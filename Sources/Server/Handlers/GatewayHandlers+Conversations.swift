@@ -1,0 +1,93 @@
+import Foundation
+import GatewayAPI
+import GatewayRuntime
+import Hummingbird
+import NIOCore
+
+extension GatewayHandlers {
+    public func jsonRPC(_ input: Operations.JSONRPC.Input, context: Context) async throws -> Operations.JSONRPC.Output {
+        switch await jsonRPCDispatcher.handle(body: Data(input.rawBody.readableBytesView), logger: context.logger) {
+        case .none: return .noContent
+        case .single(let response): return .ok(.json(.jsonrpcResponse(response)))
+        case .batch(let responses): return .ok(.json(.jsonrpcBatchReply(responses)))
+        }
+    }
+
+    public func exec(_ input: Operations.Exec.Input, context: Context) async throws -> Operations.Exec.Output {
+        let request = input.body
+        let offered = ["application/jsonl", "application/x-ndjson", "application/json"]
+        guard let mediaType = input.accept.preferred(among: offered) else {
+            return .notAcceptable(.json(envelope(context, 406, "not_acceptable", "Accept one of: \(offered.joined(separator: ", ")).")))
+        }
+        let plan: ConversationManager.TurnPlan
+        do {
+            plan = try await conversations.prepareTurn(
+                conversationID: request.conversationID ?? request.sessionID,
+                prompt: request.prompt,
+                model: request.model,
+                images: request.images ?? [],
+                outputSchema: request.outputSchema
+            )
+        } catch let error as ConversationError {
+            switch error {
+            case .notFound: return .notFound(.json(envelope(context, 404, "conversation_not_found", error.description)))
+            case .busy: return .conflict(.json(envelope(context, 409, "conversation_busy", error.description)))
+            case .modelNotConfigured: return .serviceUnavailable(.json(envelope(context, 503, "model_not_configured", error.description)))
+            case .invalidPrompt(let message): return .badRequest(.json(envelope(context, 400, "invalid_request", message)))
+            }
+        }
+        let manager = conversations
+        switch mediaType {
+        case "application/json":
+            var events: [ExecEvent] = []
+            let outcome = try await manager.streamTurn(plan) { events.append(ExecEvent($0)) }
+            let conversationID: String
+            var failure: String?
+            switch outcome {
+            case .completed(let id, _, _, _): conversationID = id
+            case .failed(let id, let reason):
+                conversationID = id
+                failure = reason.description
+            }
+            return .ok(.json(ExecResult(conversationID: conversationID, events: events, status: failure == nil ? .completed : .failed, error: failure)))
+        default:
+            let body = JSONLinesBody<ExecEvent> { emit in
+                try await manager.streamTurn(plan) { try await emit(ExecEvent($0)) }
+            }
+            return .ok(mediaType == "application/x-ndjson" ? .ndjson(body) : .jsonl(body))
+        }
+    }
+
+    func envelope(_ context: Context, _ status: Int, _ code: String, _ message: String) -> ErrorEnvelope {
+        ErrorEnvelope(error: message, code: code, status: status, requestID: context.requestID)
+    }
+}
+
+extension ExecEvent {
+    /// The `codex exec --json` line for a turn event.
+    init(_ event: TurnEvent) {
+        switch event {
+        case .threadStarted(let id):
+            self = .threadStarted(ThreadStartedEvent(type: .threadStarted, threadID: id))
+        case .turnStarted:
+            self = .turnStarted(TurnStartedEvent(type: .turnStarted))
+        case .itemStarted(let id, let text):
+            self = .itemStarted(ItemStartedEvent(type: .itemStarted, item: ThreadItem(id: id, type: .agentMessage, text: text)))
+        case .itemUpdated(let id, let text):
+            self = .itemUpdated(ItemUpdatedEvent(type: .itemUpdated, item: ThreadItem(id: id, type: .agentMessage, text: text)))
+        case .itemCompleted(let id, let text):
+            self = .itemCompleted(ItemCompletedEvent(type: .itemCompleted, item: ThreadItem(id: id, type: .agentMessage, text: text)))
+        case .turnCompleted(let usage):
+            self = .turnCompleted(
+                TurnCompletedEvent(
+                    type: .turnCompleted,
+                    usage: Usage(inputTokens: usage.inputTokens, cachedInputTokens: usage.cachedInputTokens, outputTokens: usage.outputTokens)
+                )
+            )
+        case .turnFailed(let message):
+            self = .turnFailed(TurnFailedEvent(type: .turnFailed, error: .init(message: message)))
+        case .error(let message):
+            self = .error(ErrorEvent(type: .error, message: message))
+        }
+    }
+}

@@ -1,0 +1,251 @@
+import Foundation
+import GatewayAPI
+import GatewayRuntime
+import Logging
+
+/// JSON-RPC 2.0 (jsonrpc.org/specification) over the conversation methods of PROTOCOLS.md §2:
+/// single requests, batches, notifications and every standard error code.
+public struct JSONRPCDispatcher: Sendable {
+    /// Error codes: the standard ones, then the gateway's server errors (-32000…-32099).
+    public enum ErrorCode {
+        public static let parseError = -32700
+        public static let invalidRequest = -32600
+        public static let methodNotFound = -32601
+        public static let invalidParams = -32602
+        public static let internalError = -32603
+        public static let modelFailure = -32000
+        public static let turnCancelled = -32001
+        public static let conversationBusy = -32002
+        public static let modelNotConfigured = -32003
+        public static let unknownConversation = -32004
+    }
+
+    public static let methods = ["conversation.prompt", "conversation.status", "conversation.cancel", "conversation.history"]
+
+    let manager: ConversationManager
+
+    public init(manager: ConversationManager) {
+        self.manager = manager
+    }
+
+    /// What to send back: nothing (all notifications), one response, or a batch.
+    public enum Reply: Sendable {
+        case none
+        case single(JSONRPCResponse)
+        case batch([JSONRPCResponse])
+    }
+
+    /// An error to answer with, carrying the JSON-RPC code.
+    struct Failure: Error {
+        var code: Int
+        var message: String
+        var data: JSONValue?
+    }
+
+    public func handle(body: Data, logger: Logger) async -> Reply {
+        let payload: JSONValue
+        do {
+            payload = try JSONDecoder().decode(JSONValue.self, from: body)
+        } catch {
+            return .single(Self.errorResponse(id: .null, Failure(code: ErrorCode.parseError, message: "Parse error: the body is not valid JSON.")))
+        }
+        switch payload {
+        case .array(let entries):
+            guard !entries.isEmpty else {
+                return .single(Self.errorResponse(id: .null, Failure(code: ErrorCode.invalidRequest, message: "Invalid Request: the batch is empty.")))
+            }
+            var responses: [JSONRPCResponse] = []
+            for entry in entries {
+                if let response = await handle(entry: entry, logger: logger) { responses.append(response) }
+            }
+            return responses.isEmpty ? .none : .batch(responses)
+        default:
+            return await handle(entry: payload, logger: logger).map(Reply.single) ?? .none
+        }
+    }
+
+    /// One request object; nil for a notification.
+    func handle(entry: JSONValue, logger: Logger) async -> JSONRPCResponse? {
+        guard case .object(let object) = entry else {
+            return Self.errorResponse(id: .null, Failure(code: ErrorCode.invalidRequest, message: "Invalid Request: expected an object."))
+        }
+        let rawID = object["id"]
+        var id = JSONValue.null
+        if let rawID {
+            switch rawID {
+            case .string, .integer, .number, .null: id = rawID
+            default:
+                return Self.errorResponse(id: .null, Failure(code: ErrorCode.invalidRequest, message: "Invalid Request: id must be a string, a number or null."))
+            }
+        }
+        let isNotification = rawID == nil
+        func respond(_ result: Result<JSONValue, Failure>) -> JSONRPCResponse? {
+            guard !isNotification else { return nil }
+            switch result {
+            case .success(let value): return JSONRPCResponse(jsonrpc: .v2_0, id: id, result: value)
+            case .failure(let failure): return Self.errorResponse(id: id, failure)
+            }
+        }
+        guard object["jsonrpc"] == .string("2.0") else {
+            return respond(.failure(Failure(code: ErrorCode.invalidRequest, message: "Invalid Request: jsonrpc must be \"2.0\".")))
+        }
+        guard case .string(let method)? = object["method"] else {
+            return respond(.failure(Failure(code: ErrorCode.invalidRequest, message: "Invalid Request: method must be a string.")))
+        }
+        let params = object["params"]
+        switch params {
+        case nil, .object?, .array?: break
+        default:
+            return respond(.failure(Failure(code: ErrorCode.invalidRequest, message: "Invalid Request: params must be an object or an array.")))
+        }
+        var methodLogger = logger
+        methodLogger[metadataKey: "jsonrpc.method"] = .string(method)
+        do {
+            return respond(.success(try await call(method, params: params, logger: methodLogger)))
+        } catch let failure as Failure {
+            return respond(.failure(failure))
+        } catch {
+            methodLogger.error("JSON-RPC method failed", metadata: ["error": .string(String(describing: error))])
+            return respond(.failure(Failure(code: ErrorCode.internalError, message: "Internal error.")))
+        }
+    }
+
+    func call(_ method: String, params: JSONValue?, logger: Logger) async throws -> JSONValue {
+        switch method {
+        case "conversation.prompt":
+            let prompt: PromptParams = try decodeParams(params, positional: ["prompt", "conversation_id", "model"])
+            return try await self.prompt(prompt)
+        case "conversation.status":
+            let id = try conversationID(params)
+            let record = try await lookup(id)
+            return try Self.json(
+                ConversationStatus(
+                    conversationID: record.id,
+                    status: manager.isRunning(record.id) ? .running : .idle,
+                    model: record.model,
+                    createdAt: Timestamps.string(record.createdAt),
+                    updatedAt: Timestamps.string(record.updatedAt),
+                    turns: record.turns
+                )
+            )
+        case "conversation.cancel":
+            let id = try conversationID(params)
+            do {
+                let cancelled = try await manager.cancel(id)
+                return try Self.json(CancelResult(cancelled: cancelled, conversationID: id.lowercased()))
+            } catch let error as ConversationError {
+                throw Self.failure(error)
+            }
+        case "conversation.history":
+            let id = try conversationID(params)
+            let record = try await lookup(id)
+            let messages = record.messages.compactMap { message -> HistoryMessage? in
+                guard let role = HistoryMessage.Role(rawValue: message.role.rawValue) else { return nil }
+                return HistoryMessage(role: role, content: message.content, timestamp: Timestamps.string(message.timestamp))
+            }
+            return try Self.json(HistoryResult(conversationID: record.id, messages: messages))
+        default:
+            throw Failure(
+                code: ErrorCode.methodNotFound,
+                message: "Method not found: '\(method)'.",
+                data: .object(["available_methods": .array(Self.methods.map(JSONValue.string))])
+            )
+        }
+    }
+
+    func prompt(_ params: PromptParams) async throws -> JSONValue {
+        let plan: ConversationManager.TurnPlan
+        do {
+            plan = try await manager.prepareTurn(conversationID: params.conversationID ?? params.sessionID, prompt: params.prompt, model: params.model)
+        } catch let error as ConversationError {
+            throw Self.failure(error)
+        }
+        let outcome = try await manager.streamTurn(plan) { _ in }
+        switch outcome {
+        case .completed(let id, let text, let model, let usage):
+            return try Self.json(
+                PromptResult(
+                    type: .aiResponse,
+                    conversationID: id,
+                    content: text,
+                    model: model,
+                    timestamp: Timestamps.string(Date()),
+                    usage: Usage(inputTokens: usage.inputTokens, cachedInputTokens: usage.cachedInputTokens, outputTokens: usage.outputTokens)
+                )
+            )
+        case .failed(let id, let reason):
+            let data = JSONValue.object(["conversation_id": .string(id)])
+            switch reason {
+            case .cancelled: throw Failure(code: ErrorCode.turnCancelled, message: reason.description, data: data)
+            case .busy: throw Failure(code: ErrorCode.conversationBusy, message: reason.description, data: data)
+            case .model(let message): throw Failure(code: ErrorCode.modelFailure, message: message, data: data)
+            case .storage(let message): throw Failure(code: ErrorCode.internalError, message: message, data: data)
+            }
+        }
+    }
+
+    func conversationID(_ params: JSONValue?) throws -> String {
+        let decoded: ConversationParams = try decodeParams(params, positional: ["conversation_id"])
+        guard let id = decoded.conversationID ?? decoded.sessionID, !id.isEmpty else {
+            throw Failure(code: ErrorCode.invalidParams, message: "Invalid params: conversation_id is required.")
+        }
+        return id
+    }
+
+    func lookup(_ id: String) async throws -> ConversationRecord {
+        do {
+            return try await manager.record(id)
+        } catch let error as ConversationError {
+            throw Self.failure(error)
+        }
+    }
+
+    /// Decodes by-name (object) or by-position (array) params into a generated type, so the
+    /// schema's rules apply; failures are -32602 naming the field.
+    func decodeParams<T: Decodable>(_ params: JSONValue?, positional names: [String]) throws -> T {
+        var object: [String: JSONValue] = [:]
+        switch params {
+        case .object(let value)?: object = value
+        case .array(let values)?:
+            guard values.count <= names.count else {
+                throw Failure(code: ErrorCode.invalidParams, message: "Invalid params: at most \(names.count) positional parameters (\(names.joined(separator: ", "))).")
+            }
+            for (name, value) in zip(names, values) { object[name] = value }
+        default: break
+        }
+        do {
+            let data = try JSONEncoder().encode(JSONValue.object(object))
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch let error as DecodingError {
+            throw Failure(code: ErrorCode.invalidParams, message: "Invalid params: " + RequestBodyDecoding.describe(error, root: "params"))
+        }
+    }
+
+    static func failure(_ error: ConversationError) -> Failure {
+        switch error {
+        case .notFound(let id):
+            Failure(code: ErrorCode.unknownConversation, message: error.description, data: .object(["conversation_id": .string(id)]))
+        case .busy(let id):
+            Failure(code: ErrorCode.conversationBusy, message: error.description, data: .object(["conversation_id": .string(id)]))
+        case .modelNotConfigured(let variable, let message):
+            Failure(code: ErrorCode.modelNotConfigured, message: message, data: .object(["variable": .string(variable)]))
+        case .invalidPrompt(let message):
+            Failure(code: ErrorCode.invalidParams, message: "Invalid params: \(message)")
+        }
+    }
+
+    static func errorResponse(id: JSONValue, _ failure: Failure) -> JSONRPCResponse {
+        JSONRPCResponse(jsonrpc: .v2_0, id: id, error: JSONRPCError(code: failure.code, message: failure.message, data: failure.data))
+    }
+
+    static func json<T: Encodable>(_ value: T) throws -> JSONValue {
+        try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(value))
+    }
+}
+
+/// ISO 8601 with milliseconds, in UTC, as every timestamp the gateway sends.
+public enum Timestamps {
+    public static func string(_ date: Date) -> String {
+        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true)) + "Z"
+    }
+}

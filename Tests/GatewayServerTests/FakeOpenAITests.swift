@@ -1,0 +1,347 @@
+import AsyncHTTPClient
+import FakeOpenAI
+import Foundation
+import NIOCore
+import Synchronization
+import Testing
+
+/// The fake upstream itself, over real loopback HTTP with the same client the gateway uses.
+@Suite("Fake OpenAI upstream", .timeLimit(.minutes(1)))
+struct FakeOpenAITests {
+    // MARK: Chat Completions
+
+    @Test func chatEchoStreamsJSONChunksWithUsageThenDone() async throws {
+        try await withFake { server in
+            let response = try await post(
+                server, "/chat/completions",
+                #"{"model":"fake-echo","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"hello streaming world"}]}"#
+            )
+            #expect(response.status == .ok)
+            #expect(response.headers.first(name: "content-type")?.hasPrefix("text/event-stream") == true)
+            let events = SSE.parse(try await readAll(response))
+            #expect(events.last?.data == "[DONE]")
+
+            var content = ""
+            var finishReasons: [String] = []
+            var usage: [String: Any]?
+            for event in events.dropLast() {
+                #expect(event.event == nil, "chat streams have no event: lines")
+                let chunk = try #require(JSONHelper.object(event.data), "not JSON: \(event.data)")
+                #expect(chunk["object"] as? String == "chat.completion.chunk")
+                #expect(chunk["model"] as? String == "fake-echo")
+                let choices = try #require(chunk["choices"] as? [[String: Any]])
+                for choice in choices {
+                    content += ((choice["delta"] as? [String: Any])?["content"] as? String) ?? ""
+                    if let reason = choice["finish_reason"] as? String { finishReasons.append(reason) }
+                }
+                if let chunkUsage = chunk["usage"] as? [String: Any] {
+                    #expect(choices.isEmpty, "the usage chunk has no choices")
+                    usage = chunkUsage
+                }
+            }
+            #expect(content == "Echo: hello streaming world")
+            #expect(finishReasons == ["stop"])
+            let reported = try #require(usage, "include_usage asks for a usage chunk")
+            #expect(reported["prompt_tokens"] as? Int == 20)
+            #expect(reported["completion_tokens"] as? Int == 4)
+            #expect(reported["total_tokens"] as? Int == 24)
+            #expect((reported["prompt_tokens_details"] as? [String: Any])?["cached_tokens"] as? Int == 0)
+        }
+    }
+
+    @Test func chatNonStreamingIsOneCompletionObject() async throws {
+        try await withFake { server in
+            let response = try await post(
+                server, "/chat/completions",
+                #"{"model":"fake-count","messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"},{"role":"user","content":"c"}]}"#
+            )
+            #expect(response.status == .ok)
+            let completion = try #require(JSONHelper.object(try await readAll(response)))
+            #expect(completion["object"] as? String == "chat.completion")
+            let choice = try #require((completion["choices"] as? [[String: Any]])?.first)
+            #expect((choice["message"] as? [String: Any])?["content"] as? String == "messages=3")
+            #expect(choice["finish_reason"] as? String == "stop")
+            #expect((completion["usage"] as? [String: Any])?["prompt_tokens"] as? Int == 30)
+        }
+    }
+
+    @Test func toolCallsStreamSplitByIndex() async throws {
+        try await withFake { server in
+            let response = try await post(
+                server, "/chat/completions",
+                #"{"model":"fake-tools","stream":true,"messages":[{"role":"user","content":"weather?"}]}"#
+            )
+            var names: [Int: String] = [:]
+            var arguments: [Int: String] = [:]
+            var finishReason: String?
+            for event in SSE.parse(try await readAll(response)) where event.data != "[DONE]" {
+                let chunk = try #require(JSONHelper.object(event.data))
+                let choice = try #require((chunk["choices"] as? [[String: Any]])?.first)
+                if let reason = choice["finish_reason"] as? String { finishReason = reason }
+                for call in ((choice["delta"] as? [String: Any])?["tool_calls"] as? [[String: Any]]) ?? [] {
+                    let index = try #require(call["index"] as? Int)
+                    let function = call["function"] as? [String: Any]
+                    if let name = function?["name"] as? String { names[index] = name }
+                    arguments[index, default: ""] += (function?["arguments"] as? String) ?? ""
+                }
+            }
+            #expect(names == [0: "get_weather", 1: "get_time"])
+            #expect(arguments == [0: #"{"city":"Paris"}"#, 1: "{}"])
+            #expect(finishReason == "tool_calls")
+        }
+    }
+
+    // MARK: Responses
+
+    @Test func responsesStreamEventsInOrder() async throws {
+        try await withFake { server in
+            let response = try await post(
+                server, "/responses",
+                #"{"model":"fake-echo","stream":true,"instructions":"Be brief.","input":[{"role":"user","content":[{"type":"input_text","text":"hi there"}]}]}"#
+            )
+            #expect(response.status == .ok)
+            let events = SSE.parse(try await readAll(response))
+            #expect(
+                events.map { $0.event ?? "" } == [
+                    "response.created", "response.in_progress", "response.output_item.added", "response.content_part.added",
+                    "response.output_text.delta", "response.output_text.delta", "response.output_text.delta",
+                    "response.output_text.done", "response.content_part.done", "response.output_item.done", "response.completed",
+                ]
+            )
+            var deltas = ""
+            for (index, event) in events.enumerated() {
+                let payload = try #require(JSONHelper.object(event.data), "not JSON: \(event.data)")
+                #expect(payload["type"] as? String == event.event, "data.type matches the event: line")
+                #expect(payload["sequence_number"] as? Int == index)
+                if event.event == "response.output_text.delta" { deltas += payload["delta"] as? String ?? "" }
+            }
+            #expect(deltas == "Echo: hi there")
+            let lastEvent = try #require(events.last)
+            let completed = try #require(JSONHelper.object(lastEvent.data)?["response"] as? [String: Any])
+            #expect(completed["status"] as? String == "completed")
+            let usage = try #require(completed["usage"] as? [String: Any])
+            #expect(usage["input_tokens"] as? Int == 20, "one input item plus instructions")
+            #expect((usage["input_tokens_details"] as? [String: Any])?["cached_tokens"] as? Int == 0)
+            #expect(usage["output_tokens"] as? Int == 3)
+        }
+    }
+
+    // MARK: Failures
+
+    @Test func rateLimitedTwiceThenSucceeds() async throws {
+        try await withFake { server in
+            let body = #"{"model":"fake-429","messages":[{"role":"user","content":"again"}]}"#
+            for _ in 0..<2 {
+                let response = try await post(server, "/chat/completions", body)
+                #expect(response.status == .tooManyRequests)
+                #expect(response.headers.first(name: "retry-after") == "1")
+                let error = try #require(JSONHelper.object(try await readAll(response))?["error"] as? [String: Any])
+                #expect(error["code"] as? String == "rate_limit_exceeded")
+                #expect(error["message"] is String)
+            }
+            let response = try await post(server, "/chat/completions", body)
+            #expect(response.status == .ok)
+            #expect(try await readAll(response).contains("Echo: again"))
+            #expect(server.recorder.count(path: "/v1/chat/completions") == 3)
+        }
+    }
+
+    @Test func missingKeyAndMalformedJSONGetOpenAIErrors() async throws {
+        try await withFake { server in
+            let unauthenticated = try await post(server, "/chat/completions", #"{"model":"fake-echo","messages":[]}"#, authorization: nil)
+            #expect(unauthenticated.status == .unauthorized)
+            let error = try #require(JSONHelper.object(try await readAll(unauthenticated))?["error"] as? [String: Any])
+            #expect(error["type"] as? String == "invalid_request_error")
+            #expect(error.keys.sorted() == ["code", "message", "param", "type"])
+
+            let malformed = try await post(server, "/responses", #"{"model": "fake-echo", "input": "#)
+            #expect(malformed.status == .badRequest)
+            #expect(try await readAll(malformed).contains(#""type":"invalid_request_error""#))
+        }
+    }
+
+    @Test func stallSendsNothingAfterTheSecondDeltaAndNoticesTheClientLeaving() async throws {
+        try await withFake { server in
+            let response = try await post(
+                server, "/chat/completions",
+                #"{"model":"fake-stall","stream":true,"messages":[{"role":"user","content":"one two three four"}]}"#
+            )
+            let collector = BodyCollector()
+            let reader = Task { await collector.consume(response.body) }
+            // The two content deltas are "Echo: " and "one ".
+            let sawSecondDelta = await collector.waitUntil(timeout: .seconds(2)) { $0.text.contains(#""content":"one ""#) }
+            #expect(sawSecondDelta)
+            let bytesThen = collector.snapshot.byteCount
+            try await Task.sleep(for: .milliseconds(400))
+            let now = collector.snapshot
+            #expect(now.byteCount == bytesThen, "nothing may arrive while stalled")
+            #expect(!now.finished && !now.failed, "the connection stays open")
+
+            reader.cancel()  // the client gives up: AsyncHTTPClient closes the connection
+            await reader.value
+            let noticed = await server.recorder.waitUntil(timeout: .seconds(2)) { $0.last?.clientDisconnected == true }
+            #expect(noticed, "the fake records that the client went away")
+        }
+    }
+
+    @Test func cutClosesTheConnectionWithoutDone() async throws {
+        try await withFake { server in
+            let response = try await post(
+                server, "/chat/completions",
+                #"{"model":"fake-cut","stream":true,"messages":[{"role":"user","content":"one two three four"}]}"#
+            )
+            #expect(response.status == .ok)
+            var text = ""
+            var failed = false
+            do {
+                for try await buffer in response.body { text += String(buffer: buffer) }
+            } catch {
+                failed = true
+            }
+            #expect(failed, "an unterminated chunked body is an error for the client")
+            #expect(text.contains(#""content":"one ""#))
+            #expect(!text.contains("[DONE]"))
+            #expect(!text.contains(#""finish_reason":"stop""#))
+        }
+    }
+
+    // MARK: Recorder and lifecycle
+
+    @Test func recorderKeepsMethodPathQueryHeadersAndBody() async throws {
+        try await withFake { server in
+            let body = #"{"model":"fake-count","messages":[{"role":"user","content":"x"},{"role":"user","content":"y"}]}"#
+            let response = try await post(
+                server, "/chat/completions?api-version=2024-10-21", body,
+                authorization: "Bearer sk-recorded", extraHeaders: [("X-Test-Marker", "abc")]
+            )
+            #expect(try await readAll(response).contains("messages=2"))
+
+            let recorded = try #require(server.recorder.requests.last)
+            #expect(recorded.method == "POST")
+            #expect(recorded.path == "/v1/chat/completions")
+            #expect(recorded.query == ["api-version": "2024-10-21"])
+            #expect(recorded.headers["authorization"] == "Bearer sk-recorded")
+            #expect(recorded.headers["x-test-marker"] == "abc")
+            #expect(recorded.body == Data(body.utf8))
+            #expect(recorded.json?["model"] as? String == "fake-count")
+            #expect(recorded.responseStatus == 200)
+            #expect(!recorded.clientDisconnected)
+            #expect(server.recorder.count(path: "/v1/chat/completions") == 1)
+
+            server.recorder.reset()
+            #expect(server.recorder.requests.isEmpty)
+        }
+    }
+
+    @Test func shutdownEndsAStalledStreamPromptlyAndTwiceIsFine() async throws {
+        let server = try await FakeOpenAIServer.start()
+        let response = try await post(server, "/responses", #"{"model":"fake-stall","stream":true,"input":"a b c"}"#)
+        let collector = BodyCollector()
+        let reader = Task { await collector.consume(response.body) }
+        #expect(await collector.waitUntil(timeout: .seconds(2)) { $0.text.contains("response.output_text.delta") })
+        let start = ContinuousClock.now
+        await server.shutdown()
+        await server.shutdown()
+        #expect(ContinuousClock.now - start < .seconds(1))
+        await reader.value
+        #expect(collector.snapshot.failed, "the stalled stream was closed, not completed")
+    }
+}
+
+// MARK: - Helpers
+
+private func withFake(_ body: (FakeOpenAIServer) async throws -> Void) async throws {
+    let server = try await FakeOpenAIServer.start()
+    do {
+        try await body(server)
+    } catch {
+        await server.shutdown()
+        throw error
+    }
+    await server.shutdown()
+}
+
+private func post(
+    _ server: FakeOpenAIServer,
+    _ path: String,
+    _ json: String,
+    authorization: String? = "Bearer sk-test",
+    extraHeaders: [(String, String)] = []
+) async throws -> HTTPClientResponse {
+    var request = HTTPClientRequest(url: server.baseURL + path)
+    request.method = .POST
+    request.headers.add(name: "Content-Type", value: "application/json")
+    if let authorization { request.headers.add(name: "Authorization", value: authorization) }
+    for (name, value) in extraHeaders { request.headers.add(name: name, value: value) }
+    request.body = .bytes(ByteBuffer(string: json))
+    return try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+}
+
+private func readAll(_ response: HTTPClientResponse) async throws -> String {
+    String(buffer: try await response.body.collect(upTo: 1 << 20))
+}
+
+private enum JSONHelper {
+    static func object(_ text: String) -> [String: Any]? {
+        (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
+    }
+}
+
+/// A minimal SSE reader: events are separated by a blank line; comments are skipped.
+private enum SSE {
+    struct Event {
+        var event: String?
+        var data: String
+    }
+
+    static func parse(_ text: String) -> [Event] {
+        var events: [Event] = []
+        for block in text.components(separatedBy: "\n\n") {
+            var name: String?
+            var data: [String] = []
+            for line in block.split(separator: "\n") where !line.hasPrefix(":") {
+                if line.hasPrefix("event: ") { name = String(line.dropFirst("event: ".count)) }
+                if line.hasPrefix("data: ") { data.append(String(line.dropFirst("data: ".count))) }
+            }
+            if !data.isEmpty { events.append(Event(event: name, data: data.joined(separator: "\n"))) }
+        }
+        return events
+    }
+}
+
+/// Reads a streamed body in the background so a test can watch what has arrived and when.
+private final class BodyCollector: Sendable {
+    struct Snapshot: Sendable {
+        var text = ""
+        var byteCount = 0
+        var finished = false
+        var failed = false
+    }
+
+    private let state = Mutex(Snapshot())
+
+    var snapshot: Snapshot { state.withLock { $0 } }
+
+    func consume(_ body: HTTPClientResponse.Body) async {
+        do {
+            for try await buffer in body {
+                state.withLock {
+                    $0.text += String(buffer: buffer)
+                    $0.byteCount += buffer.readableBytes
+                }
+            }
+            state.withLock { $0.finished = true }
+        } catch {
+            state.withLock { $0.failed = true }
+        }
+    }
+
+    func waitUntil(timeout: Duration, _ predicate: (Snapshot) -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if predicate(snapshot) { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return predicate(snapshot)
+    }
+}
