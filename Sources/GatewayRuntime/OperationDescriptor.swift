@@ -12,14 +12,25 @@ public struct OperationDescriptor: Sendable {
     public var acceptsBody: Bool
     /// `x-body-limit`, if the operation sets its own.
     public var bodyLimit: Int?
+    /// `x-websocket`: served by a hand-written WebSocket route, not by `registerRoutes`.
+    public var isWebSocket: Bool
 
-    public init(id: String, method: HTTPRequest.Method, path: String, security: [[SecurityRequirement]], acceptsBody: Bool, bodyLimit: Int?) {
+    public init(
+        id: String,
+        method: HTTPRequest.Method,
+        path: String,
+        security: [[SecurityRequirement]],
+        acceptsBody: Bool,
+        bodyLimit: Int?,
+        isWebSocket: Bool = false
+    ) {
         self.id = id
         self.method = method
         self.path = path
         self.security = security
         self.acceptsBody = acceptsBody
         self.bodyLimit = bodyLimit
+        self.isWebSocket = isWebSocket
     }
 
     public var isPublic: Bool { security.isEmpty }

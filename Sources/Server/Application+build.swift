@@ -24,14 +24,29 @@ public func buildApplication(
     router.add(middleware: CORSMiddleware(policy: configuration.corsAllowedOrigins, excludedPaths: ["/oauth/authorize"]))
     router.add(middleware: ErrorMiddleware(operations: OperationTable.all))
 
+    let database = try GatewayDatabase(path: configuration.databasePath, logger: logger)
+    var webhookSettings = WebhookService.Settings(secret: configuration.webhookSecret)
+    webhookSettings.callbackMaxAttempts = configuration.webhookCallbackMaxAttempts
+    webhookSettings.callbackRetryBase = .milliseconds(Int64(configuration.webhookCallbackRetrySeconds * 1000))
+    let webhookStore = WebhookStore(database: database)
+    let webhookService = WebhookService(
+        store: webhookStore,
+        conversations: core.manager,
+        httpClient: core.httpClientService.client,
+        settings: webhookSettings,
+        logger: logger
+    )
+
     let store = core.store
     let handlers = GatewayHandlers(
         spec: try PublishedSpec(publicBaseURL: configuration.publicBaseURL),
         readiness: ReadinessProbe(checks: [
             ("configuration", { nil }),
             ("conversation_store", { await store.isWritable() ? nil : "CODEX_HOME/sessions is not writable" }),
+            ("database", { await database.ping() ? nil : "the database at \(database.path) does not answer" }),
         ]),
-        conversations: core.manager
+        conversations: core.manager,
+        webhooks: WebhookIntake(store: webhookStore, service: webhookService, secret: configuration.webhookSecret)
     )
     handlers.registerRoutes(
         on: router,
@@ -41,7 +56,8 @@ public func buildApplication(
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "codex-gateway"),
-        services: [core.httpClientService],
+        // Stopped in reverse order: the webhook worker, then the database, then the HTTP client.
+        services: [core.httpClientService, DatabaseService(database: database), webhookService],
         onServerRunning: { channel in
             await onServerRunning(channel.localAddress?.port ?? configuration.port)
         },

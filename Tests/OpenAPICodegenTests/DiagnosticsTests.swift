@@ -139,20 +139,65 @@ struct DiagnosticsTests {
         expect(remote, at: 9, 13, says: "only local references to #/components/schemas/")
     }
 
-    @Test("oneOf without a discriminator is refused at the schema")
-    func oneOfWithoutDiscriminator() throws {
-        let diagnostic = try onlyDiagnostic(
+    @Test("A oneOf member that is not a $ref is refused at the member, with or without a discriminator")
+    func inlineOneOfMember() throws {
+        let undiscriminated = try onlyDiagnostic(
             of: Self.head + "paths: {}\n" + Self.oauth + """
                   schemas:
                     Pet:
                       oneOf:
                         - $ref: "#/components/schemas/Cat"
+                        - type: object
+                          properties:
+                            barks: {type: boolean}
                     Cat:
                       type: object
 
                 """
         )
-        expect(diagnostic, at: 9, 7, says: "oneOf without a discriminator is not supported", "propertyName")
+        expect(undiscriminated, at: 11, 11, says: "every oneOf member must be a $ref to #/components/schemas/")
+
+        let discriminated = try onlyDiagnostic(
+            of: Self.head + "paths: {}\n" + Self.oauth + """
+                  schemas:
+                    Pet:
+                      oneOf:
+                        - $ref: "#/components/schemas/Cat"
+                        - {type: string}
+                      discriminator:
+                        propertyName: kind
+                    Cat:
+                      type: object
+                      required: [kind]
+                      properties:
+                        kind: {type: string}
+
+                """
+        )
+        expect(discriminated, at: 11, 11, says: "every oneOf member must be a $ref to #/components/schemas/")
+    }
+
+    @Test("oneOf without a discriminator is accepted when every member is a $ref, objects or not")
+    func oneOfWithoutDiscriminatorIsAccepted() throws {
+        // Without a discriminator nothing asks the members to be objects carrying a tag property.
+        let document = Self.head + "paths: {}\n" + Self.oauth + """
+              schemas:
+                Reply:
+                  oneOf:
+                    - $ref: "#/components/schemas/Answer"
+                    - $ref: "#/components/schemas/Text"
+                Answer:
+                  type: object
+                  properties:
+                    text: {type: string}
+                Text:
+                  type: string
+
+            """
+        let found = diagnostics(of: document)
+        #expect(found.isEmpty, "\(found.map(\.description).joined(separator: "\n"))")
+        let types = try #require(try generate(document)["Types.swift"])
+        expectLine("public enum Reply: Codable, Hashable, Sendable {", in: types)
     }
 
     @Test("A oneOf member without the discriminator as a required property is refused")
@@ -295,6 +340,62 @@ struct DiagnosticsTests {
         let no413 = try onlyDiagnostic(of: document("        \"400\": {description: Bad}"))
         expect(no413, at: 13, 9, says: "operation create takes a request body but documents no 413 response")
         #expect(diagnostics(of: document("        \"400\": {description: Bad}\n        \"413\": {description: Too large}")).isEmpty)
+    }
+
+    @Test("A raw body is not decoded, so it needs 413 but not 400; its parameters still need 400")
+    func rawBodyNeeds413Only() throws {
+        func document(raw: Bool = true, parameter: Bool = false, _ statuses: String) -> String {
+            Self.head + """
+                paths:
+                  /a:
+                    post:
+                      operationId: upload
+                      security: []
+                      x-raw-body: \(raw)
+                      parameters:
+                \(parameter ? "        - {name: tag, in: query, schema: {type: string}}" : "        []")
+                      requestBody:
+                        content:
+                          application/json:
+                            schema: {type: string}
+                      responses:
+                        "200": {description: OK}
+                \(statuses)
+
+                """ + Self.oauth
+        }
+        let too413 = "        \"413\": {description: Too large}"
+        // the only input is the raw body: nothing is decoded, so nothing can be malformed
+        #expect(diagnostics(of: document(too413)).isEmpty)
+        // the bytes are still collected within the body limit
+        let no413 = try onlyDiagnostic(of: document("        \"202\": {description: Accepted}"))
+        expect(no413, at: 16, 9, says: "operation upload takes a request body but documents no 413 response")
+        // a parameter is decoded whether or not the body is raw
+        let parameterNo400 = try onlyDiagnostic(of: document(parameter: true, too413))
+        expect(parameterNo400, at: 16, 9, says: "operation upload decodes input but documents no 400 response")
+        // the same body without x-raw-body is decoded
+        let decodedNo400 = try onlyDiagnostic(of: document(raw: false, too413))
+        expect(decodedNo400, at: 16, 9, says: "operation upload decodes input but documents no 400 response")
+    }
+
+    @Test("x-raw-body without a requestBody is refused at its value; x-raw-body: false needs none")
+    func rawBodyNeedsRequestBody() throws {
+        func document(_ raw: String) -> String {
+            Self.head + """
+                paths:
+                  /a:
+                    post:
+                      operationId: upload
+                      security: []
+                      x-raw-body: \(raw)
+                      responses:
+                        "200": {description: OK}
+
+                """ + Self.oauth
+        }
+        let diagnostic = try onlyDiagnostic(of: document("true"))
+        expect(diagnostic, at: 8, 19, says: "x-raw-body needs a requestBody")
+        #expect(diagnostics(of: document("false")).isEmpty)
     }
 
     @Test("A secured operation must document 401, whether its security is its own or the document's")

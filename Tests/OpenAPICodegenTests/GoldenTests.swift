@@ -64,6 +64,7 @@ struct GoldenTests {
             "kind: .httpBearer", "kind: .apiKeyHeader(name: \\\"X-API-Key\\\")", "security: []", "public var rawBody: ByteBuffer",
             "ParameterDecoding.array(", "request.headers.parameter(named:", "context.parameters.get(", "case undocumented(status: Int",
             "fields.setParameter(", "bodyLimit: 65536", "application/x-www-form-urlencoded",
+            "throw decoder.noneOfMatched(\\\"StaffMember, AdopterName\\\", failures: failures)", "case v2_0 = \\\"2.0\\\"",
         ] {
             #expect(all.contains(fragment.replacingOccurrences(of: "\\\"", with: "\"")), "golden output lacks \(fragment)")
         }

@@ -229,33 +229,32 @@ struct OperationsSnippetTests {
         expectLine("public var xRequestID: String", in: headers)
     }
 
-    @Test("The Input gathers parameters, body, raw body and Accept; only optional parts get defaults")
+    @Test("The Input gathers parameters, the body or the raw body, and Accept; only optional parts get defaults")
     func inputStruct() throws {
+        // postMessage says x-raw-body: true, so its body reaches the handler as bytes, never decoded
         let input = try requireDeclaration("public struct Input: Sendable {", in: try Self.operation("PostMessage"))
         expectLine("public var path: Path", in: input)
         expectLine("public var query: Query", in: input)
         expectLine("public var headers: Headers", in: input)
-        expectLine("/// The request body (application/json, application/x-www-form-urlencoded).", in: input)
-        expectLine("public var body: NewMessage", in: input)
         expectLine("public var rawBody: ByteBuffer", in: input)
         expectLine("public var accept: AcceptHeader", in: input)
-        expectLine(
-            "public init(path: Path, query: Query = .init(), headers: Headers, body: NewMessage, rawBody: ByteBuffer, accept: AcceptHeader = .init()) {",
-            in: input
-        )
+        expectLine("public init(path: Path, query: Query = .init(), headers: Headers, rawBody: ByteBuffer, accept: AcceptHeader = .init()) {", in: input)
+        expectNoLine(containing: "public var body", in: input)
+        expectNoLine(containing: "/// The request body (", in: input)
 
         // each doc comment sits on the field it describes
         let lines = trimmedLines(input)
-        let body = try #require(lines.firstIndex(of: "public var body: NewMessage"))
-        #expect(lines[body - 1] == "/// The request body (application/json, application/x-www-form-urlencoded).")
         let rawBody = try #require(lines.firstIndex(of: "public var rawBody: ByteBuffer"))
         #expect(lines[rawBody - 1] == "/// The request body exactly as sent (`x-raw-body`).")
+        let accept = try #require(lines.firstIndex(of: "public var accept: AcceptHeader"))
+        #expect(lines[accept - 1] == "/// The media types the client accepts, for operations that can answer in several.")
         let path = try #require(lines.firstIndex(of: "public var path: Path"))
         #expect(!lines[path - 1].hasPrefix("///"), "the path field has no doc comment, got: \(lines[path - 1])")
 
         let login = try requireDeclaration("public struct Input: Sendable {", in: try Self.operation("SubmitLogin"))
-        expectLine("/// The request body (application/x-www-form-urlencoded).", in: login)
-        expectLine("public var body: Login?", in: login)
+        let loginLines = trimmedLines(login)
+        let body = try #require(loginLines.firstIndex(of: "public var body: Login?"))
+        #expect(loginLines[body - 1] == "/// The request body (application/x-www-form-urlencoded).")
         expectLine("public init(body: Login? = nil, accept: AcceptHeader = .init()) {", in: login)
         expectNoLine(containing: "rawBody", in: login)
     }
@@ -408,18 +407,96 @@ struct OperationsSnippetTests {
             in: respond
         )
         expectLine("let rawBody = try await RequestBodyDecoding.collect(request, limit: descriptor.bodyLimit ?? options.defaultBodyLimit)", in: respond)
-        expectLine(
-            "let input = Input(path: path, query: query, headers: headers, body: try RequestBodyDecoding.decode(from: rawBody, "
-                + "contentType: request.headers[.contentType], accepted: [\"application/json\", \"application/x-www-form-urlencoded\"]), "
-                + "rawBody: rawBody, accept: AcceptHeader(request.headers[.accept]))",
-            in: respond
-        )
+        // x-raw-body: the collected bytes are handed over as they are
+        expectLine("let input = Input(path: path, query: query, headers: headers, rawBody: rawBody, accept: AcceptHeader(request.headers[.accept]))", in: respond)
+        expectNoLine(containing: "RequestBodyDecoding.decode", in: respond)
         expectLine("let output = try await api.postMessage(input, context: context)", in: respond)
 
         expectLine(
             "let input = Input(body: try RequestBodyDecoding.decodeIfPresent(from: rawBody, contentType: request.headers[.contentType], "
                 + "accepted: [\"application/x-www-form-urlencoded\"]), accept: AcceptHeader(request.headers[.accept]))",
             in: try Self.respond("SubmitLogin")
+        )
+    }
+
+    @Test("x-raw-body hands the bytes over undecoded, collected within the body limit; the same body without it is decoded")
+    func rawBodyIsNotDecoded() throws {
+        func operation(_ id: String, raw: Bool) -> String {
+            """
+            post:
+              operationId: \(id)
+              security: []
+              x-body-limit: 1024
+              x-raw-body: \(raw)
+              requestBody:
+                required: true
+                content:
+                  application/json:
+                    schema:
+                      type: object
+                      required: [text]
+                      properties:
+                        text:
+                          type: string
+                          maxLength: 10
+              responses:
+                "204":
+                  description: Stored.
+                \(raw ? "" : "\"400\": {$ref: \"#/components/responses/BadRequest\"}")
+                "413":
+                  $ref: "#/components/responses/ContentTooLarge"
+            """
+        }
+        let paths = "/raw:\n" + indented(operation("uploadRaw", raw: true), by: 2) + "\n/decoded:\n" + indented(operation("uploadDecoded", raw: false), by: 2)
+        let files = try generate(snippetSpec(paths: paths))
+        let operations = try #require(files["Operations.swift"])
+        let routes = try #require(files["Routes.swift"])
+
+        // raw: the Input is the bytes and Accept, and the body schema becomes no type
+        let raw = try requireDeclaration("public enum UploadRaw {", in: operations)
+        let rawInput = try requireDeclaration("public struct Input: Sendable {", in: raw)
+        #expect(
+            trimmedLines(rawInput).filter { !$0.isEmpty } == [
+                "public struct Input: Sendable {",
+                "/// The request body exactly as sent (`x-raw-body`).",
+                "public var rawBody: ByteBuffer",
+                "/// The media types the client accepts, for operations that can answer in several.",
+                "public var accept: AcceptHeader",
+                "public init(rawBody: ByteBuffer, accept: AcceptHeader = .init()) {",
+                "self.rawBody = rawBody",
+                "self.accept = accept",
+                "}",
+                "}",
+            ]
+        )
+        expectNoLine(containing: "RequestBody", in: raw)
+        expectLine(
+            "public static let descriptor = OperationDescriptor(id: \"uploadRaw\", method: .post, path: \"/raw\", security: [], acceptsBody: true, bodyLimit: 1024)",
+            in: raw
+        )
+        let rawRoute = try requireDeclaration("extension Operations.UploadRaw {", in: routes)
+        let rawLines = trimmedLines(rawRoute)
+        let collect = try #require(
+            rawLines.firstIndex(of: "let rawBody = try await RequestBodyDecoding.collect(request, limit: descriptor.bodyLimit ?? options.defaultBodyLimit)")
+        )
+        let call = try #require(rawLines.firstIndex(of: "let input = Input(rawBody: rawBody, accept: AcceptHeader(request.headers[.accept]))"))
+        #expect(collect < call)
+        expectNoLine(containing: "RequestBodyDecoding.decode", in: rawRoute)
+
+        // decoded: a required body is decoded (and validated) into the inline RequestBody type
+        let decoded = try requireDeclaration("public enum UploadDecoded {", in: operations)
+        let decodedInput = try requireDeclaration("public struct Input: Sendable {", in: decoded)
+        expectLine("public var body: RequestBody", in: decodedInput)
+        expectLine("public init(body: RequestBody, accept: AcceptHeader = .init()) {", in: decodedInput)
+        expectNoLine(containing: "rawBody", in: decodedInput)
+        let requestBody = try requireDeclaration("public struct RequestBody: Codable, Hashable, Sendable {", in: decoded)
+        expectLine("try container.validate(self.text, length: ...10, forKey: .text)", in: requestBody)
+        let decodedRoute = try requireDeclaration("extension Operations.UploadDecoded {", in: routes)
+        expectLine("let rawBody = try await RequestBodyDecoding.collect(request, limit: descriptor.bodyLimit ?? options.defaultBodyLimit)", in: decodedRoute)
+        expectLine(
+            "let input = Input(body: try RequestBodyDecoding.decode(from: rawBody, contentType: request.headers[.contentType], "
+                + "accepted: [\"application/json\"]), accept: AcceptHeader(request.headers[.accept]))",
+            in: decodedRoute
         )
     }
 

@@ -342,6 +342,108 @@ struct TypesSnippetTests {
         expectLine("case .feline(let value): try value.encode(to: encoder)", in: pet)
     }
 
+    @Test("oneOf without a discriminator becomes an enum that tries its members in document order")
+    func oneOfWithoutDiscriminator() throws {
+        let types = try Self.types(
+            """
+            Reply:
+              description: A structured answer or plain text.
+              oneOf:
+                - $ref: "#/components/schemas/StructuredAnswer"
+                - $ref: "#/components/schemas/plain_text"
+            StructuredAnswer:
+              type: object
+              required: [answer]
+              additionalProperties: false
+              properties:
+                answer:
+                  type: string
+            plain_text:
+              type: string
+            Message:
+              type: object
+              required: [content]
+              properties:
+                content:
+                  oneOf:
+                    - $ref: "#/components/schemas/plain_text"
+                    - $ref: "#/components/schemas/Reply"
+            """
+        )
+        expectLine("/// A structured answer or plain text.", in: types)
+        let reply = try requireDeclaration("public enum Reply:", in: types)
+        // one case per member, named after its schema; members are tried in the order written,
+        // not in name order, and the error names them all when none decodes
+        #expect(
+            trimmedLines(reply).filter { !$0.isEmpty } == [
+                "public enum Reply: Codable, Hashable, Sendable {",
+                "case structuredAnswer(StructuredAnswer)",
+                "case plainText(PlainText)",
+                "/// Without a discriminator the members are tried in order; the first that decodes wins.",
+                "public init(from decoder: any Decoder) throws {",
+                "var failures: [any Error] = []",
+                "do { self = .structuredAnswer(try StructuredAnswer(from: decoder)); return } catch { failures.append(error) }",
+                "do { self = .plainText(try PlainText(from: decoder)); return } catch { failures.append(error) }",
+                "throw decoder.noneOfMatched(\"StructuredAnswer, plain_text\", failures: failures)",
+                "}",
+                "public func encode(to encoder: any Encoder) throws {",
+                "switch self {",
+                "case .structuredAnswer(let value): try value.encode(to: encoder)",
+                "case .plainText(let value): try value.encode(to: encoder)",
+                "}",
+                "}",
+                "}",
+            ]
+        )
+        expectNoLine(containing: "static let discriminator", in: reply)
+        expectNoLine(containing: "decodeDiscriminator", in: reply)
+        // a member need not be an object: PlainText is a String
+        expectLine("public typealias PlainText = String", in: types)
+
+        // inline, as a property, it is a nested enum named after the property
+        let message = try requireDeclaration("public struct Message:", in: types)
+        expectLine("public var content: Content", in: message)
+        expectLine("self.content = try container.decode(Content.self, forKey: .content)", in: message)
+        let content = try requireDeclaration("public enum Content: Codable, Hashable, Sendable {", in: message)
+        #expect(
+            trimmedLines(content).filter { $0.hasPrefix("case ") || $0.hasPrefix("do ") || $0.hasPrefix("throw ") } == [
+                "case plainText(PlainText)",
+                "case reply(Reply)",
+                "do { self = .plainText(try PlainText(from: decoder)); return } catch { failures.append(error) }",
+                "do { self = .reply(try Reply(from: decoder)); return } catch { failures.append(error) }",
+                "throw decoder.noneOfMatched(\"plain_text, Reply\", failures: failures)",
+                "case .plainText(let value): try value.encode(to: encoder)",
+                "case .reply(let value): try value.encode(to: encoder)",
+            ]
+        )
+    }
+
+    @Test("Enum values that start with a digit get a v prefix, other characters becoming _")
+    func enumValuesStartingWithDigits() throws {
+        let types = try Self.types(
+            """
+            APIVersion:
+              type: string
+              enum: ["2.0", "2-0", "10", "3rd", v1, "1", beta, "in_progress"]
+            """
+        )
+        let version = try requireDeclaration("public enum APIVersion:", in: types)
+        #expect(
+            trimmedLines(version).filter { $0.hasPrefix("case ") } == [
+                "case v2_0 = \"2.0\"",
+                "case v2_0_ = \"2-0\"",  // the same name again gets an underscore
+                "case v10 = \"10\"",
+                "case v3rd = \"3rd\"",
+                "case v1",
+                "case v1_ = \"1\"",  // "1" would take the name of v1
+                "case beta",
+                "case inProgress = \"in_progress\"",  // values that start with a letter are named as before
+            ]
+        )
+        // only enum cases: other names that start with a digit keep the underscore
+        #expect(SwiftName.member("2fa") == "_2fa")
+    }
+
     @Test("Properties named type, protocol and self get names Swift accepts")
     func propertyNamedType() throws {
         let types = try Self.types(

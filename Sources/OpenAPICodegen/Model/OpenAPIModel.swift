@@ -117,8 +117,11 @@ public struct Operation: Sendable {
     public var security: [[SecurityUse]]
     /// `x-body-limit`: the largest request body accepted, in bytes.
     public var bodyLimit: Int?
-    /// `x-raw-body: true`: the handler also receives the request body bytes exactly as sent.
+    /// `x-raw-body: true`: the handler receives the request body bytes exactly as sent, undecoded.
     public var wantsRawBody: Bool
+    /// `x-websocket: true`: a WebSocket upgrade, served by hand-written code; documented here,
+    /// listed in the operation table, but not part of `APIProtocol`.
+    public var isWebSocket: Bool = false
     public var location: SourceLocation
 }
 

@@ -373,6 +373,10 @@ public struct OpenAPIParser {
         if requestBody != nil && !statuses.contains(.code(413)) {
             error(node["responses"] ?? node, "operation \(operationID) takes a request body but documents no 413 response")
         }
+        let isWebSocket = bool(node["x-websocket"], "x-websocket") ?? false
+        if isWebSocket && (method != .get || requestBody != nil) {
+            error(node["x-websocket"]!, "a WebSocket upgrade (x-websocket) must be a GET without a request body")
+        }
         let bodyLimit = int(node["x-body-limit"], "x-body-limit")
         if let bodyLimit, bodyLimit <= 0 { error(node["x-body-limit"]!, "x-body-limit must be positive") }
         return Operation(
@@ -387,6 +391,7 @@ public struct OpenAPIParser {
             security: security,
             bodyLimit: bodyLimit,
             wantsRawBody: wantsRawBody,
+            isWebSocket: isWebSocket,
             location: node.location
         )
     }

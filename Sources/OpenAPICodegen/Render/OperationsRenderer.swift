@@ -68,6 +68,7 @@ struct OperationsRenderer {
             w.block("public enum \(name)") { w in
                 var nested: [TypesRenderer.Pending] = []
                 w.line("public static let descriptor = \(descriptor(operation))")
+                if operation.isWebSocket { return }
                 w.line()
                 renderInput(operation, nested: &nested, into: &w)
                 w.line()
@@ -101,7 +102,8 @@ struct OperationsRenderer {
         let limit = operation.bodyLimit.map(String.init) ?? "nil"
         return "OperationDescriptor(id: \(SwiftName.literal(operation.operationID)), method: .\(operation.method.rawValue), "
             + "path: \(SwiftName.literal(operation.path)), security: \(securityLiteral(operation.security)), "
-            + "acceptsBody: \(operation.requestBody != nil), bodyLimit: \(limit))"
+            + "acceptsBody: \(operation.requestBody != nil), bodyLimit: \(limit)"
+            + (operation.isWebSocket ? ", isWebSocket: true)" : ")")
     }
 
     private struct InputField {
@@ -237,7 +239,7 @@ struct OperationsRenderer {
         w.block("public protocol APIProtocol: Sendable") { w in
             w.line("/// The request context the handlers receive (after authentication).")
             w.line("associatedtype Context: RequestContext")
-            for operation in api.operations {
+            for operation in api.operations where !operation.isWebSocket {
                 w.line()
                 w.doc(operation.summary)
                 w.line("///")
@@ -268,7 +270,7 @@ struct OperationsRenderer {
             w.block(
                 "public func registerRoutes(on router: some RouterMethods<Context>, security: some SecurityHandler<Context>, options: RouteOptions = .init())"
             ) { w in
-                for operation in api.operations {
+                for operation in api.operations where !operation.isWebSocket {
                     let name = Self.typeName(operation)
                     w.block("router.on(\(SwiftName.literal(operation.path)), method: .\(operation.method.rawValue))") { w in
                         w.line("request, context in")
@@ -277,7 +279,7 @@ struct OperationsRenderer {
                 }
             }
         }
-        for operation in api.operations {
+        for operation in api.operations where !operation.isWebSocket {
             w.line()
             renderRespond(operation, into: &w)
         }

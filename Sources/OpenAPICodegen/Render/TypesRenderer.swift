@@ -104,7 +104,7 @@ struct TypesRenderer {
         var usedNames: Set<String> = []
         for property in object.properties {
             var swiftName = SwiftName.member(property.name)
-            while usedNames.contains(swiftName) { swiftName += "_" }
+            while usedNames.contains(swiftName) { swiftName = swiftName.replacingOccurrences(of: "`", with: "") + "_" }
             usedNames.insert(swiftName)
             let base = type(property.schema, hint: SwiftName.type(property.name), nested: &nested)
             let isOptional = !property.isRequired || property.schema.nullable
@@ -238,7 +238,7 @@ struct TypesRenderer {
                 // "2.0" reads better as v2_0 than as _20.
                 name = "v" + String(raw.map { $0.isLetter || $0.isNumber ? $0 : "_" })
             }
-            while used.contains(name) { name += "_" }
+            while used.contains(name) { name = name.replacingOccurrences(of: "`", with: "") + "_" }
             used.insert(name)
             return (name, raw)
         }

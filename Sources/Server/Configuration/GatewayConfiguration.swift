@@ -27,6 +27,12 @@ public struct GatewayConfiguration: Sendable {
     public var codex: CodexConfiguration
     /// `LOG_USER_PROMPTS`: include prompt text in `codex.user_prompt` log events.
     public var logUserPrompts: Bool
+    /// The SQLite file (`DATABASE_PATH`, default `$CODEX_HOME/gateway.sqlite3`).
+    public var databasePath: String
+    /// `WEBHOOK_SECRET`: when set, webhooks must carry a valid `X-Hub-Signature-256`.
+    public var webhookSecret: String?
+    public var webhookCallbackMaxAttempts: Int
+    public var webhookCallbackRetrySeconds: Double
     /// The merged environment, for provider keys (`env_key`) and headers (`env_http_headers`).
     public var environment: [String: String]
 
@@ -114,6 +120,21 @@ public struct GatewayConfiguration: Sendable {
 
         let codex = try CodexConfiguration.load(codexHome: codexHome, environment: environment)
         let logUserPrompts = try bool("LOG_USER_PROMPTS", environment: environment) ?? false
+        let databasePath = environment.nonEmpty("DATABASE_PATH").map(expandTilde) ?? (codexHome as NSString).appendingPathComponent("gateway.sqlite3")
+        var callbackAttempts = 5
+        if let raw = environment.nonEmpty("WEBHOOK_CALLBACK_MAX_ATTEMPTS") {
+            guard let value = Int(raw), (1...100).contains(value) else {
+                throw environment.error("WEBHOOK_CALLBACK_MAX_ATTEMPTS", "expected a number of attempts from 1 to 100, found '\(raw)'")
+            }
+            callbackAttempts = value
+        }
+        var callbackRetry = 2.0
+        if let raw = environment.nonEmpty("WEBHOOK_CALLBACK_RETRY_SECONDS") {
+            guard let value = Double(raw), value > 0, value.isFinite else {
+                throw environment.error("WEBHOOK_CALLBACK_RETRY_SECONDS", "expected a positive number of seconds, found '\(raw)'")
+            }
+            callbackRetry = value
+        }
 
         return GatewayConfiguration(
             host: host,
@@ -131,6 +152,10 @@ public struct GatewayConfiguration: Sendable {
             shutdownGracePeriod: grace,
             codex: codex,
             logUserPrompts: logUserPrompts,
+            databasePath: databasePath,
+            webhookSecret: environment.nonEmpty("WEBHOOK_SECRET"),
+            webhookCallbackMaxAttempts: callbackAttempts,
+            webhookCallbackRetrySeconds: callbackRetry,
             environment: environment.values
         )
     }

@@ -14,13 +14,15 @@ public struct GatewayHandlers: APIProtocol {
     let readiness: ReadinessProbe
     let conversations: ConversationManager
     let jsonRPCDispatcher: JSONRPCDispatcher
+    let webhooks: WebhookIntake
 
-    public init(spec: PublishedSpec, readiness: ReadinessProbe, conversations: ConversationManager) {
+    public init(spec: PublishedSpec, readiness: ReadinessProbe, conversations: ConversationManager, webhooks: WebhookIntake) {
         self.spec = spec
         self.startedAt = .now
         self.readiness = readiness
         self.conversations = conversations
         self.jsonRPCDispatcher = JSONRPCDispatcher(manager: conversations)
+        self.webhooks = webhooks
     }
 }
 

@@ -1,0 +1,143 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import SQLiteNIO
+import ServiceLifecycle
+
+/// The gateway's embedded SQLite database (`DATABASE_PATH`, default `$CODEX_HOME/gateway.sqlite3`).
+///
+/// Why SQLite through sqlite-nio: one file next to the conversations, no server to run, an
+/// async API on NIO's thread pool, and SQLite compiled in (no system library to install).
+/// WAL journal with `synchronous=FULL`: a statement that returned is on disk, so an answer
+/// sent after it (a webhook's 202) is never ahead of what was stored. Writes are single
+/// statements (`INSERT … ON CONFLICT`, `UPDATE … RETURNING`), each atomic, so no transaction is
+/// ever held across an `await`.
+public final class GatewayDatabase: Sendable {
+    let connection: SQLiteConnection
+    public let path: String
+
+    /// Opens (creating if needed) and migrates the database; a clear startup error if it cannot.
+    public init(path: String, logger: Logger) throws {
+        self.path = path
+        do {
+            try FileManager.default.createDirectory(
+                at: URL(fileURLWithPath: path).deletingLastPathComponent(),
+                withIntermediateDirectories: true
+            )
+            let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
+            self.connection = try SQLiteConnection.open(storage: .file(path: path), threadPool: .singleton, logger: logger, on: eventLoop).wait()
+        } catch {
+            throw ConfigurationError(
+                source: "environment",
+                key: "DATABASE_PATH",
+                message: "cannot open the database at \(path): \(error). Point DATABASE_PATH (or CODEX_HOME) at a writable location."
+            )
+        }
+        do {
+            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=5000", "PRAGMA foreign_keys=ON"] {
+                _ = try connection.query(pragma).wait()
+            }
+            try Self.migrate(connection)
+        } catch {
+            try? connection.close().wait()
+            throw ConfigurationError(source: path, key: "DATABASE_PATH", message: "cannot prepare the database: \(error)")
+        }
+    }
+
+    /// Schema versions, applied in order, each once.
+    static let migrations: [String] = [
+        """
+        CREATE TABLE webhook_deliveries (
+            id TEXT PRIMARY KEY,
+            event TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            status TEXT NOT NULL,
+            principal TEXT NOT NULL,
+            received_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            conversation_id TEXT,
+            result TEXT,
+            usage TEXT,
+            error TEXT,
+            callback_url TEXT,
+            callback_status TEXT,
+            callback_attempts INTEGER NOT NULL DEFAULT 0,
+            callback_last_error TEXT,
+            callback_next_attempt_at REAL
+        );
+        CREATE INDEX webhook_deliveries_work ON webhook_deliveries(status, callback_status);
+        """
+    ]
+
+    static func migrate(_ connection: SQLiteConnection) throws {
+        _ = try connection.query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)").wait()
+        let applied = try connection.query("SELECT version FROM schema_migrations").wait().compactMap { $0.column("version")?.integer }
+        for (index, migration) in migrations.enumerated() where !applied.contains(SQLiteInt64(index + 1)) {
+            _ = try connection.query("BEGIN IMMEDIATE").wait()
+            do {
+                for statement in migration.split(separator: ";").map({ $0.trimmingCharacters(in: .whitespacesAndNewlines) }) where !statement.isEmpty {
+                    _ = try connection.query(statement).wait()
+                }
+                _ = try connection.query(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                    [.integer(SQLiteInt64(index + 1)), .float(Date().timeIntervalSince1970)]
+                ).wait()
+                _ = try connection.query("COMMIT").wait()
+            } catch {
+                _ = try? connection.query("ROLLBACK").wait()
+                throw error
+            }
+        }
+    }
+
+    @discardableResult
+    public func query(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
+        try await connection.query(sql, binds)
+    }
+
+    /// For readiness: does the database answer?
+    public func ping() async -> Bool {
+        (try? await connection.query("SELECT 1")) != nil
+    }
+
+    public func close() async throws {
+        try await connection.close()
+    }
+}
+
+/// Closes the database when the application stops (after the services that use it).
+public struct DatabaseService: Service {
+    public let database: GatewayDatabase
+
+    public init(database: GatewayDatabase) {
+        self.database = database
+    }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        try await database.close()
+    }
+}
+
+extension SQLiteRow {
+    func string(_ name: String) -> String? {
+        guard let value = column(name), value != .null else { return nil }
+        return value.string
+    }
+
+    func int(_ name: String) -> Int? {
+        column(name)?.integer.map { Int($0) }
+    }
+
+    func double(_ name: String) -> Double? {
+        guard let value = column(name), value != .null else { return nil }
+        return value.double
+    }
+}
+
+extension SQLiteData {
+    static func optionalText(_ value: String?) -> SQLiteData {
+        value.map { .text($0) } ?? .null
+    }
+}

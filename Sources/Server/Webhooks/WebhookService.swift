@@ -1,0 +1,219 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import GatewayAPI
+import GatewayRuntime
+import Logging
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
+
+/// Runs accepted `prompt` webhooks in the background and POSTs their outcome to callback URLs.
+///
+/// Deliveries are claimed from the database, so what was accepted survives a crash: on start,
+/// deliveries that were running are queued again. Callbacks are retried with exponential
+/// backoff (`WEBHOOK_CALLBACK_RETRY_SECONDS`, doubled each attempt, ±20 %) up to
+/// `WEBHOOK_CALLBACK_MAX_ATTEMPTS`. On graceful shutdown running turns are cancelled and
+/// resume at the next start.
+public final class WebhookService: Service {
+    public struct Settings: Sendable {
+        public var secret: String?
+        public var concurrency: Int = 4
+        public var callbackMaxAttempts: Int = 5
+        public var callbackRetryBase: Duration = .seconds(2)
+        public var callbackTimeout: Duration = .seconds(10)
+
+        public init(secret: String? = nil) {
+            self.secret = secret
+        }
+    }
+
+    let store: WebhookStore
+    let conversations: ConversationManager
+    let httpClient: HTTPClient
+    let settings: Settings
+    let logger: Logger
+    private let turnsWakeup = WakeupSignal()
+    private let callbacksWakeup = WakeupSignal()
+
+    public init(store: WebhookStore, conversations: ConversationManager, httpClient: HTTPClient, settings: Settings, logger: Logger) {
+        self.store = store
+        self.conversations = conversations
+        self.httpClient = httpClient
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// Tells the service a new delivery is waiting.
+    public func notifyNewDelivery() {
+        turnsWakeup.signal()
+    }
+
+    public func run() async throws {
+        let requeued = try await store.requeueInterrupted()
+        if requeued > 0 { logger.notice("resuming interrupted webhook deliveries", metadata: ["count": .stringConvertible(requeued)]) }
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.turnLoop() }
+                group.addTask { await self.callbackLoop() }
+            }
+        }
+    }
+
+    // MARK: Turns
+
+    private func turnLoop() async {
+        while !Task.isCancelled {
+            await withTaskGroup(of: Void.self) { group in
+                var queue = (try? await store.pendingIDs()) ?? []
+                var running = 0
+                while !Task.isCancelled {
+                    while running < settings.concurrency, !queue.isEmpty {
+                        let id = queue.removeFirst()
+                        group.addTask { await self.process(id) }
+                        running += 1
+                    }
+                    if running == 0 { break }
+                    await group.next()
+                    running -= 1
+                    if queue.isEmpty { queue = (try? await store.pendingIDs()) ?? [] }
+                }
+            }
+            // Polling as well as waking: a delivery stored by another process is not lost.
+            await turnsWakeup.wait(timeout: .seconds(5))
+        }
+    }
+
+    func process(_ id: String) async {
+        guard let delivery = try? await store.claim(id) else { return }
+        var logger = self.logger
+        logger[metadataKey: "webhook.id"] = .string(id)
+        let data = (try? JSONDecoder().decode(JSONValue.self, from: Data(delivery.payload.utf8)))?["data"]
+        guard let prompt = data?["prompt"]?.stringValue else {
+            try? await store.fail(id, conversationID: nil, error: "data.prompt is missing")
+            callbacksWakeup.signal()
+            return
+        }
+        do {
+            let plan = try await conversations.prepareTurn(
+                conversationID: delivery.conversationID ?? data?["conversation_id"]?.stringValue,
+                prompt: prompt,
+                model: data?["model"]?.stringValue
+            )
+            let outcome = try await conversations.streamTurn(plan) { _ in }
+            switch outcome {
+            case .completed(let conversationID, let text, _, let usage):
+                try await store.complete(id, conversationID: conversationID, result: text, usage: usage)
+                logger.info("webhook turn completed", metadata: ["conversation.id": .string(conversationID)])
+            case .failed(let conversationID, let reason):
+                if reason == .cancelled && Task.isCancelled {
+                    // Shutting down: leave it running; it is queued again at the next start.
+                    return
+                }
+                try await store.fail(id, conversationID: conversationID, error: reason.description)
+                logger.warning("webhook turn failed", metadata: ["error": .string(reason.description)])
+            }
+        } catch let error as ConversationError {
+            try? await store.fail(id, conversationID: nil, error: error.description)
+        } catch {
+            if Task.isCancelled { return }
+            try? await store.fail(id, conversationID: nil, error: String(describing: error))
+        }
+        callbacksWakeup.signal()
+    }
+
+    // MARK: Callbacks
+
+    private func callbackLoop() async {
+        while !Task.isCancelled {
+            var wait = Duration.seconds(5)
+            if let (due, next) = try? await store.dueCallbacks() {
+                for delivery in due where !Task.isCancelled {
+                    await deliverCallback(delivery)
+                }
+                if let next {
+                    let seconds = max(0.01, next.timeIntervalSinceNow)
+                    wait = min(wait, .milliseconds(Int64(seconds * 1000)))
+                }
+                if !due.isEmpty { continue }
+            }
+            await callbacksWakeup.wait(timeout: wait)
+        }
+    }
+
+    func deliverCallback(_ delivery: WebhookDeliveryRecord) async {
+        guard let url = delivery.callbackURL else { return }
+        let attempt = delivery.callbackAttempts + 1
+        var failure: String?
+        do {
+            let body = try JSONEncoder().encode(Self.view(of: delivery))
+            var request = HTTPClientRequest(url: url)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "User-Agent", value: "codex-gateway/\(GatewayVersion.current)")
+            request.headers.add(name: "X-Webhook-Id", value: delivery.id)
+            if let secret = settings.secret {
+                request.headers.add(name: "X-Hub-Signature-256", value: WebhookSignature.sign(body, secret: secret))
+            }
+            request.body = .bytes(ByteBuffer(bytes: body))
+            let timeout = TimeAmount.milliseconds(Int64(settings.callbackTimeout.components.seconds * 1000))
+            let response = try await httpClient.execute(request, timeout: timeout)
+            _ = try? await response.body.collect(upTo: 64 * 1024)
+            if !(200..<300).contains(Int(response.status.code)) { failure = "HTTP \(response.status.code)" }
+        } catch {
+            if Task.isCancelled { return }
+            failure = String(describing: error)
+        }
+        let delivered = failure == nil
+        var next: Date?
+        if !delivered && attempt < settings.callbackMaxAttempts {
+            let base = Double(settings.callbackRetryBase.components.seconds) + Double(settings.callbackRetryBase.components.attoseconds) / 1e18
+            let delay = base * pow(2, Double(attempt - 1)) * Double.random(in: 0.8...1.2)
+            next = Date().addingTimeInterval(delay)
+        }
+        logger.info(
+            delivered ? "webhook callback delivered" : "webhook callback failed",
+            metadata: ["webhook.id": .string(delivery.id), "attempt": .stringConvertible(attempt), "error": .string(failure ?? "")]
+        )
+        try? await store.recordCallbackAttempt(delivery.id, delivered: delivered, error: failure, nextAttemptAt: next)
+    }
+
+    /// The API view of a delivery, as `GET /webhook/{id}` answers and callbacks carry.
+    static func view(of record: WebhookDeliveryRecord) -> WebhookDelivery {
+        WebhookDelivery(
+            id: record.id,
+            event: record.event,
+            status: WebhookDelivery.Status(rawValue: record.status.rawValue) ?? .failed,
+            receivedAt: Timestamps.string(record.receivedAt),
+            updatedAt: Timestamps.string(record.updatedAt),
+            conversationID: record.conversationID,
+            result: record.result,
+            usage: record.usage.map { Usage(inputTokens: $0.inputTokens, cachedInputTokens: $0.cachedInputTokens, outputTokens: $0.outputTokens) },
+            error: record.error,
+            callback: record.callbackURL.map {
+                WebhookCallbackStatus(
+                    url: $0,
+                    status: WebhookCallbackStatus.Status(rawValue: record.callbackStatus?.rawValue ?? "pending") ?? .pending,
+                    attempts: record.callbackAttempts,
+                    lastError: record.callbackLastError
+                )
+            }
+        )
+    }
+}
+
+/// `X-Hub-Signature-256: sha256=<hex>`, GitHub's webhook signature.
+public enum WebhookSignature {
+    public static func sign(_ body: Data, secret: String) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Data(secret.utf8)))
+        return "sha256=" + mac.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Constant-time check of a signature header against the body.
+    public static func isValid(_ header: String?, body: Data, secret: String) -> Bool {
+        guard let header, header.hasPrefix("sha256=") else { return false }
+        let expected = Array(sign(body, secret: secret).utf8)
+        let given = Array(header.lowercased().utf8)
+        return CredentialHash.constantTimeEquals(expected, given)
+    }
+}
