@@ -32,9 +32,8 @@ public enum RequestBodyDecoding {
         let mediaType = contentType.map(AcceptHeader.mediaType(of:))
         let form = "application/x-www-form-urlencoded"
         if mediaType == form && accepted.contains(form) {
-            let text = String(buffer: body)
             do {
-                return try URLEncodedFormDecoder().decode(T.self, from: text)
+                return try FormDecoder().decode(T.self, from: String(buffer: body))
             } catch let error as DecodingError {
                 throw GatewayError.badRequest("Invalid form body: \(describe(error)).")
             }

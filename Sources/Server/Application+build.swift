@@ -15,7 +15,7 @@ public func buildApplication(
     configuration: GatewayConfiguration,
     logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-) throws -> some ApplicationProtocol {
+) async throws -> some ApplicationProtocol {
     reportStartupWarnings(configuration: configuration, logger: logger)
     let core = try CodexCore(configuration: configuration, logger: logger)
     let router = Router(context: GatewayRequestContext.self)
@@ -23,6 +23,7 @@ public func buildApplication(
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: CORSMiddleware(policy: configuration.corsAllowedOrigins, excludedPaths: ["/oauth/authorize"]))
     router.add(middleware: ErrorMiddleware(operations: OperationTable.all))
+    router.add(middleware: PageSecurityMiddleware())
 
     let database = try GatewayDatabase(path: configuration.databasePath, logger: logger)
     var webhookSettings = WebhookService.Settings(secret: configuration.webhookSecret)
@@ -37,6 +38,21 @@ public func buildApplication(
         logger: logger
     )
 
+    // API keys: GATEWAY_API_KEY, then those created with `codex-gateway keys create`.
+    let apiKeys = CompositeAPIKeyStore([MemoryAPIKeyStore(keys: configuration.apiKeys), SQLiteAPIKeyStore(database: database)])
+    let oauthStore = OAuthStore(database: database)
+    try await registerConfiguredOAuthClient(configuration: configuration, store: oauthStore, logger: logger)
+    let oauth = OAuthService(store: oauthStore, settings: configuration.oauthSettings, logger: logger)
+    let authenticator = GatewayAuthenticator(apiKeys: apiKeys, accessTokens: oauth)
+
+    // WebSocket: GET /ws is upgraded by the server itself (WebSocketController.serverBuilder);
+    // the route answers handshakes it refused. POST /ws/ticket issues the browser tickets.
+    let webSocketTickets = WebSocketTicketStore()
+    var webSocketSettings = WebSocketController.Settings()
+    webSocketSettings.idleTimeout = configuration.webSocketIdleTimeout
+    let webSocket = WebSocketController(conversations: core.manager, authenticator: authenticator, tickets: webSocketTickets, settings: webSocketSettings)
+    webSocket.registerRoutes(on: router)
+
     let store = core.store
     let handlers = GatewayHandlers(
         spec: try PublishedSpec(publicBaseURL: configuration.publicBaseURL),
@@ -46,15 +62,18 @@ public func buildApplication(
             ("database", { await database.ping() ? nil : "the database at \(database.path) does not answer" }),
         ]),
         conversations: core.manager,
-        webhooks: WebhookIntake(store: webhookStore, service: webhookService, secret: configuration.webhookSecret)
+        webhooks: WebhookIntake(store: webhookStore, service: webhookService, secret: configuration.webhookSecret),
+        webSocketTickets: webSocketTickets,
+        oauth: OAuthEndpoints(service: oauth, apiKeys: apiKeys)
     )
     handlers.registerRoutes(
         on: router,
-        security: GatewayAuthenticator(apiKeys: MemoryAPIKeyStore(keys: configuration.apiKeys)),
+        security: authenticator,
         options: RouteOptions(defaultBodyLimit: configuration.defaultBodyLimit)
     )
     return Application(
         router: router,
+        server: webSocket.serverBuilder(),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "codex-gateway"),
         // Stopped in reverse order: the webhook worker, then the database, then the HTTP client.
         services: [core.httpClientService, DatabaseService(database: database), webhookService],
@@ -63,6 +82,20 @@ public func buildApplication(
         },
         logger: logger
     )
+}
+
+/// `OAUTH_CLIENT_ID`/`OAUTH_CLIENT_SECRET` (the seed's ChatGPT client) become a registered client,
+/// with `OAUTH_REDIRECT_URIS` as its exact redirect URIs.
+func registerConfiguredOAuthClient(configuration: GatewayConfiguration, store: OAuthStore, logger: Logger) async throws {
+    guard let clientID = configuration.oauthClientID, let secret = configuration.oauthClientSecret else { return }
+    try await store.upsertClient(
+        clientID: clientID,
+        secret: secret,
+        name: "ChatGPT",
+        redirectURIs: configuration.oauthRedirectURIs,
+        source: "environment"
+    )
+    logger.info("OAuth client registered from the environment", metadata: ["oauth.client_id": .string(clientID)])
 }
 
 /// Things that are allowed but that an operator should know about at once.
@@ -84,7 +117,7 @@ func reportStartupWarnings(configuration: GatewayConfiguration, logger: Logger) 
 
 /// Runs the gateway until SIGTERM or SIGINT, then drains in-flight requests.
 public func runGateway(configuration: GatewayConfiguration, logger: Logger) async throws {
-    let app = try buildApplication(configuration: configuration, logger: logger)
+    let app = try await buildApplication(configuration: configuration, logger: logger)
     var groupConfiguration = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
     groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownGracePeriod
     let group = ServiceGroup(configuration: groupConfiguration)

@@ -10,7 +10,7 @@ struct CodexGatewayCommand: AsyncParsableCommand {
         commandName: "codex-gateway",
         abstract: "HTTP gateway to the Codex agent core.",
         version: GatewayVersion.current,
-        subcommands: [Serve.self, PrintOpenAPI.self],
+        subcommands: [Serve.self, PrintOpenAPI.self, Keys.self, OAuthClients.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -57,5 +57,125 @@ struct PrintOpenAPI: ParsableCommand {
         }
         let spec = try PublishedSpec(publicBaseURL: baseURL)
         print(gpt ? (json ? spec.gptJSON : spec.gptYAML) : (json ? spec.json : spec.yaml), terminator: "")
+    }
+}
+
+/// Opens the gateway database the server uses, from the same configuration.
+func openDatabase() throws -> GatewayDatabase {
+    let configuration = try GatewayConfiguration.load(environment: try Environment.load())
+    var logger = Logger(label: "codex-gateway")
+    logger.logLevel = .error
+    return try GatewayDatabase(path: configuration.databasePath, logger: logger)
+}
+
+struct Keys: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys",
+        abstract: "Manage API keys stored in the gateway database (besides GATEWAY_API_KEY).",
+        subcommands: [Create.self, List.self, Revoke.self]
+    )
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a key and print it once.")
+        @Option(help: "A name to recognise the key by.") var name = "unnamed"
+
+        func run() async throws {
+            let database = try openDatabase()
+            let (key, info) = try await SQLiteAPIKeyStore(database: database).create(name: name)
+            try await database.close()
+            print(key)
+            FileHandle.standardError.write(Data("Created \(info.id) (\(info.name)). The key is shown only this once.\n".utf8))
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List keys (IDs and names; never the keys).")
+
+        func run() async throws {
+            let database = try openDatabase()
+            let keys = try await SQLiteAPIKeyStore(database: database).list()
+            try await database.close()
+            for key in keys {
+                let state = key.revokedAt == nil ? "active" : "revoked \(Timestamps.string(key.revokedAt!))"
+                print("\(key.id)\t\(key.name)\tcreated \(Timestamps.string(key.createdAt))\t\(state)")
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a key by its ID (key_…).")
+        @Argument var id: String
+
+        func run() async throws {
+            let database = try openDatabase()
+            let revoked = try await SQLiteAPIKeyStore(database: database).revoke(id: id)
+            try await database.close()
+            guard revoked else {
+                FileHandle.standardError.write(Data("No active key \(id).\n".utf8))
+                throw ExitCode(1)
+            }
+            print("Revoked \(id).")
+        }
+    }
+}
+
+struct OAuthClients: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "oauth-clients",
+        abstract: "Manage OAuth clients (besides OAUTH_CLIENT_ID).",
+        subcommands: [Add.self, List.self, Remove.self]
+    )
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register a client; prints its secret once.")
+        @Option(help: "The client ID.") var id: String
+        @Option(help: "A display name.") var name: String?
+        @Option(name: .customLong("redirect-uri"), help: "An exact redirect URI (repeatable).") var redirectURIs: [String] = []
+        @Option(help: "The secret (default: a new random one).") var secret: String?
+
+        func run() async throws {
+            for uri in redirectURIs {
+                guard let components = URLComponents(string: uri), components.scheme != nil, components.host != nil else {
+                    throw ValidationError("'\(uri)' is not an absolute URI")
+                }
+            }
+            let clientSecret = secret ?? SecretToken.generate(prefix: "cgcs_")
+            let database = try openDatabase()
+            try await OAuthStore(database: database).upsertClient(
+                clientID: id, secret: clientSecret, name: name ?? id, redirectURIs: redirectURIs, source: "cli"
+            )
+            try await database.close()
+            print(clientSecret)
+            FileHandle.standardError.write(Data("Registered \(id). The secret is shown only this once.\n".utf8))
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List clients.")
+
+        func run() async throws {
+            let database = try openDatabase()
+            let clients = try await OAuthStore(database: database).clients()
+            try await database.close()
+            for client in clients {
+                print("\(client.clientID)\t\(client.name)\t\(client.source)\t\(client.redirectURIs.joined(separator: ","))")
+            }
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a client and revoke everything issued to it.")
+        @Argument var id: String
+
+        func run() async throws {
+            let database = try openDatabase()
+            let removed = try await OAuthStore(database: database).removeClient(id)
+            try await database.close()
+            guard removed else {
+                FileHandle.standardError.write(Data("No client \(id).\n".utf8))
+                throw ExitCode(1)
+            }
+            print("Removed \(id).")
+        }
     }
 }

@@ -85,10 +85,10 @@ struct HealthAndSpecTests {
             for operation in OperationTable.all {
                 let path = operation.path.replacingOccurrences(of: #"\{[^}]+\}"#, with: "x", options: .regularExpression)
                 let response = try await client.execute(uri: path, method: operation.method, headers: .apiKey())
-                #expect(
-                    response.status != .notFound && response.status != .methodNotAllowed,
-                    "\(operation.method) \(operation.path) (\(operation.id)) is not routed"
-                )
+                // A handler may answer a documented 404 (no such delivery); the router's own 404 says "No route".
+                let unrouted = response.status == .methodNotAllowed
+                    || (response.status == .notFound && (try? response.json()["error"] as? String)?.hasPrefix("No route") == true)
+                #expect(!unrouted, "\(operation.method) \(operation.path) (\(operation.id)) is not routed")
                 if !operation.isPublic {
                     let anonymous = try await client.execute(uri: path, method: operation.method)
                     #expect(anonymous.status == .unauthorized, "\(operation.id) must require credentials")

@@ -27,8 +27,8 @@ struct TestGateway {
         try GatewayConfiguration.load(environment: Environment(environment))
     }
 
-    func application() throws -> some ApplicationProtocol {
-        try buildApplication(configuration: try configuration(), logger: Self.quietLogger)
+    func application() async throws -> some ApplicationProtocol {
+        try await buildApplication(configuration: try configuration(), logger: Self.quietLogger)
     }
 
     /// Runs `body` against the router, without a socket.

@@ -238,7 +238,11 @@ struct OperationsSnippetTests {
         expectLine("public var headers: Headers", in: input)
         expectLine("public var rawBody: ByteBuffer", in: input)
         expectLine("public var accept: AcceptHeader", in: input)
-        expectLine("public init(path: Path, query: Query = .init(), headers: Headers, rawBody: ByteBuffer, accept: AcceptHeader = .init()) {", in: input)
+        expectLine("public var contentType: String?", in: input)
+        expectLine(
+            "public init(path: Path, query: Query = .init(), headers: Headers, rawBody: ByteBuffer, contentType: String? = nil, accept: AcceptHeader = .init()) {",
+            in: input
+        )
         expectNoLine(containing: "public var body", in: input)
         expectNoLine(containing: "/// The request body (", in: input)
 
@@ -408,7 +412,10 @@ struct OperationsSnippetTests {
         )
         expectLine("let rawBody = try await RequestBodyDecoding.collect(request, limit: descriptor.bodyLimit ?? options.defaultBodyLimit)", in: respond)
         // x-raw-body: the collected bytes are handed over as they are
-        expectLine("let input = Input(path: path, query: query, headers: headers, rawBody: rawBody, accept: AcceptHeader(request.headers[.accept]))", in: respond)
+        expectLine(
+            "let input = Input(path: path, query: query, headers: headers, rawBody: rawBody, contentType: request.headers[.contentType], accept: AcceptHeader(request.headers[.accept]))",
+            in: respond
+        )
         expectNoLine(containing: "RequestBodyDecoding.decode", in: respond)
         expectLine("let output = try await api.postMessage(input, context: context)", in: respond)
 
@@ -460,10 +467,13 @@ struct OperationsSnippetTests {
                 "public struct Input: Sendable {",
                 "/// The request body exactly as sent (`x-raw-body`).",
                 "public var rawBody: ByteBuffer",
+                "/// The request's `Content-Type`, for decoding ``rawBody``.",
+                "public var contentType: String?",
                 "/// The media types the client accepts, for operations that can answer in several.",
                 "public var accept: AcceptHeader",
-                "public init(rawBody: ByteBuffer, accept: AcceptHeader = .init()) {",
+                "public init(rawBody: ByteBuffer, contentType: String? = nil, accept: AcceptHeader = .init()) {",
                 "self.rawBody = rawBody",
+                "self.contentType = contentType",
                 "self.accept = accept",
                 "}",
                 "}",
@@ -479,7 +489,9 @@ struct OperationsSnippetTests {
         let collect = try #require(
             rawLines.firstIndex(of: "let rawBody = try await RequestBodyDecoding.collect(request, limit: descriptor.bodyLimit ?? options.defaultBodyLimit)")
         )
-        let call = try #require(rawLines.firstIndex(of: "let input = Input(rawBody: rawBody, accept: AcceptHeader(request.headers[.accept]))"))
+        let call = try #require(
+            rawLines.firstIndex(of: "let input = Input(rawBody: rawBody, contentType: request.headers[.contentType], accept: AcceptHeader(request.headers[.accept]))")
+        )
         #expect(collect < call)
         expectNoLine(containing: "RequestBodyDecoding.decode", in: rawRoute)
 

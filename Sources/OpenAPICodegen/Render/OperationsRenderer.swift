@@ -156,6 +156,7 @@ struct OperationsRenderer {
             if operation.wantsRawBody {
                 // x-raw-body: the bytes, undecoded; the schema documents what they should be.
                 fields.append(InputField(name: "rawBody", type: "ByteBuffer", defaultValue: nil))
+                fields.append(InputField(name: "contentType", type: "String?", defaultValue: "nil"))
             } else if let body = operation.requestBody {
                 let type = types.type(body.schema, hint: "RequestBody", nested: &nested)
                 fields.append(InputField(name: "body", type: body.isRequired ? type : type + "?", defaultValue: body.isRequired ? nil : "nil"))
@@ -166,6 +167,7 @@ struct OperationsRenderer {
                     w.line("/// The request body (\(body.contentTypes.joined(separator: ", "))).")
                 }
                 if field.name == "rawBody" { w.line("/// The request body exactly as sent (`x-raw-body`).") }
+                if field.name == "contentType" { w.line("/// The request's `Content-Type`, for decoding ``rawBody``.") }
                 if field.name == "accept" { w.line("/// The media types the client accepts, for operations that can answer in several.") }
                 w.line("public var \(field.name): \(field.type)")
             }
@@ -344,6 +346,7 @@ struct OperationsRenderer {
                     w.line("let rawBody = try await RequestBodyDecoding.collect(request, limit: descriptor.bodyLimit ?? options.defaultBodyLimit)")
                     if operation.wantsRawBody {
                         arguments.append("rawBody: rawBody")
+                        arguments.append("contentType: request.headers[.contentType]")
                     } else {
                         let function = body.isRequired ? "decode" : "decodeIfPresent"
                         arguments.append("body: try RequestBodyDecoding.\(function)(from: rawBody, contentType: request.headers[.contentType], accepted: \(types))")

@@ -14,12 +14,23 @@ public struct GatewayAuthenticator: SecurityHandler {
     public static let realm = "codex-gateway"
 
     let apiKeys: any APIKeyStore
+    /// Verifies access tokens issued by this gateway's OAuth server.
+    let accessTokens: OAuthService?
 
-    public init(apiKeys: any APIKeyStore) {
+    public init(apiKeys: any APIKeyStore, accessTokens: OAuthService? = nil) {
         self.apiKeys = apiKeys
+        self.accessTokens = accessTokens
     }
 
     public func authenticate(_ request: Request, context: inout GatewayRequestContext, alternatives: [[SecurityRequirement]]) async throws {
+        let principal = try await principal(for: request.headers, alternatives: alternatives)
+        context.principal = principal
+        context.logger[metadataKey: "principal"] = .string(principal.id)
+    }
+
+    /// The principal that `headers` authenticate as, for an operation accepting `alternatives`;
+    /// throws the 401 otherwise. Also used by `/ws`, whose handshake is not a generated route.
+    public func principal(for headers: HTTPFields, alternatives: [[SecurityRequirement]]) async throws -> Principal {
         let kinds = Set(alternatives.flatMap { $0.map(\.kind) })
         let acceptsBearer = kinds.contains(.httpBearer) || kinds.contains(.oauth2)
         let apiKeyHeaders = kinds.compactMap { kind -> String? in
@@ -28,10 +39,10 @@ public struct GatewayAuthenticator: SecurityHandler {
         }
 
         let principal: Principal
-        if acceptsBearer, let authorization = request.headers[.authorization] {
+        if acceptsBearer, let authorization = headers[.authorization] {
             principal = try await bearerPrincipal(authorization)
-        } else if let header = apiKeyHeaders.sorted().first(where: { request.headers.parameter(named: $0) != nil }),
-            let key = request.headers.parameter(named: header)
+        } else if let header = apiKeyHeaders.sorted().first(where: { headers.parameter(named: $0) != nil }),
+            let key = headers.parameter(named: header)
         {
             guard let found = try await apiKeys.principal(forKey: key) else {
                 throw Self.unauthorized(code: "invalid_api_key", message: "The API key in \(header) is not valid.", challenge: nil)
@@ -42,8 +53,7 @@ public struct GatewayAuthenticator: SecurityHandler {
                 .joined(separator: " or ")
             throw Self.unauthorized(code: "unauthorized", message: "Credentials are required: send \(ways).", challenge: nil)
         }
-        context.principal = principal
-        context.logger[metadataKey: "principal"] = .string(principal.id)
+        return principal
     }
 
     private func bearerPrincipal(_ authorization: String) async throws -> Principal {
@@ -55,8 +65,16 @@ public struct GatewayAuthenticator: SecurityHandler {
                 challenge: "error=\"invalid_request\", error_description=\"expected the Bearer scheme\""
             )
         }
-        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        return try await principal(forBearerToken: parts[1].trimmingCharacters(in: .whitespaces))
+    }
+
+    /// The principal a bearer token (an API key or an access token) authenticates as; throws the
+    /// 401 with `error="invalid_token"` otherwise. `/ws` calls it for the `bearer.<token>` subprotocol.
+    public func principal(forBearerToken token: String) async throws -> Principal {
         if let principal = try await apiKeys.principal(forKey: token) {
+            return principal
+        }
+        if let accessTokens, let principal = try await accessTokens.principal(forAccessToken: token) {
             return principal
         }
         throw Self.unauthorized(

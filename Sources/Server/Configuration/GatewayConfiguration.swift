@@ -16,6 +16,10 @@ public struct GatewayConfiguration: Sendable {
     public var oauthClientID: String?
     public var oauthClientSecret: String?
     public var oauthAutoApprove: Bool
+    /// `OAUTH_REDIRECT_URIS`: exact redirect URIs registered for the configured client.
+    public var oauthRedirectURIs: [String]
+    /// The authorization server's settings (lifetimes, ChatGPT callbacks, auto-approval).
+    public var oauthSettings: OAuthService.Settings
     public var codexHome: String
     public var corsAllowedOrigins: CORSPolicy
     public var logLevel: Logger.Level
@@ -33,6 +37,8 @@ public struct GatewayConfiguration: Sendable {
     public var webhookSecret: String?
     public var webhookCallbackMaxAttempts: Int
     public var webhookCallbackRetrySeconds: Double
+    /// `WS_IDLE_TIMEOUT_SECONDS`: a `/ws` connection that sends nothing and runs no turn this long is closed.
+    public var webSocketIdleTimeout: Duration
     /// The merged environment, for provider keys (`env_key`) and headers (`env_http_headers`).
     public var environment: [String: String]
 
@@ -85,6 +91,18 @@ public struct GatewayConfiguration: Sendable {
         }
 
         let autoApprove = try bool("OAUTH_AUTO_APPROVE", environment: environment) ?? false
+        let redirectURIs = (environment["OAUTH_REDIRECT_URIS"] ?? "").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        for uri in redirectURIs {
+            guard let components = URLComponents(string: uri), components.scheme != nil, components.host != nil, components.fragment == nil else {
+                throw environment.error("OAUTH_REDIRECT_URIS", "'\(uri)' is not an absolute URI without a fragment")
+            }
+        }
+        func seconds(_ key: String, _ fallback: Int) throws -> Duration {
+            guard let raw = environment.nonEmpty(key) else { return .seconds(fallback) }
+            guard let value = Int(raw), value > 0 else { throw environment.error(key, "expected a positive number of seconds, found '\(raw)'") }
+            return .seconds(value)
+        }
 
         let codexHome = environment.nonEmpty("CODEX_HOME").map(expandTilde) ?? expandTilde("~/.codex")
 
@@ -118,6 +136,14 @@ public struct GatewayConfiguration: Sendable {
             grace = .milliseconds(Int(value * 1000))
         }
 
+        var oauthSettings = OAuthService.Settings(issuer: publicBaseURL)
+        oauthSettings.autoApprove = autoApprove
+        oauthSettings.allowChatGPTCallbacks = try bool("OAUTH_ALLOW_CHATGPT_CALLBACKS", environment: environment) ?? true
+        oauthSettings.codeLifetime = try seconds("OAUTH_CODE_TTL_SECONDS", 600)
+        oauthSettings.accessTokenLifetime = try seconds("OAUTH_ACCESS_TOKEN_TTL_SECONDS", 3600)
+        oauthSettings.refreshTokenLifetime = try seconds("OAUTH_REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600)
+        oauthSettings.refreshGrace = try seconds("OAUTH_REFRESH_GRACE_SECONDS", 60)
+
         let codex = try CodexConfiguration.load(codexHome: codexHome, environment: environment)
         let logUserPrompts = try bool("LOG_USER_PROMPTS", environment: environment) ?? false
         let databasePath = environment.nonEmpty("DATABASE_PATH").map(expandTilde) ?? (codexHome as NSString).appendingPathComponent("gateway.sqlite3")
@@ -136,6 +162,14 @@ public struct GatewayConfiguration: Sendable {
             callbackRetry = value
         }
 
+        var webSocketIdleTimeout = Duration.seconds(300)
+        if let raw = environment.nonEmpty("WS_IDLE_TIMEOUT_SECONDS") {
+            guard let value = Double(raw), value > 0, value.isFinite else {
+                throw environment.error("WS_IDLE_TIMEOUT_SECONDS", "expected a positive number of seconds, found '\(raw)'")
+            }
+            webSocketIdleTimeout = .milliseconds(Int(value * 1000))
+        }
+
         return GatewayConfiguration(
             host: host,
             port: port,
@@ -144,6 +178,8 @@ public struct GatewayConfiguration: Sendable {
             oauthClientID: clientID,
             oauthClientSecret: clientSecret,
             oauthAutoApprove: autoApprove,
+            oauthRedirectURIs: redirectURIs,
+            oauthSettings: oauthSettings,
             codexHome: codexHome,
             corsAllowedOrigins: cors,
             logLevel: logLevel,
@@ -156,6 +192,7 @@ public struct GatewayConfiguration: Sendable {
             webhookSecret: environment.nonEmpty("WEBHOOK_SECRET"),
             webhookCallbackMaxAttempts: callbackAttempts,
             webhookCallbackRetrySeconds: callbackRetry,
+            webSocketIdleTimeout: webSocketIdleTimeout,
             environment: environment.values
         )
     }

@@ -64,10 +64,10 @@ extension GatewayHandlers {
                 return .badRequest(.json(envelope(context, 400, "conversation_not_found", "No conversation with id '\(conversationID)'.")))
             }
         }
-        let id = input.headers.xWebhookID ?? input.headers.xGitHubDelivery ?? UUID().uuidString.lowercased()
-        guard id.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
-            return .badRequest(.json(envelope(context, 400, "invalid_request", "The delivery ID must be printable ASCII without spaces.")))
-        }
+        // An empty header is no ID at all.
+        let given = [input.headers.xWebhookID, input.headers.xGitHubDelivery]
+            .compactMap { $0?.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty }
+        let id = given ?? UUID().uuidString.lowercased()
         let now = Date()
         let record = WebhookDeliveryRecord(
             id: id,

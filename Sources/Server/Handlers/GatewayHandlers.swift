@@ -15,14 +15,25 @@ public struct GatewayHandlers: APIProtocol {
     let conversations: ConversationManager
     let jsonRPCDispatcher: JSONRPCDispatcher
     let webhooks: WebhookIntake
+    let webSocketTickets: WebSocketTicketStore
+    let oauth: OAuthEndpoints
 
-    public init(spec: PublishedSpec, readiness: ReadinessProbe, conversations: ConversationManager, webhooks: WebhookIntake) {
+    public init(
+        spec: PublishedSpec,
+        readiness: ReadinessProbe,
+        conversations: ConversationManager,
+        webhooks: WebhookIntake,
+        webSocketTickets: WebSocketTicketStore,
+        oauth: OAuthEndpoints
+    ) {
         self.spec = spec
         self.startedAt = .now
         self.readiness = readiness
         self.conversations = conversations
         self.jsonRPCDispatcher = JSONRPCDispatcher(manager: conversations)
         self.webhooks = webhooks
+        self.webSocketTickets = webSocketTickets
+        self.oauth = oauth
     }
 }
 

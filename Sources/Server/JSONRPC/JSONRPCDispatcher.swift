@@ -69,14 +69,27 @@ public struct JSONRPCDispatcher: Sendable {
         guard case .object(let object) = entry else {
             return Self.errorResponse(id: .null, Failure(code: ErrorCode.invalidRequest, message: "Invalid Request: expected an object."))
         }
+        // Only a valid Request object without an id is a notification; an invalid one is always
+        // answered (with id null when its id cannot be read), as the specification's examples show.
         let rawID = object["id"]
         var id = JSONValue.null
+        var idIsValid = true
         if let rawID {
             switch rawID {
             case .string, .integer, .number, .null: id = rawID
-            default:
-                return Self.errorResponse(id: .null, Failure(code: ErrorCode.invalidRequest, message: "Invalid Request: id must be a string, a number or null."))
+            default: idIsValid = false
             }
+        }
+        func invalid(_ message: String) -> JSONRPCResponse {
+            Self.errorResponse(id: idIsValid ? id : .null, Failure(code: ErrorCode.invalidRequest, message: "Invalid Request: \(message)"))
+        }
+        guard idIsValid else { return invalid("id must be a string, a number or null.") }
+        guard object["jsonrpc"] == .string("2.0") else { return invalid("jsonrpc must be \"2.0\".") }
+        guard case .string(let method)? = object["method"] else { return invalid("method must be a string.") }
+        let params = object["params"]
+        switch params {
+        case nil, .object?, .array?: break
+        default: return invalid("params must be an object or an array.")
         }
         let isNotification = rawID == nil
         func respond(_ result: Result<JSONValue, Failure>) -> JSONRPCResponse? {
@@ -85,18 +98,6 @@ public struct JSONRPCDispatcher: Sendable {
             case .success(let value): return JSONRPCResponse(jsonrpc: .v2_0, id: id, result: value)
             case .failure(let failure): return Self.errorResponse(id: id, failure)
             }
-        }
-        guard object["jsonrpc"] == .string("2.0") else {
-            return respond(.failure(Failure(code: ErrorCode.invalidRequest, message: "Invalid Request: jsonrpc must be \"2.0\".")))
-        }
-        guard case .string(let method)? = object["method"] else {
-            return respond(.failure(Failure(code: ErrorCode.invalidRequest, message: "Invalid Request: method must be a string.")))
-        }
-        let params = object["params"]
-        switch params {
-        case nil, .object?, .array?: break
-        default:
-            return respond(.failure(Failure(code: ErrorCode.invalidRequest, message: "Invalid Request: params must be an object or an array.")))
         }
         var methodLogger = logger
         methodLogger[metadataKey: "jsonrpc.method"] = .string(method)

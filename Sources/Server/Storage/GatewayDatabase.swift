@@ -67,7 +67,50 @@ public final class GatewayDatabase: Sendable {
             callback_next_attempt_at REAL
         );
         CREATE INDEX webhook_deliveries_work ON webhook_deliveries(status, callback_status);
+        """,
         """
+        CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY,
+            key_hash TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            revoked_at REAL
+        );
+        CREATE TABLE oauth_clients (
+            client_id TEXT PRIMARY KEY,
+            secret_hash TEXT NOT NULL,
+            name TEXT NOT NULL,
+            redirect_uris TEXT NOT NULL,
+            source TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE oauth_codes (
+            code_hash TEXT PRIMARY KEY,
+            client_id TEXT NOT NULL,
+            redirect_uri TEXT NOT NULL,
+            redirect_uri_given INTEGER NOT NULL,
+            scope TEXT,
+            code_challenge TEXT,
+            grant_id TEXT NOT NULL,
+            approved_by TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL,
+            used_at REAL
+        );
+        CREATE TABLE oauth_tokens (
+            token_hash TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            grant_id TEXT NOT NULL,
+            scope TEXT,
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL,
+            revoked_at REAL,
+            rotated_at REAL,
+            rotation_result TEXT
+        );
+        CREATE INDEX oauth_tokens_grant ON oauth_tokens(grant_id)
+        """,
     ]
 
     static func migrate(_ connection: SQLiteConnection) throws {

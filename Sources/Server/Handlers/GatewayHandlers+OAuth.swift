@@ -1,0 +1,147 @@
+import Foundation
+import GatewayAPI
+import GatewayRuntime
+import Hummingbird
+import Logging
+import NIOCore
+
+/// What the OAuth handlers need besides the service: the API keys that prove the approver.
+public struct OAuthEndpoints: Sendable {
+    let service: OAuthService
+    let apiKeys: any APIKeyStore
+
+    public init(service: OAuthService, apiKeys: any APIKeyStore) {
+        self.service = service
+        self.apiKeys = apiKeys
+    }
+}
+
+extension GatewayHandlers {
+    public func authorize(_ input: Operations.Authorize.Input, context: Context) async throws -> Operations.Authorize.Output {
+        let query = input.query
+        let validation = try await oauth.service.validate(
+            responseType: query.responseType,
+            clientID: query.clientID,
+            redirectURI: query.redirectURI,
+            state: query.state,
+            scope: query.scope,
+            codeChallenge: query.codeChallenge,
+            codeChallengeMethod: query.codeChallengeMethod
+        )
+        switch validation {
+        case .failure(.page(let message)):
+            return .badRequest(.html(ConsentPage.error(message)))
+        case .failure(.redirect(let location)):
+            return .found(headers: .init(location: location))
+        case .success(let request):
+            if oauth.service.autoApprove {
+                return .found(headers: .init(location: try await oauth.service.approve(request, approvedBy: "auto-approve")))
+            }
+            return .ok(.html(ConsentPage.form(request, csrfToken: oauth.service.csrfToken(for: request))))
+        }
+    }
+
+    public func approveAuthorization(
+        _ input: Operations.ApproveAuthorization.Input,
+        context: Context
+    ) async throws -> Operations.ApproveAuthorization.Output {
+        let form: ConsentForm
+        do {
+            form = try RequestBodyDecoding.decode(
+                from: input.rawBody,
+                contentType: "application/x-www-form-urlencoded",
+                accepted: ["application/x-www-form-urlencoded"]
+            )
+        } catch let error as GatewayError {
+            return .badRequest(.html(ConsentPage.error("The form could not be read: \(error.message)")))
+        }
+        let validation = try await oauth.service.validate(
+            responseType: form.responseType,
+            clientID: form.clientID,
+            redirectURI: form.redirectURI,
+            state: form.state,
+            scope: form.scope,
+            codeChallenge: form.codeChallenge,
+            codeChallengeMethod: form.codeChallengeMethod
+        )
+        let request: OAuthService.AuthorizationRequest
+        switch validation {
+        case .failure(.page(let message)): return .badRequest(.html(ConsentPage.error(message)))
+        case .failure(.redirect(let location)): return .seeOther(headers: .init(location: location))
+        case .success(let validated): request = validated
+        }
+        guard oauth.service.csrfTokenIsValid(form.csrfToken, for: request) else {
+            return .badRequest(.html(ConsentPage.error("This consent form has expired or was not issued by this gateway. Start the authorization again.")))
+        }
+        if form.decision == .deny {
+            return .seeOther(headers: .init(location: oauth.service.deny(request)))
+        }
+        guard let key = form.apiKey, !key.isEmpty, let approver = try await oauth.apiKeys.principal(forKey: key) else {
+            context.logger.warning("oauth consent refused: wrong API key", metadata: ["oauth.client_id": .string(request.client.clientID)])
+            return .ok(.html(ConsentPage.form(request, csrfToken: oauth.service.csrfToken(for: request), error: "That is not a valid gateway API key.")))
+        }
+        return .seeOther(headers: .init(location: try await oauth.service.approve(request, approvedBy: approver.id)))
+    }
+
+    public func token(_ input: Operations.Token.Input, context: Context) async throws -> Operations.Token.Output {
+        let noStore = "no-store"
+        let request: TokenRequest
+        do {
+            request = try Self.decodeOAuthForm(input.rawBody, contentType: input.contentType)
+        } catch let error as GatewayError {
+            return .badRequest(.json(OAuthError(error: .invalidRequest, errorDescription: error.message)), headers: .init(cacheControl: noStore))
+        }
+        switch try await oauth.service.token(request, basicAuthorization: Self.basic(input.headers.authorization)) {
+        case .success(let response):
+            return .ok(.json(response), headers: .init(cacheControl: noStore))
+        case .failure(let failure):
+            context.logger.info("oauth token refused", metadata: ["oauth.error": .string(failure.error.rawValue)])
+            let body = OAuthError(error: failure.error, errorDescription: failure.description)
+            if failure.status == 401 {
+                return .unauthorized(.json(body), headers: .init(wwwAuthenticate: "Basic realm=\"\(GatewayAuthenticator.realm)\"", cacheControl: noStore))
+            }
+            return .badRequest(.json(body), headers: .init(cacheControl: noStore))
+        }
+    }
+
+    public func revokeToken(_ input: Operations.RevokeToken.Input, context: Context) async throws -> Operations.RevokeToken.Output {
+        let request: RevocationRequest
+        do {
+            request = try Self.decodeOAuthForm(input.rawBody, contentType: input.contentType)
+        } catch let error as GatewayError {
+            return .badRequest(.json(OAuthError(error: .invalidRequest, errorDescription: error.message)))
+        }
+        switch try await oauth.service.revoke(request, basicAuthorization: Self.basic(input.headers.authorization)) {
+        case .success:
+            return .ok
+        case .failure(let failure):
+            let body = OAuthError(error: failure.error, errorDescription: failure.description)
+            if failure.status == 401 {
+                return .unauthorized(.json(body), headers: .init(wwwAuthenticate: "Basic realm=\"\(GatewayAuthenticator.realm)\""))
+            }
+            return .badRequest(.json(body))
+        }
+    }
+
+    public func getAuthorizationServerMetadata(
+        _ input: Operations.GetAuthorizationServerMetadata.Input,
+        context: Context
+    ) async throws -> Operations.GetAuthorizationServerMetadata.Output {
+        .ok(.json(oauth.service.metadata()))
+    }
+
+    /// The Authorization header when it carries Basic credentials (a Bearer one is not client authentication).
+    static func basic(_ header: String?) -> String? {
+        guard let header, header.lowercased().hasPrefix("basic ") else { return nil }
+        return header
+    }
+
+    /// Form-encoded (what ChatGPT sends) or JSON (what the original README shows).
+    static func decodeOAuthForm<T: Decodable>(_ body: ByteBuffer, contentType: String?) throws -> T {
+        let form = "application/x-www-form-urlencoded"
+        let isForm = contentType.map(AcceptHeader.mediaType(of:)) == form
+        // No body is a request with no parameters: the RFC's errors (invalid_client…) then say what is missing.
+        guard body.readableBytes > 0 else { return try FormDecoder().decode(T.self, from: "") }
+        return try RequestBodyDecoding.decode(from: body, contentType: isForm ? form : "application/json", accepted: [form, "application/json"])
+    }
+}

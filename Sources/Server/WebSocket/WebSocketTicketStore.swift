@@ -1,0 +1,56 @@
+import Foundation
+import Synchronization
+
+/// Short-lived, single-use tickets for opening `/ws` from a browser (PROTOCOLS.md §0).
+///
+/// Browsers cannot set headers on a WebSocket handshake, and a long-lived key must never travel in
+/// a URL, so an authenticated `POST /ws/ticket` trades the caller's credential for a ticket that
+/// opens one connection as the same principal within ``lifetime``. Tickets are 32 random bytes,
+/// held only as SHA-256 digests; they live in memory, since they are worthless after a minute.
+public final class WebSocketTicketStore: Sendable {
+    public static let defaultLifetime: Duration = .seconds(60)
+
+    /// How long an issued ticket stays valid.
+    public let lifetime: Duration
+    private let clock: @Sendable () -> ContinuousClock.Instant
+    private let tickets = Mutex<[[UInt8]: Entry]>([:])
+
+    private struct Entry {
+        var principal: Principal
+        var expiresAt: ContinuousClock.Instant
+    }
+
+    /// - Parameter clock: the current time; tests move it.
+    public init(lifetime: Duration = defaultLifetime, clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
+        self.lifetime = lifetime
+        self.clock = clock
+    }
+
+    /// ``lifetime`` in whole seconds, as `expires_in` reports it.
+    public var lifetimeSeconds: Int { Int(lifetime.components.seconds) }
+
+    /// Issues a ticket for `principal`. The plain ticket is returned once and never stored.
+    public func issue(for principal: Principal) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        let ticket = Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+        let now = clock()
+        tickets.withLock { tickets in
+            tickets = tickets.filter { $0.value.expiresAt > now }
+            tickets[CredentialHash.digest(ticket)] = Entry(principal: principal, expiresAt: now + lifetime)
+        }
+        return ticket
+    }
+
+    /// The principal `ticket` was issued to, consuming it; nil when it is unknown, used or expired.
+    public func redeem(_ ticket: String) -> Principal? {
+        let digest = CredentialHash.digest(ticket)
+        let now = clock()
+        let entry = tickets.withLock { $0.removeValue(forKey: digest) }
+        guard let entry, entry.expiresAt > now else { return nil }
+        return entry.principal
+    }
+}

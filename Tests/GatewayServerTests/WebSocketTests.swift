@@ -1,0 +1,557 @@
+import AsyncHTTPClient
+import FakeOpenAI
+import Foundation
+import GatewayServer
+import HTTPTypes
+import HummingbirdWSClient
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+import Testing
+
+@Suite("WebSocket: GET /ws and POST /ws/ticket")
+struct WebSocketTests {
+    // MARK: Messages and turns
+
+    @Test func execStreamsTheTurnsEventsTaggedWithTheClientsID() async throws {
+        try await withFakeUpstream { fake in
+            let setup = try CodexTestSetup.make(fake: fake, model: "fake-echo")
+            try await withLiveGateway(setup.gateway) { port in
+                try await connect(port: port) { inbound, outbound, _ in
+                    var messages = ServerMessages(inbound)
+                    try await outbound.send(#"{"type":"exec","prompt":"hello there","id":"t1"}"#)
+                    let ack = try await messages.next()
+                    #expect(ack["type"] as? String == "ack")
+                    #expect(ack["message"] as? String == "accepted")
+                    #expect(ack["id"] as? String == "t1")
+                    let events = try await messages.events(until: "turn.completed")
+                    #expect(events.allSatisfy { $0["type"] as? String == "event" && $0["id"] as? String == "t1" })
+                    #expect(events.first?[path: "event.type"] as? String == "thread.started")
+                    #expect((events.first?[path: "event.thread_id"] as? String)?.isEmpty == false)
+                    #expect(events.compactMap { $0[path: "event.type"] as? String }.contains("turn.started"))
+                    let completed = try #require(first(events, "item.completed"))
+                    #expect(completed[path: "event.item.text"] as? String == "Echo: hello there")
+                    #expect(events.last?[path: "event.usage.output_tokens"] as? Int == 3)
+                }
+            }
+        }
+    }
+
+    @Test func anExecContinuesAConversationAndReportsItsID() async throws {
+        try await withFakeUpstream { fake in
+            let setup = try CodexTestSetup.make(fake: fake, model: "fake-count")
+            try await withLiveGateway(setup.gateway) { port in
+                try await connect(port: port) { inbound, outbound, _ in
+                    var messages = ServerMessages(inbound)
+                    try await outbound.send(#"{"type":"exec","prompt":"one"}"#)
+                    let first = try await messages.events(until: "turn.completed")
+                    let id = try #require(threadID(in: first))
+                    try await outbound.send(#"{"type":"exec","prompt":"two","conversation_id":"\#(id)","id":"again"}"#)
+                    let ack = try await messages.next()
+                    #expect(ack["conversation_id"] as? String == id)
+                    #expect(ack["id"] as? String == "again")
+                    let second = try await messages.events(until: "turn.completed")
+                    #expect(second.first?[path: "event.thread_id"] as? String == id)
+                    // user, assistant, user: the history was sent.
+                    #expect(second.contains { $0[path: "event.item.text"] as? String == "messages=3" })
+                }
+            }
+        }
+    }
+
+    @Test func interruptStopsARunningTurnAndItsUpstreamRequest() async throws {
+        try await withFakeUpstream { fake in
+            let setup = try CodexTestSetup.make(fake: fake, model: "fake-slow-200")
+            try await withLiveGateway(setup.gateway) { port in
+                try await connect(port: port) { inbound, outbound, _ in
+                    var messages = ServerMessages(inbound)
+                    try await outbound.send(#"{"type":"exec","prompt":"long","id":"slow"}"#)
+                    let started = try await messages.events(until: "item.updated")
+                    let id = try #require(threadID(in: started))
+
+                    // The connection is read while the turn runs.
+                    try await outbound.send(#"{"type":"ping"}"#)
+                    var rest = try await messages.read(until: "pong")
+                    try await outbound.send(#"{"type":"interrupt","conversation_id":"\#(id)"}"#)
+                    rest += try await messages.read(until: "turn.failed")
+                    if first(rest, "ack") == nil {
+                        rest += try await messages.read(until: "ack")
+                    }
+                    let ack = try #require(first(rest, "ack"))
+                    #expect(ack["message"] as? String == "cancelled")
+                    #expect(ack["conversation_id"] as? String == id)
+                    let failed = try #require(first(rest, "turn.failed"))
+                    #expect(failed["id"] as? String == "slow")
+                    #expect((failed[path: "event.error.message"] as? String)?.contains("cancelled") == true)
+                    #expect(first(rest, "turn.completed") == nil)
+
+                    // Nothing left to interrupt.
+                    try await outbound.send(#"{"type":"interrupt","conversation_id":"\#(id)"}"#)
+                    let notRunning = try await messages.next()
+                    #expect(notRunning["type"] as? String == "error")
+                    #expect(notRunning["code"] as? String == "conversation_not_running")
+                }
+                let disconnected = await fake.recorder.waitUntil(timeout: .seconds(3)) { $0.last?.clientDisconnected == true }
+                #expect(disconnected, "the upstream request was really stopped")
+            }
+        }
+    }
+
+    @Test func turnsOfDifferentConversationsRunConcurrentlyOnOneConnection() async throws {
+        try await withFakeUpstream { fake in
+            let setup = try CodexTestSetup.make(fake: fake, model: "fake-slow-100")
+            try await withLiveGateway(setup.gateway) { port in
+                try await connect(port: port) { inbound, outbound, _ in
+                    var messages = ServerMessages(inbound)
+                    try await outbound.send(#"{"type":"exec","prompt":"a","id":"a"}"#)
+                    try await outbound.send(#"{"type":"exec","prompt":"b","id":"b"}"#)
+                    var all: [[String: Any]] = []
+                    var completed: Set<String> = []
+                    while completed.count < 2 {
+                        let message = try await messages.next()
+                        all.append(message)
+                        if message[path: "event.type"] as? String == "turn.completed", let id = message["id"] as? String { completed.insert(id) }
+                    }
+                    let updates = all.enumerated().filter { $0.element[path: "event.type"] as? String == "item.updated" }
+                    let a = updates.filter { $0.element["id"] as? String == "a" }.map(\.offset)
+                    let b = updates.filter { $0.element["id"] as? String == "b" }.map(\.offset)
+                    #expect(a.count == 10 && b.count == 10)
+                    // Interleaved, not one after the other.
+                    #expect(try #require(a.first) < #require(b.last) && #require(b.first) < #require(a.last), "\(a) \(b)")
+                    let threads = Set(all.compactMap { $0[path: "event.thread_id"] as? String })
+                    #expect(threads.count == 2)
+                    let items = all.filter { $0[path: "event.type"] as? String == "item.completed" }
+                    #expect(items.allSatisfy { ($0[path: "event.item.text"] as? String)?.hasPrefix("tick0 ") == true })
+                }
+            }
+        }
+    }
+
+    @Test func malformedMessagesGetAnErrorAndTheConnectionStaysOpen() async throws {
+        try await withFakeUpstream { fake in
+            let setup = try CodexTestSetup.make(fake: fake)
+            try await withLiveGateway(setup.gateway) { port in
+                try await connect(port: port) { inbound, outbound, _ in
+                    var messages = ServerMessages(inbound)
+                    func expectError(_ frame: String, code: String, mentioning text: String, id: String? = nil) async throws {
+                        try await outbound.send(frame)
+                        let error = try await messages.next()
+                        #expect(error["type"] as? String == "error", "\(frame)")
+                        #expect(error["code"] as? String == code, "\(frame): \(error)")
+                        #expect((error["message"] as? String)?.contains(text) == true, "\(frame): \(error)")
+                        #expect(error["id"] as? String == id, "\(frame)")
+                    }
+                    try await expectError("not json", code: "invalid_message", mentioning: "not valid JSON")
+                    try await expectError(#"{"type":"dance","id":"d1"}"#, code: "invalid_message", mentioning: "'dance'", id: "d1")
+                    try await expectError(#"{"prompt":"no type"}"#, code: "invalid_message", mentioning: "message.type is required")
+                    try await expectError(#"{"type":"exec","id":"e1"}"#, code: "invalid_message", mentioning: "message.prompt is required", id: "e1")
+                    try await expectError(#"{"type":"exec","prompt":""}"#, code: "invalid_message", mentioning: "message.prompt")
+                    try await expectError(#"{"type":"exec","prompt":"   ","id":"w"}"#, code: "invalid_request", mentioning: "must not be empty", id: "w")
+                    try await expectError(#"[1,2]"#, code: "invalid_message", mentioning: "message")
+                    try await expectError(
+                        #"{"type":"exec","prompt":"x","conversation_id":"00000000-0000-0000-0000-000000000000","id":"c"}"#,
+                        code: "conversation_not_found",
+                        mentioning: "00000000-0000-0000-0000-000000000000",
+                        id: "c"
+                    )
+                    try await expectError(#"{"type":"interrupt","conversation_id":"nope"}"#, code: "conversation_not_found", mentioning: "nope")
+
+                    try await outbound.write(.binary(ByteBuffer(string: #"{"type":"ping"}"#)))
+                    let binary = try await messages.next()
+                    #expect(binary["code"] as? String == "invalid_message")
+                    #expect((binary["message"] as? String)?.contains("Binary") == true)
+
+                    try await outbound.send(#"{"type":"ping"}"#)
+                    #expect(try await messages.next()["type"] as? String == "pong")
+                }
+            }
+        }
+    }
+
+    @Test func aMissingModelKeyIsAnErrorMessage() async throws {
+        try await withFakeUpstream { fake in
+            let setup = try CodexTestSetup.make(fake: fake, environment: ["FAKE_OPENAI_KEY": ""])
+            try await withLiveGateway(setup.gateway) { port in
+                try await connect(port: port) { inbound, outbound, _ in
+                    var messages = ServerMessages(inbound)
+                    try await outbound.send(#"{"type":"exec","prompt":"hi","id":"k"}"#)
+                    let error = try await messages.next()
+                    #expect(error["code"] as? String == "model_not_configured")
+                    #expect((error["message"] as? String)?.contains("FAKE_OPENAI_KEY") == true)
+                    #expect(error["id"] as? String == "k")
+                }
+            }
+        }
+    }
+
+    // MARK: Authentication
+
+    @Test func aHandshakeWithoutValidCredentialsIsRefusedWith401() async throws {
+        try await withLiveGateway(TestGateway()) { port in
+            let anonymous = try await rawHandshake(port: port)
+            #expect(anonymous.status == 401)
+            #expect(anonymous.headers["www-authenticate"] == #"Bearer realm="codex-gateway""#)
+            #expect(anonymous.headers["x-request-id"]?.isEmpty == false)
+            #expect(anonymous.json["code"] as? String == "unauthorized")
+            #expect(anonymous.json["status"] as? Int == 401)
+            #expect(anonymous.json["request_id"] as? String == anonymous.headers["x-request-id"])
+            #expect((anonymous.json["error"] as? String)?.contains("bearer.<token>") == true)
+
+            let badKey = try await rawHandshake(port: port, headers: ["X-API-Key": "wrong-key-0123456789"])
+            #expect(badKey.status == 401)
+            #expect(badKey.json["code"] as? String == "invalid_api_key")
+
+            let badToken = try await rawHandshake(port: port, headers: ["Sec-WebSocket-Protocol": "bearer.wrong-token"])
+            #expect(badToken.status == 401)
+            #expect(badToken.headers["www-authenticate"]?.contains(#"error="invalid_token""#) == true)
+
+            let badTicket = try await rawHandshake(port: port, path: "/ws?ticket=made-up")
+            #expect(badTicket.status == 401)
+            #expect(badTicket.json["code"] as? String == "invalid_ticket")
+
+            // A header is checked when present, even if a subprotocol would have been valid.
+            let mixed = try await rawHandshake(
+                port: port,
+                headers: ["Authorization": "Bearer wrong", "Sec-WebSocket-Protocol": "bearer.\(TestGateway.apiKey)"]
+            )
+            #expect(mixed.status == 401)
+
+            await #expect(throws: WebSocketClientError.webSocketUpgradeFailed) {
+                try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/ws", logger: Self.quietLogger) { _, _, _ in }
+            }
+        }
+    }
+
+    @Test func aHandshakeIsAcceptedWithAKeyHeaderOrABearerHeader() async throws {
+        try await withLiveGateway(TestGateway()) { port in
+            for headers: HTTPFields in [.apiKey(), .bearer(TestGateway.apiKey)] {
+                try await connect(port: port, headers: headers) { inbound, outbound, _ in
+                    var messages = ServerMessages(inbound)
+                    try await outbound.send(#"{"type":"ping"}"#)
+                    #expect(try await messages.next()["type"] as? String == "pong")
+                }
+            }
+            let accepted = try await rawHandshake(port: port, headers: ["X-API-Key": TestGateway.apiKey, "X-Request-Id": "ws-request-1"])
+            #expect(accepted.status == 101)
+            #expect(accepted.headers["x-request-id"] == "ws-request-1")
+            #expect(accepted.headers["sec-websocket-accept"] == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+            #expect(accepted.headers["sec-websocket-protocol"] == nil)
+        }
+    }
+
+    @Test func aBrowserAuthenticatesWithTheBearerSubprotocolWhichIsSelected() async throws {
+        try await withLiveGateway(TestGateway()) { port in
+            let offered = "codex, bearer.\(TestGateway.apiKey)"
+            let accepted = try await rawHandshake(port: port, headers: ["Sec-WebSocket-Protocol": offered])
+            #expect(accepted.status == 101)
+            #expect(accepted.headers["sec-websocket-protocol"] == "bearer.\(TestGateway.apiKey)")
+
+            try await connect(port: port, headers: [.secWebSocketProtocol: "bearer.\(TestGateway.apiKey)"]) { inbound, outbound, _ in
+                var messages = ServerMessages(inbound)
+                try await outbound.send(#"{"type":"ping"}"#)
+                #expect(try await messages.next()["type"] as? String == "pong")
+            }
+        }
+    }
+
+    @Test func aTicketOpensOneConnectionOnly() async throws {
+        try await withLiveGateway(TestGateway()) { port in
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/ws/ticket")
+            request.method = .POST
+            let anonymous = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+            #expect(anonymous.status == .unauthorized)
+
+            request.headers.add(name: "X-API-Key", value: TestGateway.apiKey)
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+            #expect(response.status == .created)
+            let body = try await response.body.collect(upTo: 1 << 16)
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any])
+            #expect(json["expires_in"] as? Int == 60)
+            let ticket = try #require(json["ticket"] as? String)
+            #expect(ticket.count >= 43)
+            #expect(ticket.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
+
+            try await connect(port: port, path: "/ws?ticket=\(ticket)", headers: [:]) { inbound, outbound, _ in
+                var messages = ServerMessages(inbound)
+                try await outbound.send(#"{"type":"ping"}"#)
+                #expect(try await messages.next()["type"] as? String == "pong")
+            }
+            let reused = try await rawHandshake(port: port, path: "/ws?ticket=\(ticket)")
+            #expect(reused.status == 401)
+            #expect(reused.json["code"] as? String == "invalid_ticket")
+        }
+    }
+
+    @Test func aPlainGetIsABadRequestAndAnAnonymousOneUnauthorized() async throws {
+        try await TestGateway().withRouter { client in
+            let plain = try await client.execute(uri: "/ws", method: .get, headers: .apiKey())
+            #expect(plain.status == .badRequest)
+            #expect(try plain.json()["code"] as? String == "websocket_upgrade_required")
+            #expect(plain.headers[.secWebSocketVersion] == "13")
+            let anonymous = try await client.execute(uri: "/ws", method: .get)
+            #expect(anonymous.status == .unauthorized)
+            #expect(anonymous.headers[.wwwAuthenticate] == #"Bearer realm="codex-gateway""#)
+        }
+    }
+
+    @Test func ticketsAreSingleUseBoundToTheirPrincipalAndExpire() {
+        let now = Mutex(ContinuousClock.now)
+        let store = WebSocketTicketStore(lifetime: .seconds(60)) { now.withLock { $0 } }
+        let alice = Principal(kind: .apiKey, id: "key_alice")
+        let bob = Principal(kind: .oauth, id: "client:bob")
+        let first = store.issue(for: alice)
+        let second = store.issue(for: bob)
+        #expect(first != second)
+        #expect(store.redeem(second) == bob)
+        #expect(store.redeem(second) == nil)
+        #expect(store.redeem(first) == alice)
+
+        let late = store.issue(for: alice)
+        now.withLock { $0 += .seconds(61) }
+        #expect(store.redeem(late) == nil)
+        #expect(store.redeem("") == nil)
+    }
+
+    // MARK: Lifetime and close codes
+
+    @Test func anIdleConnectionIsClosedWithGoingAwayButNotDuringATurn() async throws {
+        try await withFakeUpstream { fake in
+            let setup = try CodexTestSetup.make(fake: fake, model: "fake-slow-150", environment: ["WS_IDLE_TIMEOUT_SECONDS": "0.5"])
+            try await withLiveGateway(setup.gateway) { port in
+                let start = ContinuousClock.now
+                let close = try await connect(port: port) { inbound, outbound, _ in
+                    var messages = ServerMessages(inbound)
+                    // 1.5 s of turn: longer than the idle timeout, yet the connection stays open.
+                    try await outbound.send(#"{"type":"exec","prompt":"tick","id":"t"}"#)
+                    let events = try await messages.events(until: "turn.completed")
+                    #expect(events.last?[path: "event.type"] as? String == "turn.completed")
+                    try await messages.drain()
+                }
+                #expect(close?.closeCode == .goingAway)
+                #expect(close?.reason == "idle timeout")
+                #expect(ContinuousClock.now - start < .seconds(5))
+            }
+        }
+    }
+
+    @Test func closingTheClientCancelsItsRunningTurn() async throws {
+        try await withFakeUpstream { fake in
+            let setup = try CodexTestSetup.make(fake: fake, model: "fake-slow-300")
+            try await withLiveGateway(setup.gateway) { port in
+                let conversation = Mutex<String?>(nil)
+                try await connect(port: port) { inbound, outbound, _ in
+                    var messages = ServerMessages(inbound)
+                    try await outbound.send(#"{"type":"exec","prompt":"long"}"#)
+                    let started = try await messages.events(until: "item.updated")
+                    conversation.withLock { $0 = started.first?[path: "event.thread_id"] as? String }
+                    // Returning closes the connection mid-turn.
+                }
+                let disconnected = await fake.recorder.waitUntil(timeout: .seconds(3)) { $0.last?.clientDisconnected == true }
+                #expect(disconnected, "the upstream request was stopped")
+                let id = try #require(conversation.withLock { $0 })
+                var status: String?
+                for _ in 0..<30 {
+                    let reply = try await jsonRPCRequest(port: port, #"{"jsonrpc":"2.0","method":"conversation.status","params":{"conversation_id":"\#(id)"},"id":1}"#)
+                    status = reply[path: "result.status"] as? String
+                    if status == "idle" { break }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                #expect(status == "idle")
+            }
+        }
+    }
+
+    @Test func aMessageOverTheLimitClosesWithMessageTooBig() async throws {
+        try await withLiveGateway(TestGateway()) { port in
+            let close = try await connect(port: port) { inbound, outbound, _ in
+                var messages = ServerMessages(inbound)
+                let prompt = String(repeating: "x", count: (1 << 20) + 1)
+                try await outbound.write(.text(#"{"type":"exec","prompt":"\#(prompt)"}"#))
+                try await messages.drain()
+            }
+            #expect(close?.closeCode == .messageTooLarge)
+        }
+    }
+
+    @Test func serverShutdownClosesConnectionsWithGoingAway() async throws {
+        let configuration = try TestGateway().configuration()
+        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        let app = try await buildApplication(configuration: configuration, logger: TestGateway.quietLogger) { portContinuation.yield($0) }
+        let group = ServiceGroup(services: [app], logger: TestGateway.quietLogger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var portIterator = ports.makeAsyncIterator()
+            let port = try #require(await portIterator.next())
+            let (opened, openedContinuation) = AsyncStream.makeStream(of: Void.self)
+            tasks.addTask {
+                let close = try await connect(port: port) { inbound, outbound, _ in
+                    var messages = ServerMessages(inbound)
+                    try await outbound.send(#"{"type":"ping"}"#)
+                    _ = try await messages.next()
+                    openedContinuation.yield()
+                    try await messages.drain()
+                }
+                #expect(close?.closeCode == .goingAway)
+                #expect(close?.reason == "server shutting down")
+            }
+            var openedIterator = opened.makeAsyncIterator()
+            _ = await openedIterator.next()
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+}
+
+// MARK: - Helpers
+
+extension WebSocketTests {
+    static let quietLogger: Logger = {
+        var logger = Logger(label: "ws-test-client")
+        logger.logLevel = .critical
+        return logger
+    }()
+
+    /// Connects to the gateway (with the test key unless `headers` says otherwise) and runs `handler`;
+    /// fails the test if it all takes more than `timeout`.
+    @discardableResult
+    func connect(
+        port: Int,
+        path: String = "/ws",
+        headers: HTTPFields = .apiKey(),
+        timeout: Duration = .seconds(15),
+        handler: @escaping WebSocketDataHandler<WebSocketClient.Context>
+    ) async throws -> WebSocketCloseFrame? {
+        let url = "ws://127.0.0.1:\(port)\(path)"
+        let configuration = WebSocketClientConfiguration(maxFrameSize: 1 << 22, additionalHeaders: headers)
+        return try await withThrowingTaskGroup(of: Outcome.self) { group in
+            group.addTask { .closed(try await WebSocketClient.connect(url: url, configuration: configuration, logger: Self.quietLogger, handler: handler)) }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return .timedOut
+            }
+            defer { group.cancelAll() }
+            switch try await group.next() {
+            case .closed(let frame): return frame
+            case .timedOut, nil: throw TimedOut()
+            }
+        }
+    }
+
+    enum Outcome: Sendable {
+        case closed(WebSocketCloseFrame?)
+        case timedOut
+    }
+
+    struct TimedOut: Error {}
+
+    /// What a raw handshake got back: WebSocket clients do not show a refused handshake's answer.
+    struct HandshakeResponse {
+        var status: Int
+        /// Lowercased names.
+        var headers: [String: String]
+        var json: [String: Any]
+    }
+
+    func rawHandshake(port: Int, path: String = "/ws", headers: [String: String] = [:]) async throws -> HandshakeResponse {
+        var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        request += "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        for (name, value) in headers { request += "\(name): \(value)\r\n" }
+        request += "\r\n"
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            }
+        let received = try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: request))
+            var received = ""
+            for try await chunk in inbound {
+                received += String(buffer: chunk)
+                guard let end = received.range(of: "\r\n\r\n") else { continue }
+                let head = received[..<end.lowerBound].lowercased()
+                if head.hasPrefix("http/1.1 101") { break }
+                let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+                    .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+                if received[end.upperBound...].utf8.count >= length { break }
+            }
+            return received
+        }
+        let parts = received.components(separatedBy: "\r\n\r\n")
+        let lines = parts[0].components(separatedBy: "\r\n")
+        let status = Int(lines[0].split(separator: " ")[1]) ?? 0
+        var fields: [String: String] = [:]
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        let body = parts.dropFirst().joined(separator: "\r\n\r\n")
+        let json = (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
+        return HandshakeResponse(status: status, headers: fields, json: json)
+    }
+}
+
+/// The server's messages, parsed.
+struct ServerMessages {
+    private var iterator: WebSocketInboundMessageStream.AsyncIterator
+
+    init(_ inbound: WebSocketInboundStream) {
+        iterator = inbound.messages(maxSize: 1 << 22).makeAsyncIterator()
+    }
+
+    struct Closed: Error {}
+
+    mutating func next() async throws -> [String: Any] {
+        while let message = try await iterator.next() {
+            guard case .text(let text) = message else { continue }
+            return try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "\(text)")
+        }
+        throw Closed()
+    }
+
+    /// Reads up to and including the first message of `type` (`pong`, `ack`…, or an event's, `turn.completed`…).
+    mutating func read(until type: String) async throws -> [[String: Any]] {
+        var messages: [[String: Any]] = []
+        while true {
+            let message = try await next()
+            messages.append(message)
+            if kind(of: message) == type { return messages }
+        }
+    }
+
+    /// Reads event messages up to and including the first exec event of `type`.
+    mutating func events(until type: String) async throws -> [[String: Any]] {
+        var events: [[String: Any]] = []
+        for message in try await read(until: type) where message["type"] as? String == "event" {
+            events.append(message)
+        }
+        return events
+    }
+
+    /// Reads until the server closes the connection.
+    mutating func drain() async throws {
+        while try await iterator.next() != nil {}
+    }
+}
+
+/// A message's type, or its event's for `event` messages.
+func kind(of message: [String: Any]) -> String? {
+    message["type"] as? String == "event" ? message[path: "event.type"] as? String : message["type"] as? String
+}
+
+/// The first message of `type` (see ``kind(of:)``).
+func first(_ messages: [[String: Any]], _ type: String) -> [String: Any]? {
+    for message in messages where kind(of: message) == type { return message }
+    return nil
+}
+
+/// The conversation ID from a `thread.started` event.
+func threadID(in messages: [[String: Any]]) -> String? {
+    first(messages, "thread.started")?[path: "event.thread_id"] as? String
+}
+
+extension WebSocketOutboundWriter {
+    func send(_ text: String) async throws {
+        try await write(.text(text))
+    }
+}
