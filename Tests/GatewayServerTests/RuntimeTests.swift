@@ -152,26 +152,4 @@ struct RuntimeTests {
             #expect(large.status == .contentTooLarge)
         }
     }
-
-    @Test func jsonLinesAreWrittenAsTheyAreProduced() async throws {
-        struct Event: Encodable, Sendable { var n: Int }
-        let router = Router()
-        router.get("/stream") { _, _ -> Response in
-            let events = AsyncStream<Event> { continuation in
-                Task {
-                    continuation.yield(Event(n: 1))
-                    try? await Task.sleep(for: .milliseconds(400))
-                    continuation.yield(Event(n: 2))
-                    continuation.finish()
-                }
-            }
-            return ResponseEncoding.jsonLines(JSONLinesBody(events), contentType: "application/jsonl", status: .ok, headers: [:])
-        }
-        try await Application(router: router).test(.live) { client in
-            let response = try await client.execute(uri: "/stream", method: .get)
-            #expect(response.headers[.contentType] == "application/jsonl")
-            #expect(response.text == "{\"n\":1}\n{\"n\":2}\n")
-        }
-        // Timing of the first line is measured over a raw socket in LiveServerTests.
-    }
 }

@@ -83,15 +83,7 @@ public struct ChatCompletionsClient: ModelClient {
             try await onEvent(.toolCalls(toolCalls.values.sorted { $0.index < $1.index }))
         }
         if let usage { try await onEvent(.usage(usage)) }
-        logger.info(
-            "codex.sse_event",
-            metadata: [
-                "event.kind": "response.completed", "duration_ms": .stringConvertible((ContinuousClock.now - start).milliseconds),
-                "input_token_count": .stringConvertible(usage?.inputTokens ?? 0),
-                "output_token_count": .stringConvertible(usage?.outputTokens ?? 0),
-                "cached_token_count": .stringConvertible(usage?.cachedInputTokens ?? 0),
-            ]
-        )
+        EventStreamReader.logCompletion(logger, since: start, usage: usage)
         try await onEvent(.completed)
     }
 }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Logging
 import NIOCore
 
 /// Reads an upstream `text/event-stream` body, handing over each event the moment its blank line
@@ -28,6 +29,19 @@ enum EventStreamReader {
             if ProviderTransport.isTimeout(error) { throw ModelClientError.idleTimeout(milliseconds: idleTimeoutMilliseconds) }
             throw ModelClientError.streamEnded
         }
+    }
+
+    /// The `codex.sse_event` telemetry event for a completed response.
+    static func logCompletion(_ logger: Logger, since start: ContinuousClock.Instant, usage: TokenUsage?) {
+        logger.info(
+            "codex.sse_event",
+            metadata: [
+                "event.kind": "response.completed", "duration_ms": .stringConvertible((ContinuousClock.now - start).milliseconds),
+                "input_token_count": .stringConvertible(usage?.inputTokens ?? 0),
+                "output_token_count": .stringConvertible(usage?.outputTokens ?? 0),
+                "cached_token_count": .stringConvertible(usage?.cachedInputTokens ?? 0),
+            ]
+        )
     }
 
     static func json(_ text: String) -> [String: Any]? {
