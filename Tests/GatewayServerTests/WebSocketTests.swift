@@ -7,6 +7,7 @@ import HummingbirdWSClient
 import Logging
 import NIOCore
 import NIOPosix
+import NIOWebSocket
 import ServiceLifecycle
 import Synchronization
 import Testing
@@ -148,7 +149,8 @@ struct WebSocketTests {
                     try await expectError(#"{"prompt":"no type"}"#, code: "invalid_message", mentioning: "message.type is required")
                     try await expectError(#"{"type":"exec","id":"e1"}"#, code: "invalid_message", mentioning: "message.prompt is required", id: "e1")
                     try await expectError(#"{"type":"exec","prompt":""}"#, code: "invalid_message", mentioning: "message.prompt")
-                    try await expectError(#"{"type":"exec","prompt":"   ","id":"w"}"#, code: "invalid_request", mentioning: "must not be empty", id: "w")
+                    try await expectError(
+                        #"{"type":"exec","prompt":"   ","id":"w"}"#, code: "invalid_request", mentioning: "must not be empty", id: "w")
                     try await expectError(#"[1,2]"#, code: "invalid_message", mentioning: "message")
                     try await expectError(
                         #"{"type":"exec","prompt":"x","conversation_id":"00000000-0000-0000-0000-000000000000","id":"c"}"#,
@@ -270,7 +272,7 @@ struct WebSocketTests {
             let json = try #require(try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any])
             #expect(json["expires_in"] as? Int == 60)
             let ticket = try #require(json["ticket"] as? String)
-            #expect(ticket.count >= 43)
+            #expect(ticket.hasPrefix("cgwt_") && ticket.count >= 48)
             #expect(ticket.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
 
             try await connect(port: port, path: "/ws?ticket=\(ticket)", headers: [:]) { inbound, outbound, _ in
@@ -353,7 +355,8 @@ struct WebSocketTests {
                 let id = try #require(conversation.withLock { $0 })
                 var status: String?
                 for _ in 0..<30 {
-                    let reply = try await jsonRPCRequest(port: port, #"{"jsonrpc":"2.0","method":"conversation.status","params":{"conversation_id":"\#(id)"},"id":1}"#)
+                    let reply = try await jsonRPCRequest(
+                        port: port, #"{"jsonrpc":"2.0","method":"conversation.status","params":{"conversation_id":"\#(id)"},"id":1}"#)
                     status = reply[path: "result.status"] as? String
                     if status == "idle" { break }
                     try await Task.sleep(for: .milliseconds(100))
@@ -363,7 +366,7 @@ struct WebSocketTests {
         }
     }
 
-    @Test func aMessageOverTheLimitClosesWithMessageTooBig() async throws {
+    @Test func anOversizedOrNonUTF8MessageClosesTheConnectionWithItsCode() async throws {
         try await withLiveGateway(TestGateway()) { port in
             let close = try await connect(port: port) { inbound, outbound, _ in
                 var messages = ServerMessages(inbound)
@@ -372,10 +375,61 @@ struct WebSocketTests {
                 try await messages.drain()
             }
             #expect(close?.closeCode == .messageTooLarge)
+
+            let notUTF8 = try await connect(port: port) { inbound, outbound, _ in
+                var messages = ServerMessages(inbound)
+                try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: [0x7B, 0xFF, 0xFE, 0x7D]))))
+                try await messages.drain()
+            }
+            #expect(notUTF8?.closeCode == .dataInconsistentWithMessage)
         }
     }
 
     @Test func serverShutdownClosesConnectionsWithGoingAway() async throws {
+        try await withFakeUpstream { fake in
+            let setup = try CodexTestSetup.make(fake: fake, model: "fake-slow-100")
+            let configuration = try setup.gateway.configuration()
+            let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+            let app = try await buildApplication(configuration: configuration, logger: TestGateway.quietLogger) { portContinuation.yield($0) }
+            let group = ServiceGroup(services: [app], logger: TestGateway.quietLogger)
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                var portIterator = ports.makeAsyncIterator()
+                let port = try #require(await portIterator.next())
+                let (opened, openedContinuation) = AsyncStream.makeStream(of: Void.self)
+                // One idle connection, one with a turn streaming when the server stops.
+                for busy in [false, true] {
+                    tasks.addTask {
+                        let close = try await connect(port: port) { inbound, outbound, _ in
+                            var messages = ServerMessages(inbound)
+                            if busy {
+                                try await outbound.send(#"{"type":"exec","prompt":"tick"}"#)
+                                _ = try await messages.events(until: "item.updated")
+                            } else {
+                                try await outbound.send(#"{"type":"ping"}"#)
+                                _ = try await messages.next()
+                            }
+                            openedContinuation.yield()
+                            try await messages.drain()
+                        }
+                        #expect(close?.closeCode == .goingAway, "busy: \(busy)")
+                        #expect(close?.reason == "server shutting down", "busy: \(busy)")
+                    }
+                }
+                var openedIterator = opened.makeAsyncIterator()
+                _ = await openedIterator.next()
+                _ = await openedIterator.next()
+                let stopping = ContinuousClock.now
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+                #expect(ContinuousClock.now - stopping < .seconds(3), "the running turn did not hold the shutdown up")
+            }
+        }
+    }
+}
+
+extension WebSocketTests {
+    @Test func shutdownDoesNotWaitForAConnectionThatNeverSentARequest() async throws {
         let configuration = try TestGateway().configuration()
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let app = try await buildApplication(configuration: configuration, logger: TestGateway.quietLogger) { portContinuation.yield($0) }
@@ -384,22 +438,19 @@ struct WebSocketTests {
             tasks.addTask { try await group.run() }
             var portIterator = ports.makeAsyncIterator()
             let port = try #require(await portIterator.next())
-            let (opened, openedContinuation) = AsyncStream.makeStream(of: Void.self)
-            tasks.addTask {
-                let close = try await connect(port: port) { inbound, outbound, _ in
-                    var messages = ServerMessages(inbound)
-                    try await outbound.send(#"{"type":"ping"}"#)
-                    _ = try await messages.next()
-                    openedContinuation.yield()
-                    try await messages.drain()
+            // What a client's connection pool leaves open: connected, nothing sent.
+            let idle = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(host: "127.0.0.1", port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
                 }
-                #expect(close?.closeCode == .goingAway)
-                #expect(close?.reason == "server shutting down")
-            }
-            var openedIterator = opened.makeAsyncIterator()
-            _ = await openedIterator.next()
+            try await Task.sleep(for: .milliseconds(100))
+            let stopping = ContinuousClock.now
             await group.triggerGracefulShutdown()
+            try await idle.executeThenClose { inbound, _ in
+                for try await _ in inbound {}  // ends when the server closes it
+            }
             try await tasks.waitForAll()
+            #expect(ContinuousClock.now - stopping < .seconds(3))
         }
     }
 }
@@ -426,7 +477,9 @@ extension WebSocketTests {
         let url = "ws://127.0.0.1:\(port)\(path)"
         let configuration = WebSocketClientConfiguration(maxFrameSize: 1 << 22, additionalHeaders: headers)
         return try await withThrowingTaskGroup(of: Outcome.self) { group in
-            group.addTask { .closed(try await WebSocketClient.connect(url: url, configuration: configuration, logger: Self.quietLogger, handler: handler)) }
+            group.addTask {
+                .closed(try await WebSocketClient.connect(url: url, configuration: configuration, logger: Self.quietLogger, handler: handler))
+            }
             group.addTask {
                 try await Task.sleep(for: timeout)
                 return .timedOut
@@ -471,7 +524,8 @@ extension WebSocketTests {
                 guard let end = received.range(of: "\r\n\r\n") else { continue }
                 let head = received[..<end.lowerBound].lowercased()
                 if head.hasPrefix("http/1.1 101") { break }
-                let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+                let length =
+                    head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
                     .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
                 if received[end.upperBound...].utf8.count >= length { break }
             }

@@ -38,7 +38,10 @@ struct WebSocketConnection: Sendable {
                     case .text(let text):
                         await receive(text, sender: sender, activity: activity, group: &group)
                     case .binary:
-                        sender.post(.error(WSErrorMessage(type: .error, message: "Binary frames are not supported: send JSON text frames.", code: "invalid_message")))
+                        sender.post(
+                            .error(
+                                WSErrorMessage(
+                                    type: .error, message: "Binary frames are not supported: send JSON text frames.", code: "invalid_message")))
                     }
                 }
             } catch {

@@ -37,7 +37,8 @@ public struct WebSocketController: Sendable {
     let tickets: WebSocketTicketStore
     let settings: Settings
 
-    public init(conversations: ConversationManager, authenticator: GatewayAuthenticator, tickets: WebSocketTicketStore, settings: Settings = .init()) {
+    public init(conversations: ConversationManager, authenticator: GatewayAuthenticator, tickets: WebSocketTicketStore, settings: Settings = .init())
+    {
         self.conversations = conversations
         self.authenticator = authenticator
         self.tickets = tickets
@@ -67,7 +68,8 @@ public struct WebSocketController: Sendable {
             throw GatewayError(
                 status: .badRequest,
                 code: "websocket_upgrade_required",
-                message: "GET /ws is a WebSocket endpoint: send a WebSocket handshake (Connection: Upgrade, Upgrade: websocket, Sec-WebSocket-Version: 13).",
+                message:
+                    "GET /ws is a WebSocket endpoint: send a WebSocket handshake (Connection: Upgrade, Upgrade: websocket, Sec-WebSocket-Version: 13).",
                 headers: headers
             )
         }

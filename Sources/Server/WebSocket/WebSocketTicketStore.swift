@@ -1,12 +1,12 @@
-import Foundation
 import Synchronization
 
 /// Short-lived, single-use tickets for opening `/ws` from a browser (PROTOCOLS.md §0).
 ///
 /// Browsers cannot set headers on a WebSocket handshake, and a long-lived key must never travel in
 /// a URL, so an authenticated `POST /ws/ticket` trades the caller's credential for a ticket that
-/// opens one connection as the same principal within ``lifetime``. Tickets are 32 random bytes,
-/// held only as SHA-256 digests; they live in memory, since they are worthless after a minute.
+/// opens one connection as the same principal within ``lifetime``. Tickets are 32 random bytes
+/// (``SecretToken``, prefix `cgwt_`), held only as SHA-256 digests; they live in memory, since
+/// they are worthless after a minute.
 public final class WebSocketTicketStore: Sendable {
     public static let defaultLifetime: Duration = .seconds(60)
 
@@ -31,12 +31,7 @@ public final class WebSocketTicketStore: Sendable {
 
     /// Issues a ticket for `principal`. The plain ticket is returned once and never stored.
     public func issue(for principal: Principal) -> String {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-        let ticket = Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        let ticket = SecretToken.generate(prefix: "cgwt_")
         let now = clock()
         tickets.withLock { tickets in
             tickets = tickets.filter { $0.value.expiresAt > now }

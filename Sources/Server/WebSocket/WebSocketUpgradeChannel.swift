@@ -81,7 +81,7 @@ public struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             let accepted = AcceptedHandler()
-            let recorder = NIOLoopBound(UpgradeRequestRecorder(), eventLoop: channel.eventLoop)
+            let firstRequest = NIOLoopBound(FirstRequestWatcher(), eventLoop: channel.eventLoop)
             let upgrader = NIOTypedWebSocketServerUpgrader<Negotiated>(
                 maxFrameSize: configuration.maxFrameSize,
                 shouldUpgrade: { [shouldUpgrade] channel, head in
@@ -115,9 +115,15 @@ public struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
             let upgradeConfiguration = NIOTypedHTTPServerUpgradeConfiguration<Negotiated>(
                 upgraders: [upgrader],
                 notUpgradingCompletionHandler: { channel in
-                    // Not an upgrade, or a refused one: the same pipeline as Hummingbird's HTTP1Channel.
+                    // Not an upgrade, or a declined one: the same pipeline as Hummingbird's HTTP1Channel.
                     channel.eventLoop.makeCompletedFuture {
+                        let declined = firstRequest.value.takeConsumedRequest()
                         try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+                        if declined != nil {
+                            // The HTTP decoder stops parsing after a request that asked for an upgrade,
+                            // so this connection ends after answering it.
+                            try channel.pipeline.syncOperations.addHandler(ConnectionCloseHeader())
+                        }
                         try channel.pipeline.syncOperations.addHandlers(http1.additionalChannelHandlers())
                         try channel.pipeline.syncOperations.addHandler(
                             HTTPConnectionStateHandler(idleTimeout: http1.idleTimeout.map { Duration($0) }, logger: logger)
@@ -126,8 +132,11 @@ public struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
                             wrappingChannelSynchronously: channel,
                             configuration: .init(isOutboundHalfClosureEnabled: true)
                         )
-                        let upgradeHandler = try channel.pipeline.syncOperations.context(handlerType: NIOTypedHTTPServerUpgradeHandler<Negotiated>.self)
-                        recorder.value.replayConsumedRequest(from: upgradeHandler)
+                        if let declined {
+                            let upgradeHandler = try channel.pipeline.syncOperations.context(
+                                handlerType: NIOTypedHTTPServerUpgradeHandler<Negotiated>.self)
+                            declined.replay(from: upgradeHandler)
+                        }
                         return .http(asyncChannel)
                     }
                 }
@@ -141,7 +150,7 @@ public struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
             pipeline.decoderConfiguration.maxHeaderFieldCount = http1.httpDecoder.maxHeaderFieldCount
             let negotiated = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: pipeline)
             let upgradeHandler = try channel.pipeline.syncOperations.handler(type: NIOTypedHTTPServerUpgradeHandler<Negotiated>.self)
-            try channel.pipeline.syncOperations.addHandler(recorder.value, position: .before(upgradeHandler))
+            try channel.pipeline.syncOperations.addHandler(firstRequest.value, position: .before(upgradeHandler))
             return Value(negotiated: negotiated, channel: channel)
         }
     }
@@ -201,24 +210,37 @@ public struct WebSocketConnectionContext: WebSocketContext {
     public let channel: any Channel
 }
 
-/// Hands a declined upgrade request on to the HTTP pipeline.
+/// Watches a connection until its first request is read, just before NIO's upgrade handler.
 ///
-/// NIO's upgrade handler consumes the head (and, if it has arrived, the end) of a request that asks
-/// for an upgrade while it decides, and does not pass them on when it declines (which is why
-/// HummingbirdWebSocket writes its own `400` then). This handler, just before it, remembers them
-/// until the first request is complete, so the declined request can be replayed to the router.
-private final class UpgradeRequestRecorder: ChannelInboundHandler, RemovableChannelHandler {
+/// - It remembers a request that asks for an upgrade: the upgrade handler consumes its head (and,
+///   if it has arrived, its end) while deciding and does not pass them on when it declines (which
+///   is why HummingbirdWebSocket writes its own `400` then), so they are replayed to the router.
+/// - It closes the connection if the server shuts down before any request arrived. Hummingbird's
+///   `HTTPConnectionStateHandler` does that on a plain HTTP/1 channel, but here it is only added
+///   once the first request is known not to be an upgrade; without this, graceful shutdown would
+///   wait for idle keep-alive connections that clients opened but have not used yet.
+private final class FirstRequestWatcher: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
 
     /// The head of a request NIO considered upgrading (one with an `Upgrade` header).
     private var upgradeHead: HTTPRequestHead?
+    private var sawHead = false
     private var sawEnd = false
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent, !sawHead {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var done = false
         switch Self.unwrapInboundIn(data) {
         case .head(let head):
+            sawHead = true
             if head.headers[canonicalForm: "upgrade"].isEmpty {
                 done = true  // NIO buffers and replays requests that do not ask for an upgrade
             } else {
@@ -234,14 +256,43 @@ private final class UpgradeRequestRecorder: ChannelInboundHandler, RemovableChan
         if done { context.pipeline.syncOperations.removeHandler(context: context, promise: nil) }
     }
 
-    /// Re-sends what the upgrade handler consumed, from its place in the pipeline. Called once
-    /// it declined, before it replays what it buffered after that.
-    func replayConsumedRequest(from upgradeHandler: ChannelHandlerContext) {
-        guard let head = upgradeHead else { return }
-        upgradeHead = nil
+    /// What the upgrade handler consumed, once it declined; nil when it consumed nothing.
+    func takeConsumedRequest() -> DeclinedUpgrade? {
+        defer { upgradeHead = nil }
+        return upgradeHead.map { DeclinedUpgrade(head: $0, endWasRead: sawEnd) }
+    }
+}
+
+/// A request whose upgrade was declined, to be answered over HTTP.
+private struct DeclinedUpgrade {
+    var head: HTTPRequestHead
+    /// Whether the upgrade handler consumed the request's end too (else it replays it itself).
+    var endWasRead: Bool
+
+    /// Sends the request on from the upgrade handler's place in the pipeline, before the upgrade
+    /// handler replays anything it buffered after it. `Connection: close` makes Hummingbird close
+    /// the connection once it has answered.
+    func replay(from upgradeHandler: ChannelHandlerContext) {
+        var head = head
+        head.headers.replaceOrAdd(name: "connection", value: "close")
         upgradeHandler.fireChannelRead(NIOAny(HTTPServerRequestPart.head(head)))
-        if sawEnd { upgradeHandler.fireChannelRead(NIOAny(HTTPServerRequestPart.end(nil))) }
+        if endWasRead { upgradeHandler.fireChannelRead(NIOAny(HTTPServerRequestPart.end(nil))) }
         upgradeHandler.fireChannelReadComplete()
+    }
+}
+
+/// Tells the client that the connection closes after this response.
+private final class ConnectionCloseHeader: ChannelOutboundHandler, RemovableChannelHandler {
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard case .head(var head) = Self.unwrapOutboundIn(data) else {
+            context.write(data, promise: promise)
+            return
+        }
+        head.headerFields[.connection] = "close"
+        context.write(Self.wrapOutboundOut(.head(head)), promise: promise)
     }
 }
 
