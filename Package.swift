@@ -37,6 +37,16 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
         // The model providers' HTTP client (streaming, retries, timeouts).
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // Telemetry. swift-metrics and swift-distributed-tracing already come with Hummingbird; named
+        // because the gateway records its own metrics and spans.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        // GET /metrics in the Prometheus text format (small: swift-metrics + swift-atomics).
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // OTLP export of logs and traces. Only the OTLP/HTTP trait: the default also enables OTLP/gRPC,
+        // which pulls grpc-swift into every build (several minutes of CI) for a transport any collector
+        // also offers over HTTP.
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         // MARK: Code generator (libyaml → OpenAPI model → Swift)
@@ -109,6 +119,9 @@ let package = Package(
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             path: "Sources/Server",
             swiftSettings: swiftSettings
@@ -118,6 +131,10 @@ let package = Package(
             dependencies: [
                 "GatewayServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/codex-gateway",
             swiftSettings: swiftSettings

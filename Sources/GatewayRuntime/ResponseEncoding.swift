@@ -73,3 +73,29 @@ public enum ResponseEncoding {
         Response(status: status, headers: headers, body: ResponseBody())
     }
 }
+
+/// Bytes the handler produces itself for a response documented with `x-raw-body: true`, such as
+/// an upstream's answer relayed as it arrives.
+public struct RawResponseBody: Sendable {
+    public var body: ResponseBody
+    /// Overrides the documented media type, e.g. to keep an upstream's `charset` parameter.
+    public var contentType: String?
+    /// Extra headers to send, e.g. an upstream's `Retry-After` or request ID.
+    public var headers: HTTPFields
+
+    public init(body: ResponseBody, contentType: String? = nil, headers: HTTPFields = [:]) {
+        self.body = body
+        self.contentType = contentType
+        self.headers = headers
+    }
+}
+
+extension ResponseEncoding {
+    public static func raw(_ raw: RawResponseBody, contentType: String, status: HTTPResponse.Status, headers: HTTPFields) -> Response {
+        var fields = headers
+        for field in raw.headers where fields[field.name] == nil { fields.append(field) }
+        fields[.contentType] = raw.contentType ?? contentType
+        if let length = raw.body.contentLength { fields[.contentLength] = String(length) }
+        return Response(status: status, headers: fields, body: raw.body)
+    }
+}

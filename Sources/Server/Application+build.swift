@@ -17,11 +17,16 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
     reportStartupWarnings(configuration: configuration, logger: logger)
-    let core = try CodexCore(configuration: configuration, logger: logger)
+    GatewayMetrics.bootstrap()
+    let rateLimiter = RateLimiter(defaults: configuration.rateLimits)
+    let core = try CodexCore(configuration: configuration, logger: logger, turnLimiter: rateLimiter)
     let router = Router(context: GatewayRequestContext.self)
     router.add(middleware: RequestIDMiddleware())
+    // Request counts and latency by route template (`http.route`), recorded once the body is written.
+    router.add(middleware: MetricsMiddleware())
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: CORSMiddleware(policy: configuration.corsAllowedOrigins, excludedPaths: ["/oauth/authorize"]))
+    router.add(middleware: RateLimitHeadersMiddleware())
     router.add(middleware: ErrorMiddleware(operations: OperationTable.all))
     router.add(middleware: PageSecurityMiddleware())
 
@@ -43,7 +48,7 @@ public func buildApplication(
     let oauthStore = OAuthStore(database: database)
     try await registerConfiguredOAuthClient(configuration: configuration, store: oauthStore, logger: logger)
     let oauth = OAuthService(store: oauthStore, settings: configuration.oauthSettings, logger: logger)
-    let authenticator = GatewayAuthenticator(apiKeys: apiKeys, accessTokens: oauth)
+    let authenticator = GatewayAuthenticator(apiKeys: apiKeys, accessTokens: oauth, rateLimiter: rateLimiter)
 
     // WebSocket: GET /ws is upgraded by the server itself (WebSocketController.serverBuilder);
     // the route answers handshakes it refused. POST /ws/ticket issues the browser tickets.
@@ -64,7 +69,9 @@ public func buildApplication(
         conversations: core.manager,
         webhooks: WebhookIntake(store: webhookStore, service: webhookService, secret: configuration.webhookSecret),
         webSocketTickets: webSocketTickets,
-        oauth: OAuthEndpoints(service: oauth, apiKeys: apiKeys)
+        oauth: OAuthEndpoints(service: oauth, apiKeys: apiKeys),
+        relay: OpenAIRelay(transport: core.transport, defaultModel: core.defaultModel, turnLimiter: rateLimiter),
+        rateLimiter: rateLimiter
     )
     handlers.registerRoutes(
         on: router,

@@ -410,6 +410,7 @@ struct DiagnosticsTests {
                         - OAuth2: [read]
                       responses:
                         "200": {description: OK}
+                        "429": {description: Slow down.}
 
                 """ + Self.oauth
         )
@@ -425,10 +426,30 @@ struct DiagnosticsTests {
                       operationId: fetch
                       responses:
                         "200": {description: OK}
+                        "429": {description: Slow down.}
 
                 """ + Self.oauth
         )
         expect(inherited, at: 10, 9, says: "operation fetch requires authentication but documents no 401 response")
+    }
+
+    @Test("A secured operation must document 429, since every authenticated caller is rate limited")
+    func securedNeeds429() throws {
+        let diagnostic = try onlyDiagnostic(
+            of: Self.head + """
+                paths:
+                  /a:
+                    get:
+                      operationId: fetch
+                      security:
+                        - OAuth2: [read]
+                      responses:
+                        "200": {description: OK}
+                        "401": {description: Who are you?}
+
+                """ + Self.oauth
+        )
+        expect(diagnostic, at: 10, 9, says: "operation fetch requires authentication but documents no 429 response")
     }
 
     @Test("const is refused at its value, suggesting a one-value enum")

@@ -73,6 +73,8 @@ struct OperationsSnippetTests {
                 $ref: "#/components/responses/BadRequest"
               "401":
                 $ref: "#/components/responses/Unauthorized"
+              "429":
+                description: Too many requests.
               "413":
                 $ref: "#/components/responses/ContentTooLarge"
               default:
@@ -123,6 +125,8 @@ struct OperationsSnippetTests {
                             type: string
               "401":
                 $ref: "#/components/responses/Unauthorized"
+              "429":
+                description: Too many requests.
           put:
             operationId: replaceItems
             security:
@@ -133,6 +137,8 @@ struct OperationsSnippetTests {
                 description: Replaced.
               "401":
                 $ref: "#/components/responses/Unauthorized"
+              "429":
+                description: Too many requests.
         /login:
           post:
             operationId: submitLogin
@@ -273,6 +279,7 @@ struct OperationsSnippetTests {
                 "case badRequest(BadRequestBody)",
                 "case unauthorized(UnauthorizedBody)",
                 "case contentTooLarge(ContentTooLargeBody)",
+                "case tooManyRequests",
                 "case undocumented(status: Int, UndocumentedBody)",
                 "case json(NewMessage)",
                 "case json(Problem)",
@@ -525,7 +532,7 @@ struct OperationsSnippetTests {
         #expect(
             cases == [
                 "case .created(let body, let headers):", "case .badRequest(let body):", "case .unauthorized(let body):",
-                "case .contentTooLarge(let body):", "case .undocumented(let code, let body):",
+                "case .contentTooLarge(let body):", "case .tooManyRequests:", "case .undocumented(let code, let body):",
             ]
         )
         let login = try Self.respond("SubmitLogin")

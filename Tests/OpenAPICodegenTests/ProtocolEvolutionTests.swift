@@ -27,6 +27,7 @@ struct ProtocolEvolutionTests {
             responses:
               "200": {description: The pets.}
               "401": {$ref: "#/components/responses/Unauthorized"}
+              "429": {description: Too many requests.}
         """
 
     static func requirements(_ files: [String: String]) throws -> [String] {

@@ -43,6 +43,7 @@ struct ServedDocumentsTests {
                       schema: {$ref: "#/components/schemas/Thing"}
                 "400": {$ref: "#/components/responses/BadRequest"}
                 "401": {$ref: "#/components/responses/Unauthorized"}
+                "429": {description: Too many requests.}
             put:
               operationId: putThing
               x-raw-body: true
@@ -61,6 +62,7 @@ struct ServedDocumentsTests {
                 "204": {description: Saved.}
                 "400": {$ref: "#/components/responses/BadRequest"}
                 "401": {$ref: "#/components/responses/Unauthorized"}
+                "429": {description: Too many requests.}
                 "413": {$ref: "#/components/responses/ContentTooLarge"}
           /admin:
             delete:
@@ -69,6 +71,7 @@ struct ServedDocumentsTests {
               responses:
                 "204": {description: Purged.}
                 "401": {$ref: "#/components/responses/AdminOnly"}
+                "429": {description: Too many requests.}
           /status:
             get:
               operationId: status

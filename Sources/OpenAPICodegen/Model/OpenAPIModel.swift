@@ -168,6 +168,9 @@ public struct Response: Sendable {
     public struct Content: Sendable {
         public var mediaType: String
         public var schema: Schema?
+        /// `x-raw-body: true`: the handler supplies the bytes (e.g. relayed from elsewhere) instead
+        /// of a value to encode; the schema only documents them.
+        public var isRaw: Bool = false
     }
 
     public var status: ResponseStatus

@@ -356,7 +356,7 @@ public struct OpenAPIParser {
         if responses.isEmpty { error(node, "operation \(operationID) documents no responses") }
         let security = node["security"].map { self.security($0, schemes: schemes) } ?? globalSecurity
 
-        // Generated code can answer 400, 401 and 413 on its own; the spec must say so.
+        // Generated code can answer 400, 401, 413 and 429 on its own; the spec must say so.
         let statuses = Set(responses.map(\.status))
         let wantsRawBody = bool(node["x-raw-body"], "x-raw-body") ?? false
         if wantsRawBody && requestBody == nil {
@@ -369,6 +369,9 @@ public struct OpenAPIParser {
         }
         if !security.isEmpty && !statuses.contains(.code(401)) {
             error(node["responses"] ?? node, "operation \(operationID) requires authentication but documents no 401 response")
+        }
+        if !security.isEmpty && !statuses.contains(.code(429)) {
+            error(node["responses"] ?? node, "operation \(operationID) requires authentication but documents no 429 response (authenticated callers are rate limited)")
         }
         if requestBody != nil && !statuses.contains(.code(413)) {
             error(node["responses"] ?? node, "operation \(operationID) takes a request body but documents no 413 response")
@@ -570,7 +573,8 @@ public struct OpenAPIParser {
                     if pair.value["schema"] == nil { error(pair.value, "media type '\(mediaType)' needs a 'schema'") }
                     continue
                 }
-                contents.append(Response.Content(mediaType: mediaType, schema: schema))
+                let isRaw = bool(pair.value["x-raw-body"], "x-raw-body") ?? false
+                contents.append(Response.Content(mediaType: mediaType, schema: schema, isRaw: isRaw))
             }
         }
         return Response(status: status, description: description, headers: headers, contents: contents)

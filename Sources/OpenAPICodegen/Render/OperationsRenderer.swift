@@ -203,7 +203,10 @@ struct OperationsRenderer {
                         let single = response.contents.count == 1
                         for content in response.contents {
                             let element: String
-                            if let schema = content.schema, content.mediaType != "text/event-stream",
+                            if content.isRaw {
+                                w.line("case \(Self.mediaCase(content.mediaType))(RawResponseBody)")
+                                continue
+                            } else if let schema = content.schema, content.mediaType != "text/event-stream",
                                 ["application/json", "application/jsonl", "application/x-ndjson"].contains(content.mediaType)
                             {
                                 let hint = caseType + (single ? "" : SwiftName.type(Self.mediaCase(content.mediaType))) + "Payload"
@@ -390,6 +393,8 @@ struct OperationsRenderer {
                     let media = SwiftName.literal(content.mediaType)
                     let expression: String
                     switch content.mediaType {
+                    case _ where content.isRaw:
+                        expression = "ResponseEncoding.raw(value, contentType: \(media), status: \(status), headers: fields)"
                     case "application/json":
                         expression = "try ResponseEncoding.json(value, status: \(status), headers: fields)"
                     case "application/jsonl", "application/x-ndjson":

@@ -16,16 +16,50 @@ public struct GatewayAuthenticator: SecurityHandler {
     let apiKeys: any APIKeyStore
     /// Verifies access tokens issued by this gateway's OAuth server.
     let accessTokens: OAuthService?
+    /// Admits each authenticated request; nil disables rate limiting.
+    public let rateLimiter: RateLimiter?
 
-    public init(apiKeys: any APIKeyStore, accessTokens: OAuthService? = nil) {
+    public init(apiKeys: any APIKeyStore, accessTokens: OAuthService? = nil, rateLimiter: RateLimiter? = nil) {
         self.apiKeys = apiKeys
         self.accessTokens = accessTokens
+        self.rateLimiter = rateLimiter
     }
 
     public func authenticate(_ request: Request, context: inout GatewayRequestContext, alternatives: [[SecurityRequirement]]) async throws {
         let principal = try await principal(for: request.headers, alternatives: alternatives)
         context.principal = principal
         context.logger[metadataKey: "principal"] = .string(principal.id)
+        context.rateLimit.status = try admit(principal)
+    }
+
+    /// Takes one request from the principal's budgets; throws the 429 (`rate_limited`, with
+    /// `Retry-After` and the `X-RateLimit-*` headers) when one is exhausted. Returns what the
+    /// `X-RateLimit-*` headers of the response should say.
+    public func admit(_ principal: Principal) throws -> RateLimitStatus? {
+        guard let rateLimiter else { return nil }
+        switch rateLimiter.admit(principal) {
+        case .allowed(let status):
+            return status
+        case .refused(let status, let retryAfter):
+            var headers = HTTPFields()
+            headers[.retryAfter] = String(retryAfter)
+            RateLimitHeadersMiddleware.apply(status, to: &headers)
+            throw GatewayError(
+                status: .tooManyRequests,
+                code: "rate_limited",
+                message: "Rate limit exceeded: \(status.limit) requests per \(Self.windowName(status)). Retry in \(retryAfter) s.",
+                headers: headers
+            )
+        }
+    }
+
+    private static func windowName(_ status: RateLimitStatus) -> String {
+        switch status.window {
+        case 60: "minute"
+        case 3600: "hour"
+        case 86400: "day"
+        default: "\(status.window) s"
+        }
     }
 
     /// The principal that `headers` authenticate as, for an operation accepting `alternatives`;

@@ -9,10 +9,14 @@ import ServiceLifecycle
 public struct CodexCore: Sendable {
     public let store: RolloutConversationStore
     public let manager: ConversationManager
+    /// The configured provider's HTTP side, which the OpenAI-compatible relay uses directly.
+    public let transport: ProviderTransport
+    /// The configured model, for requests that name none.
+    public let defaultModel: String
     /// Shuts the outbound HTTP client down when the application stops.
     public let httpClientService: HTTPClientService
 
-    public init(configuration: GatewayConfiguration, logger: Logger) throws {
+    public init(configuration: GatewayConfiguration, logger: Logger, turnLimiter: RateLimiter? = nil) throws {
         // The store first: an unwritable CODEX_HOME must stop startup before anything is opened.
         let store = try RolloutConversationStore(codexHome: configuration.codexHome, logger: logger)
         let codex = configuration.codex
@@ -29,6 +33,8 @@ public struct CodexCore: Sendable {
             case .responses: ResponsesClient(transport: transport, logger: logger)
             }
         self.store = store
+        self.transport = transport
+        self.defaultModel = codex.model
         self.httpClientService = HTTPClientService(client: httpClient)
         self.manager = ConversationManager(
             store: store,
@@ -38,7 +44,8 @@ public struct CodexCore: Sendable {
             providerID: codex.modelProvider,
             streamMaxRetries: provider.streamMaxRetries,
             logPrompts: configuration.logUserPrompts,
-            logger: logger
+            logger: logger,
+            turnLimiter: turnLimiter
         )
     }
 }

@@ -41,6 +41,9 @@ public struct GatewayConfiguration: Sendable {
     public var webSocketIdleTimeout: Duration
     /// The merged environment, for provider keys (`env_key`) and headers (`env_http_headers`).
     public var environment: [String: String]
+    /// `RATE_LIMIT_PER_MINUTE`, `_PER_HOUR`, `_PER_DAY`, `RATE_LIMIT_CONCURRENT_TURNS`: every
+    /// principal's limits unless its key overrides them; 0 is unlimited.
+    public var rateLimits: RateLimits = .defaults
 
     public func environmentValue(_ name: String) -> String? { environment[name] }
 
@@ -170,7 +173,19 @@ public struct GatewayConfiguration: Sendable {
             webSocketIdleTimeout = .milliseconds(Int(value * 1000))
         }
 
-        return GatewayConfiguration(
+        var rateLimits = RateLimits.defaults
+        for (key, keyPath) in [
+            ("RATE_LIMIT_PER_MINUTE", \RateLimits.perMinute), ("RATE_LIMIT_PER_HOUR", \.perHour), ("RATE_LIMIT_PER_DAY", \.perDay),
+            ("RATE_LIMIT_CONCURRENT_TURNS", \.concurrentTurns),
+        ] {
+            guard let raw = environment.nonEmpty(key) else { continue }
+            guard let value = Int(raw), value >= 0 else {
+                throw environment.error(key, "expected a whole number, 0 for unlimited, found '\(raw)'")
+            }
+            rateLimits[keyPath: keyPath] = value
+        }
+
+        var configuration = GatewayConfiguration(
             host: host,
             port: port,
             publicBaseURL: publicBaseURL,
@@ -195,6 +210,8 @@ public struct GatewayConfiguration: Sendable {
             webSocketIdleTimeout: webSocketIdleTimeout,
             environment: environment.values
         )
+        configuration.rateLimits = rateLimits
+        return configuration
     }
 
     static func bool(_ key: String, environment: Environment) throws -> Bool? {

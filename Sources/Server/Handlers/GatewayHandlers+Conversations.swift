@@ -6,7 +6,7 @@ import NIOCore
 
 extension GatewayHandlers {
     public func jsonRPC(_ input: Operations.JSONRPC.Input, context: Context) async throws -> Operations.JSONRPC.Output {
-        switch await jsonRPCDispatcher.handle(body: Data(input.rawBody.readableBytesView), logger: context.logger) {
+        switch await jsonRPCDispatcher.handle(body: Data(input.rawBody.readableBytesView), logger: context.logger, owner: context.principal) {
         case .none: return .noContent
         case .single(let response): return .ok(.json(.jsonrpcResponse(response)))
         case .batch(let responses): return .ok(.json(.jsonrpcBatchReply(responses)))
@@ -26,7 +26,8 @@ extension GatewayHandlers {
                 prompt: request.prompt,
                 model: request.model,
                 images: request.images ?? [],
-                outputSchema: request.outputSchema
+                outputSchema: request.outputSchema,
+                owner: context.principal
             )
         } catch let error as ConversationError {
             switch error {
@@ -34,6 +35,8 @@ extension GatewayHandlers {
             case .busy: return .conflict(.json(envelope(context, 409, "conversation_busy", error.description)))
             case .modelNotConfigured: return .serviceUnavailable(.json(envelope(context, 503, "model_not_configured", error.description)))
             case .invalidPrompt(let message): return .badRequest(.json(envelope(context, 400, "invalid_request", message)))
+            case .tooManyTurns:
+                return .tooManyRequests(.json(envelope(context, 429, "too_many_turns", error.description)), headers: .init(retryAfter: 1))
             }
         }
         let manager = conversations

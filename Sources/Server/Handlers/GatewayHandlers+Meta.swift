@@ -28,7 +28,27 @@ extension GatewayHandlers {
             throw GatewayError(status: .internalServerError, code: "internal_error", message: "No principal on an authenticated route.")
         }
         let kind: GatewayAPI.Principal.Kind = principal.kind == .apiKey ? .apiKey : .oauth
-        return .ok(.json(GatewayAPI.Principal(kind: kind, id: principal.id, scopes: principal.kind == .oauth ? principal.scopes : nil)))
+        let limits = (rateLimiter?.limits(for: principal) ?? .unlimited)
+        return .ok(
+            .json(
+                GatewayAPI.Principal(
+                    kind: kind,
+                    id: principal.id,
+                    scopes: principal.kind == .oauth ? principal.scopes : nil,
+                    rateLimits: GatewayAPI.RateLimits(
+                        perMinute: limits.perMinute,
+                        perHour: limits.perHour,
+                        perDay: limits.perDay,
+                        concurrentTurns: limits.concurrentTurns
+                    )
+                )
+            )
+        )
+    }
+
+    public func getMetrics(_ input: Operations.GetMetrics.Input, context: Context) async throws -> Operations.GetMetrics.Output {
+        let text = GatewayMetrics.exposition()
+        return .ok(.plainText(RawResponseBody(body: ResponseBody(byteBuffer: ByteBuffer(bytes: text)), contentType: "text/plain; version=0.0.4; charset=utf-8")))
     }
 
     public func getOpenAPIYAML(_ input: Operations.GetOpenAPIYAML.Input, context: Context) async throws -> Operations.GetOpenAPIYAML.Output {

@@ -17,6 +17,9 @@ public struct GatewayHandlers: APIProtocol {
     let webhooks: WebhookIntake
     let webSocketTickets: WebSocketTicketStore
     let oauth: OAuthEndpoints
+    let relay: OpenAIRelay
+    /// For `/whoami`'s `rate_limits`; nil when rate limiting is off.
+    let rateLimiter: RateLimiter?
 
     public init(
         spec: PublishedSpec,
@@ -24,7 +27,9 @@ public struct GatewayHandlers: APIProtocol {
         conversations: ConversationManager,
         webhooks: WebhookIntake,
         webSocketTickets: WebSocketTicketStore,
-        oauth: OAuthEndpoints
+        oauth: OAuthEndpoints,
+        relay: OpenAIRelay,
+        rateLimiter: RateLimiter? = nil
     ) {
         self.spec = spec
         self.startedAt = .now
@@ -34,6 +39,8 @@ public struct GatewayHandlers: APIProtocol {
         self.webhooks = webhooks
         self.webSocketTickets = webSocketTickets
         self.oauth = oauth
+        self.relay = relay
+        self.rateLimiter = rateLimiter
     }
 }
 

@@ -18,6 +18,8 @@ public struct JSONRPCDispatcher: Sendable {
         public static let conversationBusy = -32002
         public static let modelNotConfigured = -32003
         public static let unknownConversation = -32004
+        /// The caller already runs as many turns as its `concurrent_turns` limit allows.
+        public static let tooManyTurns = -32005
     }
 
     public static let methods = ["conversation.prompt", "conversation.status", "conversation.cancel", "conversation.history"]
@@ -42,7 +44,8 @@ public struct JSONRPCDispatcher: Sendable {
         var data: JSONValue?
     }
 
-    public func handle(body: Data, logger: Logger) async -> Reply {
+    /// `owner` is the authenticated caller; its turns count against its concurrent-turn cap.
+    public func handle(body: Data, logger: Logger, owner: Principal? = nil) async -> Reply {
         let payload: JSONValue
         do {
             payload = try JSONDecoder().decode(JSONValue.self, from: body)
@@ -56,16 +59,16 @@ public struct JSONRPCDispatcher: Sendable {
             }
             var responses: [JSONRPCResponse] = []
             for entry in entries {
-                if let response = await handle(entry: entry, logger: logger) { responses.append(response) }
+                if let response = await handle(entry: entry, logger: logger, owner: owner) { responses.append(response) }
             }
             return responses.isEmpty ? .none : .batch(responses)
         default:
-            return await handle(entry: payload, logger: logger).map(Reply.single) ?? .none
+            return await handle(entry: payload, logger: logger, owner: owner).map(Reply.single) ?? .none
         }
     }
 
     /// One request object; nil for a notification.
-    func handle(entry: JSONValue, logger: Logger) async -> JSONRPCResponse? {
+    func handle(entry: JSONValue, logger: Logger, owner: Principal? = nil) async -> JSONRPCResponse? {
         guard case .object(let object) = entry else {
             return Self.errorResponse(id: .null, Failure(code: ErrorCode.invalidRequest, message: "Invalid Request: expected an object."))
         }
@@ -102,7 +105,7 @@ public struct JSONRPCDispatcher: Sendable {
         var methodLogger = logger
         methodLogger[metadataKey: "jsonrpc.method"] = .string(method)
         do {
-            return respond(.success(try await call(method, params: params, logger: methodLogger)))
+            return respond(.success(try await call(method, params: params, logger: methodLogger, owner: owner)))
         } catch let failure as Failure {
             return respond(.failure(failure))
         } catch {
@@ -111,11 +114,11 @@ public struct JSONRPCDispatcher: Sendable {
         }
     }
 
-    func call(_ method: String, params: JSONValue?, logger: Logger) async throws -> JSONValue {
+    func call(_ method: String, params: JSONValue?, logger: Logger, owner: Principal? = nil) async throws -> JSONValue {
         switch method {
         case "conversation.prompt":
             let prompt: PromptParams = try decodeParams(params, positional: ["prompt", "conversation_id", "model"])
-            return try await self.prompt(prompt)
+            return try await self.prompt(prompt, owner: owner)
         case "conversation.status":
             let id = try conversationID(params)
             let record = try await lookup(id)
@@ -154,10 +157,15 @@ public struct JSONRPCDispatcher: Sendable {
         }
     }
 
-    func prompt(_ params: PromptParams) async throws -> JSONValue {
+    func prompt(_ params: PromptParams, owner: Principal? = nil) async throws -> JSONValue {
         let plan: ConversationManager.TurnPlan
         do {
-            plan = try await manager.prepareTurn(conversationID: params.conversationID ?? params.sessionID, prompt: params.prompt, model: params.model)
+            plan = try await manager.prepareTurn(
+                conversationID: params.conversationID ?? params.sessionID,
+                prompt: params.prompt,
+                model: params.model,
+                owner: owner
+            )
         } catch let error as ConversationError {
             throw Self.failure(error)
         }
@@ -232,6 +240,8 @@ public struct JSONRPCDispatcher: Sendable {
             Failure(code: ErrorCode.modelNotConfigured, message: message, data: .object(["variable": .string(variable)]))
         case .invalidPrompt(let message):
             Failure(code: ErrorCode.invalidParams, message: "Invalid params: \(message)")
+        case .tooManyTurns(let limit):
+            Failure(code: ErrorCode.tooManyTurns, message: error.description, data: .object(["limit": .integer(limit)]))
         }
     }
 

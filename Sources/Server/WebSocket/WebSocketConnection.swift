@@ -3,6 +3,7 @@ import GatewayAPI
 import GatewayRuntime
 import HummingbirdWebSocket
 import Logging
+import Metrics
 import NIOCore
 import NIOWebSocket
 import Synchronization
@@ -18,11 +19,17 @@ import WSCore
 /// upstream requests.
 struct WebSocketConnection: Sendable {
     let conversations: ConversationManager
+    /// Who the handshake authenticated; each `exec` counts against its limits like a request.
+    let principal: Principal
+    let authenticator: GatewayAuthenticator
     let settings: WebSocketController.Settings
     let logger: Logger
+    private static let openConnections = Meter(label: GatewayMetrics.openWebSockets)
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, context: WebSocketConnectionContext) async throws {
         logger.info("WebSocket opened")
+        Self.openConnections.increment()
+        defer { Self.openConnections.decrement() }
         let opened = ContinuousClock.now
         let (messages, outbox) = AsyncStream.makeStream(of: WSServerMessage.self)
         let sender = Sender(outbox: outbox)
@@ -82,7 +89,16 @@ struct WebSocketConnection: Sendable {
     private func runTurn(_ exec: WSExecMessage, sender: Sender) async {
         let plan: ConversationManager.TurnPlan
         do {
-            plan = try await conversations.prepareTurn(conversationID: exec.conversationID, prompt: exec.prompt, model: exec.model)
+            _ = try authenticator.admit(principal)
+            plan = try await conversations.prepareTurn(
+                conversationID: exec.conversationID,
+                prompt: exec.prompt,
+                model: exec.model,
+                owner: principal
+            )
+        } catch let error as GatewayError where error.code == "rate_limited" {
+            sender.post(.error(WSErrorMessage(type: .error, message: error.message, code: error.code, id: exec.id)))
+            return
         } catch let error as ConversationError {
             sender.post(.error(WSErrorMessage(type: .error, message: error.description, code: error.code, id: exec.id)))
             return
@@ -226,6 +242,7 @@ extension ConversationError {
         case .busy: "conversation_busy"
         case .modelNotConfigured: "model_not_configured"
         case .invalidPrompt: "invalid_request"
+        case .tooManyTurns: "too_many_turns"
         }
     }
 }

@@ -62,7 +62,8 @@ public struct WebSocketController: Sendable {
     /// else `400 websocket_upgrade_required`.
     public func registerRoutes(on router: some RouterMethods<GatewayRequestContext>) {
         router.on(RouterPath(Self.operation.path), method: Self.operation.method) { request, _ -> Response in
-            _ = try await self.authenticate(request)
+            let (principal, _) = try await self.authenticate(request)
+            _ = try self.authenticator.admit(principal)
             var headers = HTTPFields()
             headers[.secWebSocketVersion] = "13"
             throw GatewayError(
@@ -83,16 +84,29 @@ public struct WebSocketController: Sendable {
         } catch {
             return .refuse  // the route answers: 401 with the envelope
         }
+        let rateLimit: RateLimitStatus?
+        do {
+            rateLimit = try authenticator.admit(credentials.principal)
+        } catch {
+            return .refuse  // the route answers: 429 with the envelope
+        }
         let requestID = request.headers[RequestIDMiddleware.header].flatMap(RequestIDMiddleware.accept) ?? RequestIDMiddleware.generate()
         var headers = HTTPFields()
         headers[RequestIDMiddleware.header] = requestID
+        if let rateLimit { RateLimitHeadersMiddleware.apply(rateLimit, to: &headers) }
         if let subprotocol = credentials.subprotocol {
             headers[.secWebSocketProtocol] = subprotocol  // browsers fail a handshake that selects none
         }
         var logger = logger
         logger[metadataKey: "request_id"] = .string(requestID)
         logger[metadataKey: "principal"] = .string(credentials.principal.id)
-        let connection = WebSocketConnection(conversations: conversations, settings: settings, logger: logger)
+        let connection = WebSocketConnection(
+            conversations: conversations,
+            principal: credentials.principal,
+            authenticator: authenticator,
+            settings: settings,
+            logger: logger
+        )
         return .upgrade(headers: headers) { inbound, outbound, context in
             try await connection.run(inbound: inbound, outbound: outbound, context: context)
         }

@@ -1,6 +1,7 @@
 import Foundation
 import GatewayRuntime
 import Logging
+import Metrics
 import Synchronization
 
 /// The Codex core: runs turns of conversations against the configured model, one turn at a time
@@ -19,7 +20,10 @@ public final class ConversationManager: Sendable {
     let streamMaxRetries: Int
     let logPrompts: Bool
     let logger: Logger
+    /// Caps the turns a principal runs at once; nil: no cap.
+    let turnLimiter: RateLimiter?
     private let running = Mutex<[String: CancellationSignal]>([:])
+    private let runningTurnsMeter = Meter(label: GatewayMetrics.runningTurns)
 
     public init(
         store: RolloutConversationStore,
@@ -29,7 +33,8 @@ public final class ConversationManager: Sendable {
         providerID: String,
         streamMaxRetries: Int,
         logPrompts: Bool,
-        logger: Logger
+        logger: Logger,
+        turnLimiter: RateLimiter? = nil
     ) {
         self.store = store
         self.client = client
@@ -39,6 +44,7 @@ public final class ConversationManager: Sendable {
         self.streamMaxRetries = streamMaxRetries
         self.logPrompts = logPrompts
         self.logger = logger
+        self.turnLimiter = turnLimiter
     }
 
     /// A turn that passed its checks and may start.
@@ -49,16 +55,20 @@ public final class ConversationManager: Sendable {
         public var model: String
         public var images: [String] = []
         public var outputSchema: JSONValue?
+        /// Counts the turn against its principal's concurrent-turn cap until it ends.
+        var permit: TurnPermit?
     }
 
     /// Checks everything that can be answered with a clean error before any output: the prompt,
-    /// the conversation's existence, whether it is busy, and the model's credentials.
+    /// the conversation's existence, whether it is busy, the model's credentials and, for an
+    /// `owner`, its cap on concurrent turns (the turn holds a permit from here until it ends).
     public func prepareTurn(
         conversationID: String?,
         prompt: String,
         model: String?,
         images: [String] = [],
-        outputSchema: JSONValue? = nil
+        outputSchema: JSONValue? = nil,
+        owner: Principal? = nil
     ) async throws -> TurnPlan {
         guard !prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw ConversationError.invalidPrompt("The prompt must not be empty.")
@@ -74,7 +84,21 @@ public final class ConversationManager: Sendable {
         } catch let ModelClientError.missingKey(error) {
             throw ConversationError.modelNotConfigured(variable: error.variable, message: error.description)
         }
-        return TurnPlan(conversationID: conversationID?.lowercased(), prompt: prompt, model: resolvedModel, images: images, outputSchema: outputSchema)
+        var permit: TurnPermit?
+        if let owner, let turnLimiter {
+            guard let granted = turnLimiter.acquireTurn(for: owner) else {
+                throw ConversationError.tooManyTurns(limit: turnLimiter.limits(for: owner).concurrentTurns)
+            }
+            permit = granted
+        }
+        return TurnPlan(
+            conversationID: conversationID?.lowercased(),
+            prompt: prompt,
+            model: resolvedModel,
+            images: images,
+            outputSchema: outputSchema,
+            permit: permit
+        )
     }
 
     public func isRunning(_ id: String) -> Bool {
@@ -98,6 +122,11 @@ public final class ConversationManager: Sendable {
     /// Runs the turn and hands each event to `consume` as it happens; returns the outcome.
     @discardableResult
     public func streamTurn(_ plan: TurnPlan, consume: (TurnEvent) async throws -> Void) async throws -> TurnOutcome {
+        runningTurnsMeter.increment()
+        defer {
+            runningTurnsMeter.decrement()
+            plan.permit?.release()
+        }
         let (events, continuation) = AsyncStream.makeStream(of: TurnEvent.self)
         return try await withThrowingTaskGroup(of: TurnOutcome?.self) { group in
             group.addTask {
@@ -225,6 +254,7 @@ public final class ConversationManager: Sendable {
             emit(.turnFailed(message: TurnFailure.storage(error.localizedDescription).description))
             return .failed(conversationID: id, reason: .storage(error.localizedDescription))
         }
+        GatewayMetrics.recordTokens(usage)
         emit(.turnCompleted(usage))
         return .completed(conversationID: id, text: text, model: plan.model, usage: usage)
     }

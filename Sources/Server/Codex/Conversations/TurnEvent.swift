@@ -40,6 +40,8 @@ public enum ConversationError: Error, Sendable, Hashable, CustomStringConvertibl
     case busy(String)
     case modelNotConfigured(variable: String, message: String)
     case invalidPrompt(String)
+    /// The principal already runs as many turns as its `concurrent_turns` limit allows.
+    case tooManyTurns(limit: Int)
 
     public var description: String {
         switch self {
@@ -47,6 +49,7 @@ public enum ConversationError: Error, Sendable, Hashable, CustomStringConvertibl
         case .busy(let id): "The conversation '\(id)' already has a turn running; wait for it to finish or cancel it."
         case .modelNotConfigured(_, let message): message
         case .invalidPrompt(let message): message
+        case .tooManyTurns(let limit): "Too many turns running at once: this credential may run \(limit); wait for one to finish."
         }
     }
 }

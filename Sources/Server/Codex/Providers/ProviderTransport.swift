@@ -95,12 +95,39 @@ public struct ProviderTransport: Sendable {
             } catch {
                 if Task.isCancelled { throw CancellationError() }
                 let message = String(describing: error)
-                logAttempt(attempt, start: start, status: nil, error: message)
+                logAttempt(attempt, start: start, status: nil, error: message, timedOut: Self.isTimeout(error))
                 failure = Self.isTimeout(error) ? .idleTimeout(milliseconds: provider.streamIdleTimeoutMilliseconds) : .connection(message)
                 delay = Self.backoff(attempt: attempt)
             }
             guard attempt < maximumAttempts else { throw failure }
             try await Task.sleep(for: min(delay, Self.maximumRetryDelay))
+        }
+    }
+
+    /// One request to `path` with no retries, whatever the status: the OpenAI-compatible relay
+    /// hands the answer (and any `Retry-After`) to its client, whose SDK retries itself.
+    public func send(method: HTTPMethod, path: String, body: ByteBuffer?, accept: String) async throws -> HTTPClientResponse {
+        var request = HTTPClientRequest(url: url(path: path))
+        request.method = method
+        request.headers = try headers()
+        request.headers.replaceOrAdd(name: "Accept", value: accept)
+        if let body {
+            request.body = .bytes(body)
+        } else {
+            request.headers.remove(name: "Content-Type")
+        }
+        let start = ContinuousClock.now
+        do {
+            let response = try await httpClient.execute(request, timeout: .milliseconds(Int64(provider.streamIdleTimeoutMilliseconds)))
+            logAttempt(1, start: start, status: Int(response.status.code), error: nil)
+            return response
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            let message = String(describing: error)
+            logAttempt(1, start: start, status: nil, error: message, timedOut: Self.isTimeout(error))
+            throw Self.isTimeout(error) ? ModelClientError.idleTimeout(milliseconds: provider.streamIdleTimeoutMilliseconds) : .connection(message)
         }
     }
 
@@ -145,7 +172,8 @@ public struct ProviderTransport: Sendable {
         return .milliseconds(Int64(capped * Double.random(in: 0.8...1.2)))
     }
 
-    private func logAttempt(_ attempt: Int, start: ContinuousClock.Instant, status: Int?, error: String?) {
+    private func logAttempt(_ attempt: Int, start: ContinuousClock.Instant, status: Int?, error: String?, timedOut: Bool = false) {
+        GatewayMetrics.recordUpstream(status: status, timedOut: timedOut, duration: ContinuousClock.now - start)
         var metadata: Logger.Metadata = [
             "attempt": .stringConvertible(attempt),
             "duration_ms": .stringConvertible((ContinuousClock.now - start).milliseconds),

@@ -1,0 +1,206 @@
+import AsyncHTTPClient
+import Foundation
+import GatewayAPI
+import GatewayRuntime
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// What the OpenAI-compatible endpoints relay through: the configured provider, its default
+/// model, and the cap on concurrent turns (a relayed completion is a turn).
+public struct OpenAIRelay: Sendable {
+    let transport: ProviderTransport
+    let defaultModel: String
+    let turnLimiter: RateLimiter?
+
+    public init(transport: ProviderTransport, defaultModel: String, turnLimiter: RateLimiter?) {
+        self.transport = transport
+        self.defaultModel = defaultModel
+        self.turnLimiter = turnLimiter
+    }
+}
+
+extension GatewayHandlers {
+    public func listModels(_ input: Operations.ListModels.Input, context: Context) async throws -> Operations.ListModels.Output {
+        let response: HTTPClientResponse
+        do {
+            response = try await relay.transport.send(method: .GET, path: "/models", body: nil, accept: "application/json")
+        } catch let error as ModelClientError {
+            switch relayFailure(error, context: context) {
+            case .notConfigured(let envelope): return .serviceUnavailable(.json(envelope))
+            case .unreachable(let envelope): return .badGateway(.json(envelope))
+            }
+        }
+        let status = Int(response.status.code)
+        if (200..<300).contains(status) {
+            return .ok(.json(RawResponseBody(body: relayBody(response, isStream: false), contentType: response.headers.first(name: "Content-Type"))))
+        }
+        switch await upstreamError(response, context: context) {
+        case .badGateway(let envelope): return .badGateway(.json(envelope))
+        case .rateLimited(let envelope, let retryAfter): return .tooManyRequests(.json(envelope), headers: .init(retryAfter: retryAfter))
+        case .other(let status, let envelope): return .undocumented(status: status, .json(envelope))
+        }
+    }
+
+    public func createChatCompletion(
+        _ input: Operations.CreateChatCompletion.Input,
+        context: Context
+    ) async throws -> Operations.CreateChatCompletion.Output {
+        if let contentType = input.contentType, !contentType.lowercased().contains("json") {
+            return .badRequest(.json(envelope(context, 400, "invalid_request", "The body must be JSON (Content-Type: application/json).")))
+        }
+        let request: ChatCompletionRelayRequest
+        do {
+            request = try ChatCompletionRelayRequest(body: input.rawBody, defaultModel: relay.defaultModel)
+        } catch let error as GatewayError {
+            return .badRequest(.json(envelope(context, 400, error.code, error.message)))
+        }
+        var permit: TurnPermit?
+        if let principal = context.principal, let limiter = relay.turnLimiter {
+            guard let granted = limiter.acquireTurn(for: principal) else {
+                let message = ConversationError.tooManyTurns(limit: limiter.limits(for: principal).concurrentTurns).description
+                return .tooManyRequests(.json(envelope(context, 429, "too_many_turns", message)), headers: .init(retryAfter: 1))
+            }
+            permit = granted
+        }
+        let response: HTTPClientResponse
+        do {
+            response = try await relay.transport.send(
+                method: .POST,
+                path: "/chat/completions",
+                body: request.body,
+                accept: request.stream ? "text/event-stream" : "application/json"
+            )
+        } catch let error as ModelClientError {
+            switch relayFailure(error, context: context) {
+            case .notConfigured(let envelope): return .serviceUnavailable(.json(envelope))
+            case .unreachable(let envelope): return .badGateway(.json(envelope))
+            }
+        }
+        let status = Int(response.status.code)
+        guard (200..<300).contains(status) else {
+            switch await upstreamError(response, context: context) {
+            case .badGateway(let envelope): return .badGateway(.json(envelope))
+            case .rateLimited(let envelope, let retryAfter): return .tooManyRequests(.json(envelope), headers: .init(retryAfter: retryAfter))
+            case .other(let status, let envelope): return .undocumented(status: status, .json(envelope))
+            }
+        }
+        let contentType = response.headers.first(name: "Content-Type")
+        let isStream = contentType?.lowercased().hasPrefix("text/event-stream") ?? request.stream
+        let body = RawResponseBody(
+            body: relayBody(response, isStream: isStream, permit: permit, logger: context.logger),
+            contentType: contentType,
+            headers: isStream ? [.cacheControl: "no-cache", HTTPField.Name("X-Accel-Buffering")!: "no"] : [:]
+        )
+        return .ok(isStream ? .eventStream(body) : .json(body))
+    }
+
+    /// Forwards the provider's body chunk by chunk as it arrives (nothing is buffered), keeping the
+    /// turn's permit until the last byte, and records the usage it reported.
+    private func relayBody(_ response: HTTPClientResponse, isStream: Bool, permit: TurnPermit? = nil, logger: Logger? = nil) -> ResponseBody {
+        let upstream = response.body
+        let write: @Sendable (inout any ResponseBodyWriter) async throws -> Void = { writer in
+            defer { permit?.release() }
+            var sniffer = RelayUsageSniffer(isStream: isStream)
+            for try await buffer in upstream {
+                sniffer.observe(buffer)
+                try await writer.write(buffer)
+            }
+            try await writer.finish(nil)
+            if let usage = sniffer.usage() { GatewayMetrics.recordTokens(usage) }
+        }
+        if !isStream, let length = response.headers.first(name: "Content-Length").flatMap(Int.init) {
+            return ResponseBody(contentLength: length, write)
+        }
+        return ResponseBody(write)
+    }
+
+    private enum RelayFailure {
+        case notConfigured(ErrorEnvelope)
+        case unreachable(ErrorEnvelope)
+    }
+
+    private func relayFailure(_ error: ModelClientError, context: Context) -> RelayFailure {
+        switch error {
+        case .missingKey(let missing):
+            return .notConfigured(envelope(context, 503, "model_not_configured", missing.description))
+        case .idleTimeout(let milliseconds):
+            return .unreachable(envelope(context, 502, "upstream_timeout", "The model provider sent nothing for \(milliseconds) ms."))
+        default:
+            return .unreachable(envelope(context, 502, "upstream_unavailable", "The model provider could not be reached: \(error)"))
+        }
+    }
+
+    private enum UpstreamErrorAnswer {
+        case badGateway(ErrorEnvelope)
+        case rateLimited(ErrorEnvelope, retryAfter: Int)
+        case other(status: Int, ErrorEnvelope)
+    }
+
+    /// The provider's error as the envelope, its body under `upstream`. A 401/403 means the
+    /// gateway's provider credentials are wrong, which is the gateway's fault, not the caller's: 502.
+    private func upstreamError(_ response: HTTPClientResponse, context: Context) async -> UpstreamErrorAnswer {
+        let status = Int(response.status.code)
+        let bytes = (try? await response.body.collect(upTo: 64 * 1024)).map { Data($0.readableBytesView) } ?? Data()
+        let upstreamBody = (try? JSONDecoder().decode([String: JSONValue].self, from: bytes))
+            ?? ["message": .string(String(decoding: bytes.prefix(2000), as: UTF8.self))]
+        var message = "HTTP \(status)"
+        if case .object(let error)? = upstreamBody["error"], case .string(let text)? = error["message"] {
+            message = text
+        } else if case .string(let text)? = upstreamBody["message"], !text.isEmpty {
+            message = text
+        }
+        switch status {
+        case 401, 403:
+            var envelope = envelope(context, 502, "upstream_auth_failed", "The model provider refused the gateway's credentials: \(message)")
+            envelope.upstream = .object(upstreamBody)
+            return .badGateway(envelope)
+        case 429:
+            var envelope = envelope(context, 429, "upstream_rate_limited", "The model provider is rate limiting the gateway: \(message)")
+            envelope.upstream = .object(upstreamBody)
+            let retryAfter = ProviderTransport.retryAfter(response.headers).map { max(1, Int(($0.milliseconds / 1000).rounded(.up))) } ?? 1
+            return .rateLimited(envelope, retryAfter: retryAfter)
+        default:
+            var envelope = envelope(context, status, "upstream_error", "The model provider answered \(status): \(message)")
+            envelope.upstream = .object(upstreamBody)
+            return .other(status: status, envelope)
+        }
+    }
+}
+
+/// A Chat Completions request checked just enough to relay: a JSON object with a non-empty
+/// `messages` array, a string `model` (the configured one when absent) and a boolean `stream`.
+/// The bytes go upstream unchanged unless the model had to be filled in.
+struct ChatCompletionRelayRequest {
+    var body: ByteBuffer
+    var stream: Bool
+
+    init(body: ByteBuffer, defaultModel: String) throws {
+        guard let object = try? JSONDecoder().decode([String: JSONValue].self, from: Data(body.readableBytesView)) else {
+            throw GatewayError.badRequest("The body must be a JSON object (an OpenAI Chat Completions request).")
+        }
+        guard case .array(let messages)? = object["messages"], !messages.isEmpty else {
+            throw GatewayError.badRequest("messages: expected a non-empty array of messages.")
+        }
+        guard messages.allSatisfy({ if case .object = $0 { true } else { false } }) else {
+            throw GatewayError.badRequest("messages: every message must be an object.")
+        }
+        switch object["stream"] {
+        case nil, .null?: self.stream = false
+        case .bool(let flag)?: self.stream = flag
+        default: throw GatewayError.badRequest("stream: expected a boolean.")
+        }
+        switch object["model"] {
+        case .string(let model)? where !model.isEmpty:
+            self.body = body
+        case nil, .null?:
+            var filled = object
+            filled["model"] = .string(defaultModel)
+            self.body = ByteBuffer(bytes: try JSONEncoder().encode(filled))
+        default:
+            throw GatewayError.badRequest("model: expected a non-empty string.")
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import Metrics
+import Prometheus
+
+/// The gateway's metric names and the Prometheus registry behind `GET /metrics`.
+///
+/// swift-metrics is bootstrapped once per process with a Prometheus factory; every metric is
+/// created with bounded dimensions (route template, status code, reason), never a user or key.
+public enum GatewayMetrics {
+    /// Requests refused with 429, by `reason` (`rate_limited`, `too_many_turns`).
+    public static let rateLimitRefusals = "codex_gateway_rate_limit_refusals_total"
+    /// Model provider requests, by `status` (an HTTP status code, or `error`), in seconds.
+    public static let upstreamRequestDuration = "codex_gateway_upstream_request_duration_seconds"
+    /// Failed model provider requests, by `kind` (`http_429`, `http_4xx`, `http_5xx`, `connection`, `timeout`).
+    public static let upstreamErrors = "codex_gateway_upstream_errors_total"
+    /// Tokens reported by the provider, by `type` (`input`, `cached_input`, `output`).
+    public static let tokens = "codex_gateway_tokens_total"
+    /// WebSocket connections open now.
+    public static let openWebSockets = "codex_gateway_websocket_connections"
+    /// Turns (including relayed completions) running now.
+    public static let runningTurns = "codex_gateway_turns_running"
+
+    public static let registry = PrometheusCollectorRegistry()
+
+    private static let bootstrapped: Void = {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.nameAndLabelSanitizer = { name, labels in
+            (sanitize(name), labels.map { (sanitize($0.0), $0.1) })
+        }
+        MetricsSystem.bootstrap(factory)
+    }()
+
+    /// Routes swift-metrics to the Prometheus registry (once per process; later calls do nothing).
+    public static func bootstrap() {
+        _ = bootstrapped
+    }
+
+    /// The registry in the Prometheus text exposition format 0.0.4.
+    public static func exposition() -> [UInt8] {
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(16 * 1024)
+        registry.emit(into: &buffer)
+        return buffer
+    }
+
+    /// Prometheus names allow `[a-zA-Z_:][a-zA-Z0-9_:]*`; Hummingbird's use dots (`http.route`).
+    static func sanitize(_ name: String) -> String {
+        var result = String(name.unicodeScalars.map { scalar -> Character in
+            switch scalar {
+            case "a"..."z", "A"..."Z", "0"..."9", "_", ":": Character(scalar)
+            default: "_"
+            }
+        })
+        if let first = result.first, first.isNumber { result = "_" + result }
+        return result
+    }
+
+    static func recordTokens(_ usage: TokenUsage) {
+        Counter(label: tokens, dimensions: [("type", "input")]).increment(by: usage.inputTokens)
+        Counter(label: tokens, dimensions: [("type", "cached_input")]).increment(by: usage.cachedInputTokens)
+        Counter(label: tokens, dimensions: [("type", "output")]).increment(by: usage.outputTokens)
+    }
+
+    static func recordUpstream(status: Int?, timedOut: Bool = false, duration: Duration) {
+        Timer(label: upstreamRequestDuration, dimensions: [("status", status.map(String.init) ?? "error")], preferredDisplayUnit: .seconds)
+            .recordNanoseconds(Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+        let kind: String? =
+            switch status {
+            case nil: timedOut ? "timeout" : "connection"
+            case 429?: "http_429"
+            case let code? where code >= 500: "http_5xx"
+            case let code? where code >= 400: "http_4xx"
+            default: nil
+            }
+        if let kind { Counter(label: upstreamErrors, dimensions: [("kind", kind)]).increment() }
+    }
+}
