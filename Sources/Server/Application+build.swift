@@ -11,9 +11,11 @@ import UnixSignals
 ///   - configuration: validated configuration.
 ///   - logger: the root logger; requests get children of it.
 ///   - onServerRunning: called with the bound port once the server listens (tests bind port 0).
+///   - tracing: add a span per request (`TracingMiddleware`) for the bootstrapped tracer.
 public func buildApplication(
     configuration: GatewayConfiguration,
     logger: Logger,
+    tracing: Bool = false,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
     reportStartupWarnings(configuration: configuration, logger: logger)
@@ -24,6 +26,7 @@ public func buildApplication(
     router.add(middleware: RequestIDMiddleware())
     // Request counts and latency by route template (`http.route`), recorded once the body is written.
     router.add(middleware: MetricsMiddleware())
+    if tracing { router.add(middleware: TracingMiddleware()) }
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: CORSMiddleware(policy: configuration.corsAllowedOrigins, excludedPaths: ["/oauth/authorize"]))
     router.add(middleware: RateLimitHeadersMiddleware())
@@ -123,9 +126,11 @@ func reportStartupWarnings(configuration: GatewayConfiguration, logger: Logger) 
 }
 
 /// Runs the gateway until SIGTERM or SIGINT, then drains in-flight requests.
-public func runGateway(configuration: GatewayConfiguration, logger: Logger) async throws {
-    let app = try await buildApplication(configuration: configuration, logger: logger)
-    var groupConfiguration = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+///
+/// `services` run beside it and stop after it (telemetry exporters flush what the shutdown logged).
+public func runGateway(configuration: GatewayConfiguration, logger: Logger, tracing: Bool = false, services: [any Service] = []) async throws {
+    let app = try await buildApplication(configuration: configuration, logger: logger, tracing: tracing)
+    var groupConfiguration = ServiceGroupConfiguration(services: services + [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
     groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownGracePeriod
     let group = ServiceGroup(configuration: groupConfiguration)
     try await group.run()

@@ -7,6 +7,8 @@ public struct APIKeyInfo: Sendable, Equatable {
     public var name: String
     public var createdAt: Date
     public var revokedAt: Date?
+    /// Limits set for this key; nil fields take the configured defaults.
+    public var limits: RateLimitOverrides = .init()
 }
 
 /// API keys kept in the gateway database, hashed (SHA-256); looked up by hash.
@@ -29,12 +31,13 @@ public struct SQLiteAPIKeyStore: APIKeyStore {
     }
 
     public func list() async throws -> [APIKeyInfo] {
-        try await database.query("SELECT id, name, created_at, revoked_at FROM api_keys ORDER BY created_at").map {
+        try await database.query("SELECT * FROM api_keys ORDER BY created_at").map {
             APIKeyInfo(
                 id: $0.string("id") ?? "",
                 name: $0.string("name") ?? "",
                 createdAt: Date(timeIntervalSince1970: $0.double("created_at") ?? 0),
-                revokedAt: $0.double("revoked_at").map { Date(timeIntervalSince1970: $0) }
+                revokedAt: $0.double("revoked_at").map { Date(timeIntervalSince1970: $0) },
+                limits: Self.limits($0)
             )
         }
     }
@@ -47,14 +50,36 @@ public struct SQLiteAPIKeyStore: APIKeyStore {
         )).isEmpty
     }
 
+    /// Sets a key's limits (nil fields: the configured default); false when there is no such active key.
+    public func setLimits(id: String, _ limits: RateLimitOverrides) async throws -> Bool {
+        func value(_ limit: Int?) -> SQLiteData { limit.map { .integer($0) } ?? .null }
+        return !(try await database.query(
+            """
+            UPDATE api_keys SET rate_limit_per_minute = ?, rate_limit_per_hour = ?, rate_limit_per_day = ?,
+            rate_limit_concurrent_turns = ? WHERE id = ? AND revoked_at IS NULL RETURNING id
+            """,
+            [value(limits.perMinute), value(limits.perHour), value(limits.perDay), value(limits.concurrentTurns), .text(id)]
+        )).isEmpty
+    }
+
     public func principal(forKey key: String) async throws -> Principal? {
         // The lookup is by SHA-256 of the key: equality of digests, not of secrets, is what leaks
         // through timing, and a digest reveals nothing about the key.
         let rows = try await database.query(
-            "SELECT id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
+            "SELECT * FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
             [.text(SecretToken.hash(key))]
         )
-        return rows.first?.string("id").map { Principal(kind: .apiKey, id: $0) }
+        guard let row = rows.first, let id = row.string("id") else { return nil }
+        return Principal(kind: .apiKey, id: id, limitOverrides: Self.limits(row))
+    }
+
+    private static func limits(_ row: SQLiteRow) -> RateLimitOverrides {
+        RateLimitOverrides(
+            perMinute: row.int("rate_limit_per_minute"),
+            perHour: row.int("rate_limit_per_hour"),
+            perDay: row.int("rate_limit_per_day"),
+            concurrentTurns: row.int("rate_limit_concurrent_turns")
+        )
     }
 }
 

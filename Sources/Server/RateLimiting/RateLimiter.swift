@@ -107,7 +107,8 @@ public final class RateLimiter: Sendable {
         state.withLock { $0[principal.id]?.runningTurns ?? 0 }
     }
 
-    var trackedPrincipals: Int { state.withLock { $0.count } }
+    /// Principals with state held now (idle ones are dropped past the sweep threshold).
+    public var trackedPrincipals: Int { state.withLock { $0.count } }
 
     private static func entry(_ existing: Entry?, limits: RateLimits, now: Double) -> Entry {
         let capacities = windows(limits).filter { $0.capacity > 0 }

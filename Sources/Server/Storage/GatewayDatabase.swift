@@ -111,6 +111,13 @@ public final class GatewayDatabase: Sendable {
         );
         CREATE INDEX oauth_tokens_grant ON oauth_tokens(grant_id)
         """,
+        // Per-key rate limits (`codex-gateway keys limits`); NULL takes the configured default.
+        """
+        ALTER TABLE api_keys ADD COLUMN rate_limit_per_minute INTEGER;
+        ALTER TABLE api_keys ADD COLUMN rate_limit_per_hour INTEGER;
+        ALTER TABLE api_keys ADD COLUMN rate_limit_per_day INTEGER;
+        ALTER TABLE api_keys ADD COLUMN rate_limit_concurrent_turns INTEGER
+        """,
     ]
 
     static func migrate(_ connection: SQLiteConnection) throws {

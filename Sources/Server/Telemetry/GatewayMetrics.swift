@@ -27,6 +27,9 @@ public enum GatewayMetrics {
             (sanitize(name), labels.map { (sanitize($0.0), $0.1) })
         }
         MetricsSystem.bootstrap(factory)
+        // Gauges exist from the start, so a scrape shows 0 rather than nothing.
+        Meter(label: openWebSockets).set(0)
+        Meter(label: runningTurns).set(0)
     }()
 
     /// Routes swift-metrics to the Prometheus registry (once per process; later calls do nothing).

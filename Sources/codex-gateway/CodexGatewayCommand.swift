@@ -31,9 +31,24 @@ struct Serve: AsyncParsableCommand {
         }
         let format: StructuredLogHandler.Format = configuration.logFormat == .json ? .json : .text
         let level = configuration.logLevel
-        LoggingSystem.bootstrap { label in StructuredLogHandler(label: label, level: level, format: format) }
-        let logger = Logger(label: "codex-gateway")
-        try await runGateway(configuration: configuration, logger: logger)
+        let otlp: OTLPExport?
+        do {
+            otlp = try OTLPExport.start(environment: ProcessInfo.processInfo.environment)
+        } catch {
+            FileHandle.standardError.write(Data("codex-gateway: configuration error: OTLP export: \(error)\n".utf8))
+            throw ExitCode(78)
+        }
+        LoggingSystem.bootstrap { label in
+            let stdout = StructuredLogHandler(label: label, level: level, format: format)
+            guard let otlpHandler = otlp?.logHandler else { return stdout }
+            var exported = otlpHandler(label)
+            exported.logLevel = level
+            return MultiplexLogHandler([stdout, exported])
+        }
+        var logger = Logger(label: "codex-gateway")
+        if otlp != nil { logger.info("OTLP export on", metadata: ["otlp.services": .stringConvertible(otlp?.services.count ?? 0)]) }
+        logger.logLevel = level
+        try await runGateway(configuration: configuration, logger: logger, tracing: otlp != nil, services: otlp?.services ?? [])
     }
 }
 
@@ -72,16 +87,45 @@ struct Keys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
         abstract: "Manage API keys stored in the gateway database (besides GATEWAY_API_KEY).",
-        subcommands: [Create.self, List.self, Revoke.self]
+        subcommands: [Create.self, List.self, Revoke.self, Limits.self]
     )
+
+    /// Per-key limits; omitted ones keep the configured default (RATE_LIMIT_*). 0 is unlimited.
+    struct LimitOptions: ParsableArguments {
+        @Option(help: "Requests per minute.") var perMinute: Int?
+        @Option(help: "Requests per hour.") var perHour: Int?
+        @Option(help: "Requests per day.") var perDay: Int?
+        @Option(help: "Turns running at once.") var concurrentTurns: Int?
+
+        var overrides: RateLimitOverrides {
+            RateLimitOverrides(perMinute: perMinute, perHour: perHour, perDay: perDay, concurrentTurns: concurrentTurns)
+        }
+
+        func validate() throws {
+            for (name, value) in [("--per-minute", perMinute), ("--per-hour", perHour), ("--per-day", perDay), ("--concurrent-turns", concurrentTurns)] {
+                if let value, value < 0 { throw ValidationError("\(name) must be 0 (unlimited) or more, not \(value)") }
+            }
+        }
+    }
+
+    static func describe(_ limits: RateLimitOverrides) -> String {
+        let parts = [
+            limits.perMinute.map { "\($0)/min" }, limits.perHour.map { "\($0)/h" }, limits.perDay.map { "\($0)/day" },
+            limits.concurrentTurns.map { "\($0) turns" },
+        ].compactMap { $0 }
+        return parts.isEmpty ? "default limits" : parts.joined(separator: " ")
+    }
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a key and print it once.")
         @Option(help: "A name to recognise the key by.") var name = "unnamed"
+        @OptionGroup var limits: LimitOptions
 
         func run() async throws {
             let database = try openDatabase()
-            let (key, info) = try await SQLiteAPIKeyStore(database: database).create(name: name)
+            let store = SQLiteAPIKeyStore(database: database)
+            let (key, info) = try await store.create(name: name)
+            if !limits.overrides.isEmpty { _ = try await store.setLimits(id: info.id, limits.overrides) }
             try await database.close()
             print(key)
             FileHandle.standardError.write(Data("Created \(info.id) (\(info.name)). The key is shown only this once.\n".utf8))
@@ -97,7 +141,7 @@ struct Keys: AsyncParsableCommand {
             try await database.close()
             for key in keys {
                 let state = key.revokedAt == nil ? "active" : "revoked \(Timestamps.string(key.revokedAt!))"
-                print("\(key.id)\t\(key.name)\tcreated \(Timestamps.string(key.createdAt))\t\(state)")
+                print("\(key.id)\t\(key.name)\tcreated \(Timestamps.string(key.createdAt))\t\(state)\t\(Keys.describe(key.limits))")
             }
         }
     }
@@ -115,6 +159,27 @@ struct Keys: AsyncParsableCommand {
                 throw ExitCode(1)
             }
             print("Revoked \(id).")
+        }
+    }
+}
+
+extension Keys {
+    struct Limits: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set a key's rate limits; limits not given return to the configured default. A running gateway applies them to the key's next request."
+        )
+        @Argument var id: String
+        @OptionGroup var limits: LimitOptions
+
+        func run() async throws {
+            let database = try openDatabase()
+            let updated = try await SQLiteAPIKeyStore(database: database).setLimits(id: id, limits.overrides)
+            try await database.close()
+            guard updated else {
+                FileHandle.standardError.write(Data("No active key \(id).\n".utf8))
+                throw ExitCode(1)
+            }
+            print("\(id): \(Keys.describe(limits.overrides)).")
         }
     }
 }

@@ -1,0 +1,235 @@
+import AsyncHTTPClient
+import FakeOpenAI
+import Foundation
+import GatewayServer
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+@Suite("The OpenAI-compatible relay: /v1/chat/completions and /v1/models", .serialized)
+struct RelayTests {
+    static func chat(_ body: String, key: String = TestGateway.apiKey) -> (HTTPFields, ByteBuffer) {
+        var headers = HTTPFields()
+        headers[.authorization] = "Bearer \(key)"
+        headers[.contentType] = "application/json"
+        return (headers, ByteBuffer(string: body))
+    }
+
+    static func json(_ response: TestResponse) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
+    }
+
+    @Test func aCompletionIsRelayedUnchangedWithTheProvidersCredentials() async throws {
+        try await withFakeUpstream { fake in
+            try await CodexTestSetup.make(fake: fake).gateway.withRouter { client in
+                let (headers, body) = Self.chat(#"{"model":"fake-echo","messages":[{"role":"user","content":"hello relay"}],"temperature":0.2}"#)
+                let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: body)
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType]?.hasPrefix("application/json") == true)
+                let json = try Self.json(response)
+                #expect(json[path: "object"] as? String == "chat.completion")
+                #expect((json["choices"] as? [[String: Any]])?.first?[path: "message.content"] as? String == "Echo: hello relay")
+                let recorded = try #require(fake.recorder.requests.last)
+                #expect(recorded.path == "/v1/chat/completions")
+                #expect(recorded.headers["authorization"] == "Bearer sk-fake", "the provider's key, not the caller's")
+                #expect(recorded.json?["temperature"] as? Double == 0.2, "fields the gateway does not know pass through")
+            }
+        }
+    }
+
+    @Test func aMissingModelBecomesTheConfiguredOne() async throws {
+        try await withFakeUpstream { fake in
+            try await CodexTestSetup.make(fake: fake, model: "fake-count").gateway.withRouter { client in
+                let (headers, body) = Self.chat(#"{"messages":[{"role":"user","content":"hi"}]}"#)
+                let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: body)
+                #expect(response.status == .ok)
+                #expect(fake.recorder.requests.last?.model == "fake-count")
+            }
+        }
+    }
+
+    @Test func malformedRequestsAre400WithoutCallingTheProvider() async throws {
+        try await withFakeUpstream { fake in
+            try await CodexTestSetup.make(fake: fake).gateway.withRouter { client in
+                for (payload, mentions) in [
+                    ("not json", "JSON object"), (#"[1,2]"#, "JSON object"), (#"{"model":"x"}"#, "messages"),
+                    (#"{"messages":[]}"#, "messages"), (#"{"messages":["hi"]}"#, "messages"),
+                    (#"{"messages":[{"role":"user","content":"x"}],"stream":"yes"}"#, "stream"),
+                    (#"{"messages":[{"role":"user","content":"x"}],"model":7}"#, "model"),
+                ] {
+                    let (headers, body) = Self.chat(payload)
+                    let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: body)
+                    #expect(response.status == .badRequest, "\(payload)")
+                    let json = try Self.json(response)
+                    #expect(json["code"] as? String == "invalid_request")
+                    #expect((json["error"] as? String)?.contains(mentions) == true, "\(payload): \(json)")
+                }
+                #expect(fake.recorder.count(path: "/v1/chat/completions") == 0)
+            }
+        }
+    }
+
+    @Test func providerErrorsKeepTheirStatusInTheEnvelope() async throws {
+        try await withFakeUpstream { fake in
+            try await CodexTestSetup.make(fake: fake).gateway.withRouter { client in
+                func send(_ model: String) async throws -> TestResponse {
+                    let (headers, body) = Self.chat(#"{"model":"\#(model)","messages":[{"role":"user","content":"x"}]}"#)
+                    return try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: body)
+                }
+                let limited = try await send("fake-429-ms-5")
+                #expect(limited.status == .tooManyRequests)
+                #expect(limited.headers[HTTPField.Name("Retry-After")!] != nil)
+                #expect(try Self.json(limited)["code"] as? String == "upstream_rate_limited")
+                #expect(fake.recorder.count(path: "/v1/chat/completions") == 1, "the relay does not retry; the client's SDK does")
+
+                let failing = try await send("fake-500-always")
+                #expect(failing.status == .internalServerError)
+                let failure = try Self.json(failing)
+                #expect(failure["code"] as? String == "upstream_error")
+                #expect(failure[path: "upstream.error.message"] as? String != nil, "the provider's own error is kept: \(failure)")
+
+                let refused = try await send("fake-unauthorized")
+                #expect(refused.status == .badGateway, "a provider 401 is the gateway's misconfiguration, not the caller's")
+                #expect(try Self.json(refused)["code"] as? String == "upstream_auth_failed")
+            }
+        }
+    }
+
+    @Test func anUnreachableOrUnconfiguredProviderIs502Or503() async throws {
+        let fake = try await FakeOpenAIServer.start()
+        let setup = try CodexTestSetup.make(fake: fake)
+        await fake.shutdown()
+        try await setup.gateway.withRouter { client in
+            let (headers, body) = Self.chat(#"{"messages":[{"role":"user","content":"x"}]}"#)
+            let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: body)
+            #expect(response.status == .badGateway)
+            #expect(try Self.json(response)["code"] as? String == "upstream_unavailable")
+        }
+        var unconfigured = setup.gateway
+        unconfigured.environment["FAKE_OPENAI_KEY"] = ""
+        try await unconfigured.withRouter { client in
+            let response = try await client.execute(uri: "/v1/models", method: .get, headers: .apiKey())
+            #expect(response.status == .serviceUnavailable)
+            let json = try Self.json(response)
+            #expect(json["code"] as? String == "model_not_configured")
+            #expect((json["error"] as? String)?.contains("FAKE_OPENAI_KEY") == true)
+        }
+    }
+
+    @Test func modelsAreRelayedAndNeedCredentials() async throws {
+        try await withFakeUpstream { fake in
+            try await CodexTestSetup.make(fake: fake).gateway.withRouter { client in
+                let response = try await client.execute(uri: "/v1/models", method: .get, headers: .apiKey())
+                #expect(response.status == .ok)
+                let ids = (try Self.json(response)["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String } ?? []
+                #expect(ids.contains("fake-echo"))
+                let anonymous = try await client.execute(uri: "/v1/models", method: .get)
+                #expect(anonymous.status == .unauthorized)
+            }
+        }
+    }
+
+    @Test func streamsAreForwardedChunkByChunkAsTheyArrive() async throws {
+        try await withFakeUpstream { fake in
+            let setup = try CodexTestSetup.make(fake: fake)
+            try await withLiveGateway(setup.gateway) { port in
+                var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
+                request.method = .POST
+                request.headers.add(name: "Authorization", value: "Bearer \(TestGateway.apiKey)")
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(
+                    ByteBuffer(string: #"{"model":"fake-slow-150","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"x"}]}"#)
+                )
+                let start = ContinuousClock.now
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(20))
+                #expect(response.status == .ok)
+                #expect(response.headers.first(name: "Content-Type")?.hasPrefix("text/event-stream") == true)
+                #expect(response.headers.first(name: "X-RateLimit-Limit") != nil)
+                var text = ""
+                var firstDelta: Duration?
+                for try await chunk in response.body {
+                    text += String(buffer: chunk)
+                    if firstDelta == nil, text.contains("tick0") { firstDelta = ContinuousClock.now - start }
+                }
+                let total = ContinuousClock.now - start
+                let first = try #require(firstDelta)
+                // Ten ticks 150 ms apart: the first must arrive long before the last.
+                #expect(total - first > .milliseconds(800), "first delta after \(first), stream done after \(total)")
+                #expect(text.hasSuffix("data: [DONE]\n\n"))
+                #expect(text.contains("\"usage\""))
+            }
+        }
+    }
+
+    @Test func aClientThatLeavesAStreamStopsTheUpstreamRequestAndFreesItsTurn() async throws {
+        try await withFakeUpstream { fake in
+            let setup = try CodexTestSetup.make(fake: fake, environment: ["RATE_LIMIT_CONCURRENT_TURNS": "1"])
+            try await withLiveGateway(setup.gateway) { port in
+                func streamRequest() -> HTTPClientRequest {
+                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
+                    request.method = .POST
+                    request.headers.add(name: "X-API-Key", value: TestGateway.apiKey)
+                    request.body = .bytes(ByteBuffer(string: #"{"model":"fake-slow-300","stream":true,"messages":[{"role":"user","content":"x"}]}"#))
+                    return request
+                }
+                let client = HTTPClient(eventLoopGroupProvider: .singleton)
+                do {
+                    let response = try await client.execute(streamRequest(), timeout: .seconds(10))
+                    var iterator = response.body.makeAsyncIterator()
+                    _ = try await iterator.next()
+                    let second = try await HTTPClient.shared.execute(streamRequest(), timeout: .seconds(10))
+                    #expect(second.status.code == 429, "one turn at a time for this principal")
+                    _ = try await second.body.collect(upTo: 1 << 16)
+                }
+                try await client.shutdown()
+                let disconnected = await fake.recorder.waitUntil(timeout: .seconds(5)) { $0.first?.clientDisconnected == true }
+                #expect(disconnected, "the upstream request was stopped when the client left")
+                // The permit came back with the aborted stream.
+                var freed = false
+                for _ in 0..<50 where !freed {
+                    let response = try await HTTPClient.shared.execute(streamRequest(), timeout: .seconds(10))
+                    freed = response.status.code == 200
+                    _ = try await response.body.collect(upTo: 1 << 20)
+                    if !freed { try await Task.sleep(for: .milliseconds(100)) }
+                }
+                #expect(freed)
+            }
+        }
+    }
+}
+
+@Suite("GET /metrics", .serialized)
+struct MetricsEndpointTests {
+    @Test func metricsAreInThePrometheusTextFormatAndCountWhatHappened() async throws {
+        try await withFakeUpstream { fake in
+            try await CodexTestSetup.make(fake: fake, environment: ["RATE_LIMIT_PER_MINUTE": "4"]).gateway.withRouter { client in
+                let (headers, body) = RelayTests.chat(#"{"model":"fake-echo","messages":[{"role":"user","content":"count me"}]}"#)
+                _ = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: body)
+                _ = try await client.execute(uri: "/whoami", method: .get, headers: .apiKey())
+                let metrics = try await client.execute(uri: "/metrics", method: .get, headers: .apiKey())
+                _ = try await client.execute(uri: "/whoami", method: .get, headers: .apiKey())  // refused: the 5th
+                let anonymous = try await client.execute(uri: "/metrics", method: .get)
+                #expect(anonymous.status == .unauthorized)
+                #expect(metrics.status == .ok)
+                #expect(metrics.headers[.contentType] == "text/plain; version=0.0.4; charset=utf-8")
+                let text = metrics.text
+                for expected in [
+                    #"hb_requests{http_route="/v1/chat/completions",http_request_method="POST",http_response_status_code="200"}"#,
+                    #"http_server_request_duration_bucket{http_route="/whoami""#,
+                    #"codex_gateway_upstream_request_duration_seconds_count{status="200"}"#,
+                    #"codex_gateway_tokens_total{type="output"}"#,
+                    "# TYPE codex_gateway_rate_limit_refusals_total counter",
+                    "codex_gateway_websocket_connections",
+                ] {
+                    #expect(text.contains(expected), "missing \(expected)")
+                }
+                let after = try await client.execute(uri: "/metrics", method: .get, headers: .apiKey(TestGateway.apiKey))
+                #expect(after.status == .tooManyRequests)
+                // Labels are route templates, never raw paths or credentials.
+                #expect(!text.contains(TestGateway.apiKey))
+            }
+        }
+    }
+}
