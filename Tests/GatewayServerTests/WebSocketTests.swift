@@ -40,6 +40,26 @@ struct WebSocketTests {
         }
     }
 
+    @Test func anExecOverTheSocketCountsAgainstTheRateLimitLikeARequest() async throws {
+        try await withFakeUpstream { fake in
+            // The handshake takes one request of the two; the first exec the other.
+            let setup = try CodexTestSetup.make(fake: fake, model: "fake-echo", environment: ["RATE_LIMIT_PER_MINUTE": "2"])
+            try await withLiveGateway(setup.gateway) { port in
+                try await connect(port: port) { inbound, outbound, _ in
+                    var messages = ServerMessages(inbound)
+                    try await outbound.send(#"{"type":"exec","prompt":"one","id":"a"}"#)
+                    #expect(try await messages.next()["message"] as? String == "accepted")
+                    _ = try await messages.events(until: "turn.completed")
+                    try await outbound.send(#"{"type":"exec","prompt":"two","id":"b"}"#)
+                    let refused = try await messages.next()
+                    #expect(refused["type"] as? String == "error")
+                    #expect(refused["code"] as? String == "rate_limited")
+                    #expect(refused["id"] as? String == "b")
+                }
+            }
+        }
+    }
+
     @Test func anExecContinuesAConversationAndReportsItsID() async throws {
         try await withFakeUpstream { fake in
             let setup = try CodexTestSetup.make(fake: fake, model: "fake-count")
