@@ -28,6 +28,11 @@ struct CheckFailure: Error, CustomStringConvertible {
     let description: String
 }
 
+func unwrap<T>(_ value: T?, _ message: @autoclosure () -> String) throws -> T {
+    guard let value else { throw CheckFailure(description: message()) }
+    return value
+}
+
 func expect(_ condition: Bool, _ message: @autoclosure () -> String) throws {
     if !condition { throw CheckFailure(description: message()) }
 }
@@ -63,9 +68,13 @@ func run(serverURL: URL, key: String, transport: AsyncHTTPClientTransport) async
             try expect(principal.kind == .apiKey, "whoami (\(label)).kind: \(principal.kind)")
             try expect(principal.id.hasPrefix("key_"), "whoami (\(label)).id: \(principal.id)")
             try expect(!principal.id.contains(key), "whoami (\(label)).id contains the key itself")
-            print("ok   GET /whoami (\(label)) -> 200 Principal(kind: \(principal.kind), id: \(principal.id))")
+            let limits = try unwrap(principal.rateLimits, "whoami (\(label)).rate_limits is missing")
+            try expect(limits.perMinute > 0, "whoami (\(label)).rate_limits.per_minute: \(limits.perMinute)")
+            print("ok   GET /whoami (\(label)) -> 200 Principal(kind: \(principal.kind), id: \(principal.id), per_minute: \(limits.perMinute))")
         case .unauthorized(let response):
             throw CheckFailure(description: "GET /whoami (\(label)): 401 \(try response.body.json)")
+        case .tooManyRequests(let response):
+            throw CheckFailure(description: "GET /whoami (\(label)): 429 \(try response.body.json), Retry-After \(response.headers.retryAfter)")
         case .undocumented(let status, _):
             throw CheckFailure(description: "GET /whoami (\(label)): undocumented status \(status)")
         }
@@ -84,6 +93,8 @@ func run(serverURL: URL, key: String, transport: AsyncHTTPClientTransport) async
         print("ok   GET /whoami (no credentials) -> 401 ErrorEnvelope(code: \(envelope.code))")
     case .ok:
         throw CheckFailure(description: "GET /whoami without credentials answered 200")
+    case .tooManyRequests:
+        throw CheckFailure(description: "GET /whoami without credentials answered 429: anonymous requests are not rate limited by principal")
     case .undocumented(let status, _):
         throw CheckFailure(description: "GET /whoami (no credentials): undocumented status \(status)")
     }
