@@ -163,6 +163,41 @@ struct RelayTests {
         }
     }
 
+    @Test func manyConcurrentStreamsEachGetTheirOwnUpstreamConnectionAtOnce() async throws {
+        // AsyncHTTPClient's default pool holds 8 connections per host and queues the rest: the 9th
+        // stream would wait for a whole 3-second stream to end before its first byte.
+        try await withFakeUpstream { fake in
+            let setup = try CodexTestSetup.make(fake: fake, environment: ["RATE_LIMIT_CONCURRENT_TURNS": "0"])
+            try await withLiveGateway(setup.gateway) { port in
+                // The test's own client needs more than AsyncHTTPClient's 8 connections too.
+                var configuration = HTTPClient.Configuration()
+                configuration.connectionPool = .init(idleTimeout: .seconds(10), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+                let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+                defer { Task { try? await client.shutdown() } }
+                let firstChunks = try await withThrowingTaskGroup(of: Duration.self) { group in
+                    for _ in 0..<20 {
+                        group.addTask {
+                            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
+                            request.method = .POST
+                            request.headers.add(name: "X-API-Key", value: TestGateway.apiKey)
+                            request.body = .bytes(ByteBuffer(string: #"{"model":"fake-slow-300","stream":true,"messages":[{"role":"user","content":"x"}]}"#))
+                            let start = ContinuousClock.now
+                            let response = try await client.execute(request, timeout: .seconds(30))
+                            var first: Duration?
+                            for try await chunk in response.body where first == nil && String(buffer: chunk).contains("tick0") {
+                                first = ContinuousClock.now - start
+                            }
+                            return first ?? .seconds(60)
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                let slowest = try #require(firstChunks.max())
+                #expect(slowest < .seconds(2), "every stream started at once; the slowest first delta took \(slowest)")
+            }
+        }
+    }
+
     @Test func aClientThatLeavesAStreamStopsTheUpstreamRequestAndFreesItsTurn() async throws {
         try await withFakeUpstream { fake in
             let setup = try CodexTestSetup.make(fake: fake, environment: ["RATE_LIMIT_CONCURRENT_TURNS": "1"])

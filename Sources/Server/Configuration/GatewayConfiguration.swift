@@ -44,6 +44,9 @@ public struct GatewayConfiguration: Sendable {
     /// `RATE_LIMIT_PER_MINUTE`, `_PER_HOUR`, `_PER_DAY`, `RATE_LIMIT_CONCURRENT_TURNS`: every
     /// principal's limits unless its key overrides them; 0 is unlimited.
     public var rateLimits: RateLimits = .defaults
+    /// `UPSTREAM_MAX_CONNECTIONS`: connections to the model provider at once (each running turn
+    /// or relayed stream holds one); requests beyond wait for one to free up.
+    public var upstreamMaxConnections: Int = 1024
 
     public func environmentValue(_ name: String) -> String? { environment[name] }
 
@@ -211,6 +214,12 @@ public struct GatewayConfiguration: Sendable {
             environment: environment.values
         )
         configuration.rateLimits = rateLimits
+        if let raw = environment.nonEmpty("UPSTREAM_MAX_CONNECTIONS") {
+            guard let value = Int(raw), value >= 1 else {
+                throw environment.error("UPSTREAM_MAX_CONNECTIONS", "expected a number of connections, 1 or more, found '\(raw)'")
+            }
+            configuration.upstreamMaxConnections = value
+        }
         return configuration
     }
 

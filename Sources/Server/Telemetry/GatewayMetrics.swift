@@ -1,5 +1,6 @@
 import Metrics
 import Prometheus
+import Synchronization
 
 /// The gateway's metric names and the Prometheus registry behind `GET /metrics`.
 ///
@@ -57,15 +58,36 @@ public enum GatewayMetrics {
         return result
     }
 
+    private static let tokenCounters = (
+        input: Counter(label: tokens, dimensions: [("type", "input")]),
+        cachedInput: Counter(label: tokens, dimensions: [("type", "cached_input")]),
+        output: Counter(label: tokens, dimensions: [("type", "output")])
+    )
+
     static func recordTokens(_ usage: TokenUsage) {
-        Counter(label: tokens, dimensions: [("type", "input")]).increment(by: usage.inputTokens)
-        Counter(label: tokens, dimensions: [("type", "cached_input")]).increment(by: usage.cachedInputTokens)
-        Counter(label: tokens, dimensions: [("type", "output")]).increment(by: usage.outputTokens)
+        tokenCounters.input.increment(by: usage.inputTokens)
+        tokenCounters.cachedInput.increment(by: usage.cachedInputTokens)
+        tokenCounters.output.increment(by: usage.outputTokens)
     }
 
+    /// Handles by status code: the factory's lookup (a lock and a sanitised name) stays off the hot path.
+    private static let upstreamTimers = Mutex<[Int: Metrics.Timer]>([:])
+    private static let upstreamFailureTimer = Timer(label: upstreamRequestDuration, dimensions: [("status", "error")], preferredDisplayUnit: .seconds)
+    private static let upstreamErrorCounters = Mutex<[String: Metrics.Counter]>([:])
+
     static func recordUpstream(status: Int?, timedOut: Bool = false, duration: Duration) {
-        Timer(label: upstreamRequestDuration, dimensions: [("status", status.map(String.init) ?? "error")], preferredDisplayUnit: .seconds)
-            .recordNanoseconds(Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+        let timer: Metrics.Timer
+        if let status {
+            timer = upstreamTimers.withLock { timers in
+                if let timer = timers[status] { return timer }
+                let timer = Timer(label: upstreamRequestDuration, dimensions: [("status", String(status))], preferredDisplayUnit: .seconds)
+                timers[status] = timer
+                return timer
+            }
+        } else {
+            timer = upstreamFailureTimer
+        }
+        timer.recordNanoseconds(Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
         let kind: String? =
             switch status {
             case nil: timedOut ? "timeout" : "connection"
@@ -74,6 +96,12 @@ public enum GatewayMetrics {
             case let code? where code >= 400: "http_4xx"
             default: nil
             }
-        if let kind { Counter(label: upstreamErrors, dimensions: [("kind", kind)]).increment() }
+        guard let kind else { return }
+        upstreamErrorCounters.withLock { counters in
+            if let counter = counters[kind] { return counter }
+            let counter = Counter(label: upstreamErrors, dimensions: [("kind", kind)])
+            counters[kind] = counter
+            return counter
+        }.increment()
     }
 }
