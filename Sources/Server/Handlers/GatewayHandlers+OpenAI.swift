@@ -24,23 +24,13 @@ public struct OpenAIRelay: Sendable {
 
 extension GatewayHandlers {
     public func listModels(_ input: Operations.ListModels.Input, context: Context) async throws -> Operations.ListModels.Output {
-        let response: HTTPClientResponse
-        do {
-            response = try await relay.transport.send(method: .GET, path: "/models", body: nil, accept: "application/json")
-        } catch let error as ModelClientError {
-            switch relayFailure(error, context: context) {
-            case .notConfigured(let envelope): return .serviceUnavailable(.json(envelope))
-            case .unreachable(let envelope): return .badGateway(.json(envelope))
-            }
-        }
-        let status = Int(response.status.code)
-        if (200..<300).contains(status) {
+        switch await forward(method: .GET, path: "/models", body: nil, accept: "application/json", context: context) {
+        case .success(let response):
             return .ok(.json(RawResponseBody(body: relayBody(response, isStream: false), contentType: response.headers.first(name: "Content-Type"))))
-        }
-        switch await upstreamError(response, context: context) {
-        case .badGateway(let envelope): return .badGateway(.json(envelope))
-        case .rateLimited(let envelope, let retryAfter): return .tooManyRequests(.json(envelope), headers: .init(retryAfter: retryAfter))
-        case .other(let status, let envelope): return .undocumented(status: status, .json(envelope))
+        case .failure(.notConfigured(let envelope)): return .serviceUnavailable(.json(envelope))
+        case .failure(.badGateway(let envelope)): return .badGateway(.json(envelope))
+        case .failure(.rateLimited(let envelope, let retryAfter)): return .tooManyRequests(.json(envelope), headers: .init(retryAfter: retryAfter))
+        case .failure(.other(let status, let envelope)): return .undocumented(status: status, .json(envelope))
         }
     }
 
@@ -66,31 +56,18 @@ extension GatewayHandlers {
             permit = granted
         }
         let response: HTTPClientResponse
-        do {
-            response = try await relay.transport.send(
-                method: .POST,
-                path: "/chat/completions",
-                body: request.body,
-                accept: request.stream ? "text/event-stream" : "application/json"
-            )
-        } catch let error as ModelClientError {
-            switch relayFailure(error, context: context) {
-            case .notConfigured(let envelope): return .serviceUnavailable(.json(envelope))
-            case .unreachable(let envelope): return .badGateway(.json(envelope))
-            }
-        }
-        let status = Int(response.status.code)
-        guard (200..<300).contains(status) else {
-            switch await upstreamError(response, context: context) {
-            case .badGateway(let envelope): return .badGateway(.json(envelope))
-            case .rateLimited(let envelope, let retryAfter): return .tooManyRequests(.json(envelope), headers: .init(retryAfter: retryAfter))
-            case .other(let status, let envelope): return .undocumented(status: status, .json(envelope))
-            }
+        let accept = request.stream ? "text/event-stream" : "application/json"
+        switch await forward(method: .POST, path: "/chat/completions", body: request.body, accept: accept, context: context) {
+        case .success(let answer): response = answer
+        case .failure(.notConfigured(let envelope)): return .serviceUnavailable(.json(envelope))
+        case .failure(.badGateway(let envelope)): return .badGateway(.json(envelope))
+        case .failure(.rateLimited(let envelope, let retryAfter)): return .tooManyRequests(.json(envelope), headers: .init(retryAfter: retryAfter))
+        case .failure(.other(let status, let envelope)): return .undocumented(status: status, .json(envelope))
         }
         let contentType = response.headers.first(name: "Content-Type")
         let isStream = contentType?.lowercased().hasPrefix("text/event-stream") ?? request.stream
         let body = RawResponseBody(
-            body: relayBody(response, isStream: isStream, permit: permit, logger: context.logger),
+            body: relayBody(response, isStream: isStream, permit: permit),
             contentType: contentType,
             headers: isStream ? [.cacheControl: "no-cache", HTTPField.Name("X-Accel-Buffering")!: "no"] : [:]
         )
@@ -99,7 +76,7 @@ extension GatewayHandlers {
 
     /// Forwards the provider's body chunk by chunk as it arrives (nothing is buffered), keeping the
     /// turn's permit until the last byte, and records the usage it reported.
-    private func relayBody(_ response: HTTPClientResponse, isStream: Bool, permit: TurnPermit? = nil, logger: Logger? = nil) -> ResponseBody {
+    private func relayBody(_ response: HTTPClientResponse, isStream: Bool, permit: TurnPermit? = nil) -> ResponseBody {
         let upstream = response.body
         let write: @Sendable (inout any ResponseBodyWriter) async throws -> Void = { writer in
             defer { permit?.release() }
@@ -117,55 +94,55 @@ extension GatewayHandlers {
         return ResponseBody(write)
     }
 
-    private enum RelayFailure {
+    /// Why a relayed request gets no 2xx from the provider, as the envelope to answer with.
+    private enum RelayFailure: Error {
+        /// 503: the provider's key is not set.
         case notConfigured(ErrorEnvelope)
-        case unreachable(ErrorEnvelope)
-    }
-
-    private func relayFailure(_ error: ModelClientError, context: Context) -> RelayFailure {
-        switch error {
-        case .missingKey(let missing):
-            return .notConfigured(envelope(context, 503, "model_not_configured", missing.description))
-        case .idleTimeout(let milliseconds):
-            return .unreachable(envelope(context, 502, "upstream_timeout", "The model provider sent nothing for \(milliseconds) ms."))
-        default:
-            return .unreachable(envelope(context, 502, "upstream_unavailable", "The model provider could not be reached: \(error)"))
-        }
-    }
-
-    private enum UpstreamErrorAnswer {
+        /// 502: unreachable, silent, or refusing the gateway's own credentials.
         case badGateway(ErrorEnvelope)
+        /// 429: the provider is rate limiting the gateway.
         case rateLimited(ErrorEnvelope, retryAfter: Int)
+        /// The provider's status, kept.
         case other(status: Int, ErrorEnvelope)
+    }
+
+    /// Sends one request to the provider; a 2xx response comes back with its body unread.
+    private func forward(method: HTTPMethod, path: String, body: ByteBuffer?, accept: String, context: Context) async -> Result<HTTPClientResponse, RelayFailure> {
+        let response: HTTPClientResponse
+        do {
+            response = try await relay.transport.send(method: method, path: path, body: body, accept: accept)
+        } catch ModelClientError.missingKey(let missing) {
+            return .failure(.notConfigured(envelope(context, 503, "model_not_configured", missing.description)))
+        } catch ModelClientError.idleTimeout(let milliseconds) {
+            return .failure(.badGateway(envelope(context, 502, "upstream_timeout", "The model provider sent nothing for \(milliseconds) ms.")))
+        } catch {
+            return .failure(.badGateway(envelope(context, 502, "upstream_unavailable", "The model provider could not be reached: \(error)")))
+        }
+        guard !(200..<300).contains(response.status.code) else { return .success(response) }
+        return .failure(await upstreamError(response, context: context))
     }
 
     /// The provider's error as the envelope, its body under `upstream`. A 401/403 means the
     /// gateway's provider credentials are wrong, which is the gateway's fault, not the caller's: 502.
-    private func upstreamError(_ response: HTTPClientResponse, context: Context) async -> UpstreamErrorAnswer {
+    private func upstreamError(_ response: HTTPClientResponse, context: Context) async -> RelayFailure {
         let status = Int(response.status.code)
         let bytes = (try? await response.body.collect(upTo: 64 * 1024)).map { Data($0.readableBytesView) } ?? Data()
         let upstreamBody = (try? JSONDecoder().decode([String: JSONValue].self, from: bytes))
             ?? ["message": .string(String(decoding: bytes.prefix(2000), as: UTF8.self))]
-        var message = "HTTP \(status)"
-        if case .object(let error)? = upstreamBody["error"], case .string(let text)? = error["message"] {
-            message = text
-        } else if case .string(let text)? = upstreamBody["message"], !text.isEmpty {
-            message = text
+        let message = ProviderTransport.errorMessage(in: bytes, status: status)
+        func answer(_ status: Int, _ code: String, _ text: String) -> ErrorEnvelope {
+            var answer = envelope(context, status, code, text + message)
+            answer.upstream = .object(upstreamBody)
+            return answer
         }
         switch status {
         case 401, 403:
-            var envelope = envelope(context, 502, "upstream_auth_failed", "The model provider refused the gateway's credentials: \(message)")
-            envelope.upstream = .object(upstreamBody)
-            return .badGateway(envelope)
+            return .badGateway(answer(502, "upstream_auth_failed", "The model provider refused the gateway's credentials: "))
         case 429:
-            var envelope = envelope(context, 429, "upstream_rate_limited", "The model provider is rate limiting the gateway: \(message)")
-            envelope.upstream = .object(upstreamBody)
             let retryAfter = ProviderTransport.retryAfter(response.headers).map { max(1, Int(($0.milliseconds / 1000).rounded(.up))) } ?? 1
-            return .rateLimited(envelope, retryAfter: retryAfter)
+            return .rateLimited(answer(429, "upstream_rate_limited", "The model provider is rate limiting the gateway: "), retryAfter: retryAfter)
         default:
-            var envelope = envelope(context, status, "upstream_error", "The model provider answered \(status): \(message)")
-            envelope.upstream = .object(upstreamBody)
-            return .other(status: status, envelope)
+            return .other(status: status, answer(status, "upstream_error", "The model provider answered \(status): "))
         }
     }
 }

@@ -43,10 +43,19 @@ public struct ProviderTransport: Sendable {
         return url
     }
 
-    func headers() throws -> HTTPHeaders {
+    /// A request to `path` with the provider's credentials and headers; JSON `body` if any.
+    func request(method: HTTPMethod, path: String, body: ByteBuffer?, accept: String = "text/event-stream") throws -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: url(path: path))
+        request.method = method
+        request.headers = try headers(accept: accept, hasBody: body != nil)
+        if let body { request.body = .bytes(body) }
+        return request
+    }
+
+    func headers(accept: String = "text/event-stream", hasBody: Bool = true) throws -> HTTPHeaders {
         var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Accept", value: "text/event-stream")
+        if hasBody { headers.add(name: "Content-Type", value: "application/json") }
+        headers.add(name: "Accept", value: accept)
         do {
             if let key = try provider.apiKey(in: environment) {
                 headers.add(name: "Authorization", value: "Bearer \(key)")
@@ -65,10 +74,7 @@ public struct ProviderTransport: Sendable {
 
     /// POSTs `body` to `path` and returns the streaming response once it answers 2xx.
     public func post(path: String, body: Data) async throws -> HTTPClientResponse {
-        var request = HTTPClientRequest(url: url(path: path))
-        request.method = .POST
-        request.headers = try headers()
-        request.body = .bytes(ByteBuffer(bytes: body))
+        let request = try request(method: .POST, path: path, body: ByteBuffer(bytes: body))
         let maximumAttempts = provider.requestMaxRetries + 1
         var attempt = 0
         while true {
@@ -107,15 +113,7 @@ public struct ProviderTransport: Sendable {
     /// One request to `path` with no retries, whatever the status: the OpenAI-compatible relay
     /// hands the answer (and any `Retry-After`) to its client, whose SDK retries itself.
     public func send(method: HTTPMethod, path: String, body: ByteBuffer?, accept: String) async throws -> HTTPClientResponse {
-        var request = HTTPClientRequest(url: url(path: path))
-        request.method = method
-        request.headers = try headers()
-        request.headers.replaceOrAdd(name: "Accept", value: accept)
-        if let body {
-            request.body = .bytes(body)
-        } else {
-            request.headers.remove(name: "Content-Type")
-        }
+        let request = try request(method: method, path: path, body: body, accept: accept)
         let start = ContinuousClock.now
         do {
             let response = try await httpClient.execute(request, timeout: .milliseconds(Int64(provider.streamIdleTimeoutMilliseconds)))
@@ -139,13 +137,17 @@ public struct ProviderTransport: Sendable {
     /// Reads the body of a failed response and picks OpenAI's `error.message` if present.
     static func errorMessage(from response: HTTPClientResponse) async -> String {
         guard let body = try? await response.body.collect(upTo: 64 * 1024) else { return "HTTP \(response.status.code)" }
-        let data = Data(body.readableBytesView)
+        return errorMessage(in: Data(body.readableBytesView), status: Int(response.status.code))
+    }
+
+    /// OpenAI's `error.message` (or a top-level `message`) in an error body, else its first 500 bytes.
+    static func errorMessage(in data: Data, status: Int) -> String {
         if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
             if let error = object["error"] as? [String: Any], let message = error["message"] as? String { return message }
             if let message = object["message"] as? String { return message }
         }
         let text = String(decoding: data.prefix(500), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return text.isEmpty ? "HTTP \(response.status.code)" : text
+        return text.isEmpty ? "HTTP \(status)" : text
     }
 
     /// `retry-after-ms`, else `Retry-After` in seconds or as an HTTP date.
@@ -174,6 +176,8 @@ public struct ProviderTransport: Sendable {
 
     private func logAttempt(_ attempt: Int, start: ContinuousClock.Instant, status: Int?, error: String?, timedOut: Bool = false) {
         GatewayMetrics.recordUpstream(status: status, timedOut: timedOut, duration: ContinuousClock.now - start)
+        // Building the metadata costs more than the rest of a relayed request's bookkeeping.
+        guard logger.logLevel <= .info else { return }
         var metadata: Logger.Metadata = [
             "attempt": .stringConvertible(attempt),
             "duration_ms": .stringConvertible((ContinuousClock.now - start).milliseconds),
