@@ -71,13 +71,14 @@ let package = Package(
             dependencies: ["openapi-codegen"]
         ),
 
-        // MARK: Runtime that generated code calls
+        // MARK: Runtime that generated code calls (and the event-loop task executor the servers run on)
         .target(
             name: "GatewayRuntime",
             dependencies: [
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -144,6 +145,7 @@ let package = Package(
         .target(
             name: "FakeOpenAI",
             dependencies: [
+                "GatewayRuntime",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -154,7 +156,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "fake-openai",
-            dependencies: ["FakeOpenAI", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: ["FakeOpenAI", "GatewayRuntime", .product(name: "Hummingbird", package: "hummingbird")],
             swiftSettings: swiftSettings
         ),
 

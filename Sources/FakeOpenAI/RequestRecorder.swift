@@ -40,9 +40,13 @@ public struct RecordedRequest: Sendable {
 public final class RequestRecorder: Sendable {
     private let storage = Mutex<[RecordedRequest]>([])
     private let nextNumber = Atomic<Int>(0)
+    private let keepsRequests: Bool
 
-    /// Creates an empty recorder.
-    public init() {}
+    /// Creates an empty recorder. With `keepsRequests` false it only numbers the requests and
+    /// ``requests`` stays empty (the standalone `fake-openai`, where nobody reads them).
+    public init(keepsRequests: Bool = true) {
+        self.keepsRequests = keepsRequests
+    }
 
     /// A snapshot of the requests received so far, oldest first.
     public var requests: [RecordedRequest] {
@@ -75,6 +79,7 @@ public final class RequestRecorder: Sendable {
 
     func record(method: String, path: String, query: [String: String], headers: [String: String], body: Data) -> Int {
         let number = nextNumber.add(1, ordering: .relaxed).newValue
+        guard keepsRequests else { return number }
         let request = RecordedRequest(
             sequenceNumber: number, method: method, path: path, query: query, headers: headers, body: body,
             receivedAt: .now, responseStatus: nil, clientDisconnected: false
@@ -84,6 +89,7 @@ public final class RequestRecorder: Sendable {
     }
 
     func update(_ number: Int, _ change: (inout RecordedRequest) -> Void) {
+        guard keepsRequests else { return }
         storage.withLock { requests in
             // Usually the last one; search from the end.
             if let index = requests.lastIndex(where: { $0.sequenceNumber == number }) {

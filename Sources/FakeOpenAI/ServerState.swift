@@ -1,4 +1,6 @@
 import Logging
+import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
@@ -43,22 +45,26 @@ final class ServerState: Sendable {
         }
     }
 
+    /// One timer on the current event loop, not a task group of two sleeping tasks: a thousand
+    /// slow streams make tens of thousands of these waits a second.
     private func sleepUnlessStopped(for duration: Duration) async throws {
-        let slept = try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                try await Task.sleep(for: duration)
-                return true
-            }
-            group.addTask {
-                await self.stopSignal.wait()
-                return false
-            }
-            defer { group.cancelAll() }
-            return try await group.next() ?? false
-        }
-        if !slept {
-            try Task.checkCancellation()
+        let loop = MultiThreadedEventLoopGroup.singleton.any()
+        let woken = loop.makePromise(of: Void.self)
+        let nanoseconds = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+        let timer = loop.scheduleTask(in: .nanoseconds(nanoseconds)) { woken.succeed() }
+        guard let registration = stopSignal.onStop({ woken.fail(ServerStopping()) }) else {
+            timer.cancel()
+            woken.fail(ServerStopping())
             throw ServerStopping()
+        }
+        defer {
+            timer.cancel()
+            stopSignal.remove(registration)
+        }
+        try await withTaskCancellationHandler {
+            try await woken.futureResult.get()
+        } onCancel: {
+            woken.fail(CancellationError())
         }
     }
 }
@@ -76,6 +82,7 @@ final class StopSignal: Sendable {
         var nextID = 0
         var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
         var cancelledBeforeRegistering: Set<Int> = []
+        var callbacks: [Int: @Sendable () -> Void] = [:]
     }
 
     private let state = Mutex(State())
@@ -83,12 +90,31 @@ final class StopSignal: Sendable {
     var isStopped: Bool { state.withLock { $0.stopped } }
 
     func stop() {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+        let (waiters, callbacks) = state.withLock { state in
             state.stopped = true
-            defer { state.waiters.removeAll() }
-            return Array(state.waiters.values)
+            defer {
+                state.waiters.removeAll()
+                state.callbacks.removeAll()
+            }
+            return (Array(state.waiters.values), Array(state.callbacks.values))
         }
         for waiter in waiters { waiter.resume() }
+        for callback in callbacks { callback() }
+    }
+
+    /// Calls `callback` once on ``stop()``, unless ``remove(_:)`` came first. Returns nil (and
+    /// never calls it) when already stopped.
+    func onStop(_ callback: @escaping @Sendable () -> Void) -> Int? {
+        state.withLock { state in
+            guard !state.stopped else { return nil }
+            state.nextID += 1
+            state.callbacks[state.nextID] = callback
+            return state.nextID
+        }
+    }
+
+    func remove(_ registration: Int) {
+        _ = state.withLock { $0.callbacks.removeValue(forKey: registration) }
     }
 
     func wait() async {

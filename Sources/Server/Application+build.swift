@@ -21,7 +21,7 @@ public func buildApplication(
     reportStartupWarnings(configuration: configuration, logger: logger)
     GatewayMetrics.bootstrap()
     let rateLimiter = RateLimiter(defaults: configuration.rateLimits)
-    let core = try CodexCore(configuration: configuration, logger: logger, turnLimiter: rateLimiter)
+    let core = try CodexCore(configuration: configuration, logger: logger, turnLimiter: rateLimiter, tracing: tracing)
     let router = Router(context: GatewayRequestContext.self)
     router.add(middleware: RequestIDMiddleware())
     // Request counts and latency by route template (`http.route`), recorded once the body is written.
@@ -133,5 +133,9 @@ public func runGateway(configuration: GatewayConfiguration, logger: Logger, trac
     var groupConfiguration = ServiceGroupConfiguration(services: services + [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
     groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownGracePeriod
     let group = ServiceGroup(configuration: groupConfiguration)
-    try await group.run()
+    // Every task of the server (connections, handlers, relayed bodies) then runs on the event loop
+    // that does its I/O, without hand-offs to the global pool: see EventLoopTaskExecutor.
+    try await withTaskExecutorPreference(EventLoopTaskExecutor.singleton) {
+        try await group.run()
+    }
 }

@@ -5,6 +5,7 @@
 // Serves until SIGINT or SIGTERM. Scenarios are chosen by the request's `model` (see `FakeModel`).
 
 import FakeOpenAI
+import GatewayRuntime
 import Foundation
 import Hummingbird
 import Logging
@@ -72,9 +73,13 @@ let host = options.host
 var logger = Logger(label: "fake-openai")
 logger.logLevel = options.logLevel
 
-let app = FakeOpenAIServer.makeApplication(host: host, port: options.port, logger: logger) { [logger] boundPort in
+// Nothing reads the requests of a standalone fake: keeping them would only grow its memory.
+let app = FakeOpenAIServer.makeApplication(host: host, port: options.port, recorder: RequestRecorder(keepsRequests: false), logger: logger) { [logger] boundPort in
     logger.notice("fake-openai listening", metadata: ["baseURL": "http://\(host):\(boundPort)/v1"])
     // A line scripts can wait for, whatever the log level.
     FileHandle.standardOutput.write(Data("fake-openai listening on http://\(host):\(boundPort)/v1\n".utf8))
 }
-try await app.runService()
+// On the event loops, as the gateway: benchmarks then measure the gateway, not thread hand-offs here.
+try await withTaskExecutorPreference(EventLoopTaskExecutor.singleton) {
+    try await app.runService()
+}

@@ -50,6 +50,85 @@ struct RelayTests {
         }
     }
 
+    @Test func theRequestGoesUpstreamByteForByteAndOnlyAMissingOrNullModelIsFilledIn() async throws {
+        try await withFakeUpstream { fake in
+            try await CodexTestSetup.make(fake: fake, model: "fake-count").gateway.withRouter { client in
+                // Whitespace, member order, escapes and unknown members are the caller's: kept as sent.
+                let exact = "{ \"messages\" : [ {\"role\":\"user\",\"content\":\"caf\\u00e9 \\\"x\\\"\"} ],\n \"model\":\"fake-echo\", \"x_extra\": {\"n\": [1, 2.5e3]} }"
+                for (sent, expectedModel) in [
+                    (exact, "fake-echo"),
+                    (#"{"messages":[{"role":"user","content":"hi"}],"model":null,"stream":null}"#, "fake-count"),
+                    (#"  {"messages":[{"role":"user","content":"hi"}]}"#, "fake-count"),
+                ] {
+                    let (headers, body) = Self.chat(sent)
+                    let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: body)
+                    #expect(response.status == .ok, "\(sent)")
+                    let received = try #require(fake.recorder.requests.last)
+                    #expect(received.model == expectedModel)
+                    if expectedModel == "fake-echo" { #expect(received.bodyText == sent) }
+                    // Whatever was filled in, the rest is intact and the body is still JSON.
+                    #expect((received.json?["messages"] as? [Any])?.count == 1)
+                }
+            }
+        }
+    }
+
+    @Test func aConfiguredModelWithCharactersToEscapeIsInsertedAsValidJSON() async throws {
+        try await withFakeUpstream { fake in
+            // TOML basic-string escapes: the configured model is `fake-echo "quoted" \ tab<TAB>`.
+            try await CodexTestSetup.make(fake: fake, model: #"fake-echo \"quoted\" \\ tab\t"#).gateway.withRouter { client in
+                let (headers, body) = Self.chat(#"{"messages":[{"role":"user","content":"hi"}]}"#)
+                _ = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: body)
+                #expect(fake.recorder.requests.last?.model == "fake-echo \"quoted\" \\ tab\t")
+            }
+        }
+    }
+
+    @Test func tokensAreCountedFromWholeAnswersAndFromTheUsageChunkOfStreams() async throws {
+        try await withFakeUpstream { fake in
+            try await CodexTestSetup.make(fake: fake).gateway.withRouter { client in
+                func tokens(_ type: String) async throws -> Double {
+                    let metrics = try await client.execute(uri: "/metrics", method: .get, headers: .apiKey())
+                    let prefix = "codex_gateway_tokens_total{type=\"\(type)\"} "
+                    let line = metrics.text.split(separator: "\n").first { $0.hasPrefix(prefix) }
+                    return line.flatMap { Double($0.dropFirst(prefix.count)) } ?? 0
+                }
+                for (body, isStream) in [
+                    (#"{"model":"fake-echo","messages":[{"role":"user","content":"the word \"usage\": {} in a message"}]}"#, false),
+                    (#"{"model":"fake-echo","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"stream me"}]}"#, true),
+                ] {
+                    let (inputBefore, outputBefore) = (try await tokens("input"), try await tokens("output"))
+                    let (headers, request) = Self.chat(body)
+                    let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: request)
+                    #expect(response.status == .ok)
+                    // What the provider reported, read back from what the client got.
+                    var usage: [String: Any]?
+                    if isStream {
+                        for line in response.text.split(separator: "\n") where line.hasPrefix("data: {") {
+                            let event = try JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any]
+                            if let found = event?["usage"] as? [String: Any] { usage = found }
+                        }
+                    } else {
+                        usage = try Self.json(response)["usage"] as? [String: Any]
+                    }
+                    let reported = try #require(usage, "\(body)")
+                    let prompt = try #require(reported["prompt_tokens"] as? Int)
+                    let completion = try #require(reported["completion_tokens"] as? Int)
+                    #expect(prompt > 0 && completion > 0)
+                    // Counted just after the last byte. The counters are the process's, and other suites'
+                    // turns may add to them meanwhile: at least this answer's (exact figures: RelayUsageSnifferTests).
+                    var counted = false
+                    for _ in 0..<200 where !counted {
+                        counted = try await tokens("output") - outputBefore >= Double(completion)
+                        if !counted { try await Task.sleep(for: .milliseconds(10)) }
+                    }
+                    #expect(counted, "\(body)")
+                    #expect(try await tokens("input") - inputBefore >= Double(prompt))
+                }
+            }
+        }
+    }
+
     @Test func malformedRequestsAre400WithoutCallingTheProvider() async throws {
         try await withFakeUpstream { fake in
             try await CodexTestSetup.make(fake: fake).gateway.withRouter { client in

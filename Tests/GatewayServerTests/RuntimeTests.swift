@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import NIOPosix
 import Testing
 
 /// A hand-written type shaped like generated code, to test the decoding helpers it calls.
@@ -151,5 +152,31 @@ struct RuntimeTests {
             let large = try await client.execute(uri: "/echo", method: .post, body: ByteBuffer(string: String(repeating: "x", count: 17)))
             #expect(large.status == .contentTooLarge)
         }
+    }
+}
+
+@Suite("EventLoopTaskExecutor")
+struct EventLoopTaskExecutorTests {
+    @Test func tasksUnderItRunOnTheSingletonEventLoopsAndChildTasksInheritIt() async throws {
+        func onSingletonLoop() -> Bool {
+            guard let current = MultiThreadedEventLoopGroup.currentEventLoop else { return false }
+            return MultiThreadedEventLoopGroup.singleton.makeIterator().contains { $0 === current }
+        }
+        #expect(!onSingletonLoop())
+        let results = await withTaskExecutorPreference(EventLoopTaskExecutor.singleton) {
+            var results = [onSingletonLoop()]
+            try? await Task.sleep(for: .milliseconds(1))
+            results.append(onSingletonLoop())
+            // A future's completion resumes the task on a loop of the group too.
+            let loop = MultiThreadedEventLoopGroup.singleton.next()
+            _ = try? await loop.scheduleTask(in: .milliseconds(1)) {}.futureResult.get()
+            results.append(onSingletonLoop())
+            await withTaskGroup(of: Bool.self) { group in
+                for _ in 0..<4 { group.addTask { onSingletonLoop() } }
+                for await child in group { results.append(child) }
+            }
+            return results
+        }
+        #expect(results == Array(repeating: true, count: 7))
     }
 }

@@ -29,21 +29,26 @@ public enum CredentialHash {
 
 /// Keys from configuration (`GATEWAY_API_KEY`), hashed at startup.
 public struct MemoryAPIKeyStore: APIKeyStore {
-    private let digests: [[UInt8]]
+    /// Each key's digest with its principal, made once: formatting the fingerprint per request
+    /// showed in the relay's profile.
+    private let keys: [(digest: [UInt8], principal: Principal)]
 
     public init(keys: [String]) {
-        self.digests = keys.map(CredentialHash.digest)
+        self.keys = keys.map { key in
+            let digest = CredentialHash.digest(key)
+            return (digest, Principal(kind: .apiKey, id: CredentialHash.fingerprint(digest)))
+        }
     }
 
-    public var isEmpty: Bool { digests.isEmpty }
+    public var isEmpty: Bool { keys.isEmpty }
 
     public func principal(forKey key: String) async throws -> Principal? {
         let presented = CredentialHash.digest(key)
         // Compare against every stored digest, with no early exit, so timing reveals nothing.
-        var match: [UInt8]?
-        for digest in digests where CredentialHash.constantTimeEquals(digest, presented) {
-            match = digest
+        var match: Principal?
+        for stored in keys where CredentialHash.constantTimeEquals(stored.digest, presented) {
+            match = stored.principal
         }
-        return match.map { Principal(kind: .apiKey, id: CredentialHash.fingerprint($0)) }
+        return match
     }
 }

@@ -12,35 +12,48 @@ import NIOHTTP1
 public struct ProviderTransport: Sendable {
     public let provider: ModelProviderInfo
     let httpClient: HTTPClient
-    let environment: [String: String]
     let logger: Logger
     /// Upper bound for a server-requested delay, so a hostile `Retry-After` cannot park a turn.
     static let maximumRetryDelay: Duration = .seconds(60)
 
+    /// The query string and the credential and provider headers, worked out once: the
+    /// environment does not change while the gateway runs.
+    private let query: String
+    private let fixedHeaders: Result<HTTPHeaders, MissingProviderKey>
+
     public init(provider: ModelProviderInfo, httpClient: HTTPClient, environment: [String: String], logger: Logger) {
         self.provider = provider
         self.httpClient = httpClient
-        self.environment = environment
         self.logger = logger
+        if provider.queryParams.isEmpty {
+            self.query = ""
+        } else {
+            var components = URLComponents()
+            components.queryItems = provider.queryParams.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) }
+            self.query = "?" + (components.percentEncodedQuery ?? "")
+        }
+        self.fixedHeaders = Result {
+            var headers = HTTPHeaders()
+            if let key = try provider.apiKey(in: environment) {
+                headers.add(name: "Authorization", value: "Bearer \(key)")
+            }
+            for (name, value) in provider.httpHeaders.sorted(by: { $0.key < $1.key }) {
+                headers.replaceOrAdd(name: name, value: value)
+            }
+            for (name, variable) in provider.envHTTPHeaders.sorted(by: { $0.key < $1.key }) {
+                if let value = environment[variable], !value.isEmpty { headers.replaceOrAdd(name: name, value: value) }
+            }
+            return headers
+        }.mapError { $0 as! MissingProviderKey }
     }
 
     /// Throws ``MissingProviderKey`` (as ``ModelClientError/missingKey(_:)``) when the key is unset.
     public func checkCredentials() throws {
-        do {
-            _ = try provider.apiKey(in: environment)
-        } catch let error as MissingProviderKey {
-            throw ModelClientError.missingKey(error)
-        }
+        if case .failure(let missing) = fixedHeaders { throw ModelClientError.missingKey(missing) }
     }
 
     func url(path: String) -> String {
-        var url = provider.baseURL + path
-        if !provider.queryParams.isEmpty {
-            var components = URLComponents()
-            components.queryItems = provider.queryParams.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) }
-            url += "?" + (components.percentEncodedQuery ?? "")
-        }
-        return url
+        provider.baseURL + path + query
     }
 
     /// A request to `path` with the provider's credentials and headers; JSON `body` if any.
@@ -53,21 +66,16 @@ public struct ProviderTransport: Sendable {
     }
 
     func headers(accept: String = "text/event-stream", hasBody: Bool = true) throws -> HTTPHeaders {
+        let fixed: HTTPHeaders
+        switch fixedHeaders {
+        case .success(let headers): fixed = headers
+        case .failure(let missing): throw ModelClientError.missingKey(missing)
+        }
         var headers = HTTPHeaders()
         if hasBody { headers.add(name: "Content-Type", value: "application/json") }
         headers.add(name: "Accept", value: accept)
-        do {
-            if let key = try provider.apiKey(in: environment) {
-                headers.add(name: "Authorization", value: "Bearer \(key)")
-            }
-        } catch let error as MissingProviderKey {
-            throw ModelClientError.missingKey(error)
-        }
-        for (name, value) in provider.httpHeaders.sorted(by: { $0.key < $1.key }) {
+        for (name, value) in fixed {
             headers.replaceOrAdd(name: name, value: value)
-        }
-        for (name, variable) in provider.envHTTPHeaders.sorted(by: { $0.key < $1.key }) {
-            if let value = environment[variable], !value.isEmpty { headers.replaceOrAdd(name: name, value: value) }
         }
         return headers
     }

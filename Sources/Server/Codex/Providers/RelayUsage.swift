@@ -1,60 +1,135 @@
-import Foundation
+import GatewayRuntime
 import NIOCore
 
-/// Finds the token usage in a relayed answer without holding it up: it keeps a bounded copy of
-/// what passed (the whole JSON body up to a limit, or the tail of an event stream, where the
-/// usage chunk comes last) and reads `usage` once the answer is complete.
-struct RelayUsageSniffer {
+/// Finds the token usage in a relayed answer without holding it up or copying it as it passes: it
+/// keeps references to the chunks that went by (the whole JSON body up to a limit, or the last few
+/// kilobytes of an event stream, where the usage chunk comes last) and reads `usage` once the
+/// answer is complete.
+public struct RelayUsageSniffer: Sendable {
     private let isStream: Bool
     private let limit: Int
-    private var kept = ByteBuffer()
+    private var chunks: [ByteBuffer] = []
+    private var keptBytes = 0
     private var overflowed = false
 
-    init(isStream: Bool) {
+    public init(isStream: Bool) {
         self.isStream = isStream
-        self.limit = isStream ? 16 * 1024 : 1 << 20
+        // A stream's usage event is a few hundred bytes, the last one before `[DONE]`.
+        self.limit = isStream ? 4 * 1024 : 1 << 20
     }
 
-    mutating func observe(_ buffer: ByteBuffer) {
+    public mutating func observe(_ buffer: ByteBuffer) {
+        guard !overflowed else { return }
+        chunks.append(buffer)
+        keptBytes += buffer.readableBytes
         if isStream {
-            var chunk = buffer
-            kept.writeBuffer(&chunk)
-            if kept.readableBytes > limit {
-                kept.moveReaderIndex(forwardBy: kept.readableBytes - limit)
-                kept.discardReadBytes()
+            // Drop the oldest chunks while the rest still cover the limit.
+            var drop = 0
+            while drop < chunks.count - 1, keptBytes - chunks[drop].readableBytes >= limit {
+                keptBytes -= chunks[drop].readableBytes
+                drop += 1
             }
-        } else if !overflowed {
-            if kept.readableBytes + buffer.readableBytes > limit {
-                overflowed = true
-                kept.clear()
-            } else {
-                var chunk = buffer
-                kept.writeBuffer(&chunk)
-            }
+            if drop > 0 { chunks.removeFirst(drop) }
+        } else if keptBytes > limit {
+            overflowed = true
+            chunks = []
         }
     }
 
     /// The usage the answer reported, if any (Chat Completions' `prompt_tokens`/`completion_tokens`).
-    func usage() -> TokenUsage? {
-        if isStream {
-            let text = String(decoding: kept.readableBytesView, as: UTF8.self)
-            for line in text.split(separator: "\n").reversed() where line.hasPrefix("data:") && line.contains("\"usage\"") {
-                if let usage = Self.usage(in: Data(line.dropFirst(5).utf8)) { return usage }
+    public func usage() -> TokenUsage? {
+        guard !overflowed, !chunks.isEmpty else { return nil }
+        var all: ByteBuffer
+        if chunks.count == 1 {
+            all = chunks[0]
+        } else {
+            all = ByteBuffer()
+            all.reserveCapacity(keptBytes)
+            for var chunk in chunks { all.writeBuffer(&chunk) }
+        }
+        return all.withUnsafeReadableBytes { bytes in
+            guard isStream else { return Self.usage(inAnswer: bytes) }
+            // The last `data:` line that has a usage object.
+            var end = bytes.count
+            while end > 0 {
+                var start = end - 1
+                while start > 0, bytes[start - 1] != UInt8(ascii: "\n") { start -= 1 }
+                let line = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
+                if line.starts(with: "data:".utf8), let usage = Self.usage(inJSON: UnsafeRawBufferPointer(rebasing: line.dropFirst(5))) {
+                    return usage
+                }
+                end = start - 1
             }
             return nil
         }
-        return overflowed ? nil : Self.usage(in: Data(kept.readableBytesView))
     }
 
-    static func usage(in json: Data) -> TokenUsage? {
-        guard let object = try? JSONSerialization.jsonObject(with: json) as? [String: Any],
-            let usage = object["usage"] as? [String: Any]
+    /// The `usage` member of a whole (non-streamed) answer. OpenAI puts it last, so it is looked for
+    /// from the end: the last `"usage"` key followed by `:` and an object, not inside a string (not
+    /// preceded by a backslash). The answer's syntax is the provider's business; this reads only
+    /// that object, whatever the answer's size.
+    static func usage(inAnswer bytes: UnsafeRawBufferPointer) -> TokenUsage? {
+        let key = Array("\"usage\"".utf8)
+        var end = bytes.count
+        while let found = lastRange(of: key, in: UnsafeRawBufferPointer(rebasing: bytes[..<end])) {
+            end = found.lowerBound
+            guard found.lowerBound == 0 || bytes[found.lowerBound - 1] != UInt8(ascii: "\\") else { continue }
+            var index = found.upperBound
+            func skipWhitespace() {
+                while index < bytes.count, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[index]) { index += 1 }
+            }
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { continue }
+            index += 1
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "{"),
+                let length = JSONSyntaxScanner.lengthOfValue(in: UnsafeRawBufferPointer(rebasing: bytes[index...]))
+            else { continue }
+            let object = UnsafeRawBufferPointer(rebasing: bytes[index..<(index + length)])
+            return usage(inUsageObject: object)
+        }
+        return nil
+    }
+
+    private static func lastRange(of needle: [UInt8], in bytes: UnsafeRawBufferPointer) -> Range<Int>? {
+        guard bytes.count >= needle.count else { return nil }
+        var start = bytes.count - needle.count
+        while start >= 0 {
+            if bytes[start] == needle[0], UnsafeRawBufferPointer(rebasing: bytes[start..<(start + needle.count)]).elementsEqual(needle) {
+                return start..<(start + needle.count)
+            }
+            start -= 1
+        }
+        return nil
+    }
+
+    /// The `usage` member of a JSON object, read with the scanner: a `JSONDecoder` set up for
+    /// three integers cost more than relaying the whole answer.
+    static func usage(inJSON bytes: UnsafeRawBufferPointer) -> TokenUsage? {
+        guard let members = try? JSONSyntaxScanner.topLevelMembers(of: bytes),
+            let member = members.last(where: { $0.keyIs("usage", in: bytes) }), member.kind == .object
         else { return nil }
-        let cached = (usage["prompt_tokens_details"] as? [String: Any])?["cached_tokens"] as? Int ?? 0
+        return usage(inUsageObject: UnsafeRawBufferPointer(rebasing: bytes[member.value]))
+    }
+
+    /// Reads `{"prompt_tokens":…,"completion_tokens":…,"prompt_tokens_details":{"cached_tokens":…}}`.
+    private static func usage(inUsageObject usage: UnsafeRawBufferPointer) -> TokenUsage? {
+        guard let fields = try? JSONSyntaxScanner.topLevelMembers(of: usage) else { return nil }
+        func integer(_ name: String, in object: UnsafeRawBufferPointer, _ fields: [JSONSyntaxScanner.Member]) -> Int {
+            guard let field = fields.last(where: { $0.keyIs(name, in: object) }), field.kind == .number else { return 0 }
+            return JSONSyntaxScanner.integer(in: object, at: field.value) ?? 0
+        }
+        var cached = 0
+        if let details = fields.last(where: { $0.keyIs("prompt_tokens_details", in: usage) }), details.kind == .object {
+            let object = UnsafeRawBufferPointer(rebasing: usage[details.value])
+            if let detailFields = try? JSONSyntaxScanner.topLevelMembers(of: object) {
+                cached = integer("cached_tokens", in: object, detailFields)
+            }
+        }
         return TokenUsage(
-            inputTokens: usage["prompt_tokens"] as? Int ?? 0,
+            inputTokens: integer("prompt_tokens", in: usage, fields),
             cachedInputTokens: cached,
-            outputTokens: usage["completion_tokens"] as? Int ?? 0
+            outputTokens: integer("completion_tokens", in: usage, fields)
         )
     }
 }

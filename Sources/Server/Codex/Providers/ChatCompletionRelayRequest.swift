@@ -1,0 +1,83 @@
+import GatewayRuntime
+import NIOCore
+
+/// A Chat Completions request checked just enough to relay: well-formed JSON, an object with a
+/// non-empty `messages` array of objects, a string `model` (the configured one when absent or
+/// null) and a boolean `stream`. The bytes go upstream unchanged unless the model had to be filled
+/// in, and then only the model is added: nothing is decoded or re-encoded.
+struct ChatCompletionRelayRequest {
+    var body: ByteBuffer
+    var stream: Bool
+
+    init(body: ByteBuffer, defaultModel: String) throws {
+        let notAnObject = "The body must be a JSON object (an OpenAI Chat Completions request)."
+        let checked = body.withUnsafeReadableBytes { bytes -> Result<(stream: Bool, modelFill: ModelFill?), GatewayError> in
+            let members: [JSONSyntaxScanner.Member]
+            do {
+                guard let object = try JSONSyntaxScanner.topLevelMembers(of: bytes) else { return .failure(.badRequest(notAnObject)) }
+                members = object
+            } catch {
+                return .failure(.badRequest("\(notAnObject) It is not valid JSON: \(error)."))
+            }
+            // Like JSON decoders, the last of repeated members wins.
+            func last(_ name: String) -> JSONSyntaxScanner.Member? { members.last { $0.keyIs(name, in: bytes) } }
+            guard let messages = last("messages"), messages.kind == .array, messages.elementCount > 0 else {
+                return .failure(.badRequest("messages: expected a non-empty array of messages."))
+            }
+            guard messages.allElementsAreObjects else { return .failure(.badRequest("messages: every message must be an object.")) }
+            let stream: Bool
+            switch last("stream") {
+            case nil: stream = false
+            case let member? where member.kind == .null: stream = false
+            case let member? where member.kind == .bool: stream = bytes[member.value.lowerBound] == UInt8(ascii: "t")
+            default: return .failure(.badRequest("stream: expected a boolean."))
+            }
+            switch last("model") {
+            case nil:
+                return .success((stream, .insertAfterBrace))
+            case let member? where member.kind == .null:
+                return .success((stream, .replace(member.value)))
+            case let member? where member.kind == .string && member.value.count > 2:
+                return .success((stream, nil))
+            default:
+                return .failure(.badRequest("model: expected a non-empty string."))
+            }
+        }
+        switch checked {
+        case .failure(let error): throw error
+        case .success(let (stream, fill)):
+            self.stream = stream
+            self.body = fill.map { $0.apply(to: body, model: defaultModel) } ?? body
+        }
+    }
+
+    /// Where the configured model goes when the request names none.
+    private enum ModelFill {
+        /// `{"model":"…",` then the rest of the object.
+        case insertAfterBrace
+        /// In place of `null`.
+        case replace(Range<Int>)
+
+        func apply(to body: ByteBuffer, model: String) -> ByteBuffer {
+            let literal = JSONSyntaxScanner.quoted(model)
+            let bytes = body.readableBytesView
+            var filled = ByteBuffer()
+            filled.reserveCapacity(bytes.count + literal.utf8.count + 10)
+            switch self {
+            case .insertAfterBrace:
+                let brace = bytes.firstIndex(of: UInt8(ascii: "{"))!
+                filled.writeBytes(bytes[...brace])
+                filled.writeString("\"model\":" + literal)
+                // `{}` cannot reach here (messages is required), so a member always follows.
+                filled.writeString(",")
+                filled.writeBytes(bytes[(brace + 1)...])
+            case .replace(let range):
+                let start = bytes.startIndex
+                filled.writeBytes(bytes[..<(start + range.lowerBound)])
+                filled.writeString(literal)
+                filled.writeBytes(bytes[(start + range.upperBound)...])
+            }
+            return filled
+        }
+    }
+}
