@@ -114,12 +114,14 @@ def gap_row(label, direct, gateway, key, limit_us=None, note_failures=False):
     ))
 
 
-gap_row("4. 128 slow streams (20 ms chunks): gap p99", "gaps128_direct", "gaps128_gateway", "gap_p99_us")
-gap_row("4. 128 slow streams: max gap", "gaps128_direct", "gaps128_gateway", "gap_max_us", note_failures=True)
-gap_row("4. 128 slow streams: first chunk p99", "gaps128_direct", "gaps128_gateway", "first_content_p99_us")
-gap_row("4. 1,000 slow streams (20 ms chunks): gap p99", "gaps1000_direct", "gaps1000_gateway", "gap_p99_us")
-gap_row("4. 1,000 slow streams: max gap", "gaps1000_direct", "gaps1000_gateway", "gap_max_us", 50_000, note_failures=True)
-gap_row("4. 1,000 slow streams: first chunk p99", "gaps1000_direct", "gaps1000_gateway", "first_content_p99_us")
+for n in (128, 500, 1000):
+    d, g = f"streams{n}_direct", f"streams{n}_gateway"
+    target = 50_000 if n == 1000 else None
+    gap_row(f"4a. {n:,} steady streams (20 ms chunks): gap p99", d, g, "gap_p99_us")
+    gap_row(f"4a. {n:,} steady streams: max gap", d, g, "gap_max_us", target, note_failures=True)
+gap_row("4b. Burst: 1,000 streams requested at once: gap p99", "gaps1000_direct", "gaps1000_gateway", "gap_p99_us")
+gap_row("4b. Burst: max gap", "gaps1000_direct", "gaps1000_gateway", "gap_max_us", note_failures=True)
+gap_row("4b. Burst: first chunk p99", "gaps1000_direct", "gaps1000_gateway", "first_content_p99_us")
 
 # 5. RSS
 for name, label in (("rss_start", "5. Idle RSS after start"), ("rss_after_load", "5. Idle RSS after the load")):
@@ -171,7 +173,8 @@ print()
 print("CPU seconds in each measured window (gateway / fake-openai / load client / whole machine; "
       "'others' = machine less these three, i.e. unrelated processes):")
 for name in ("latency_direct", "latency_gateway", "throughput_direct", "throughput_gateway", "ttft_direct",
-             "ttft_gateway", "gaps128_direct", "gaps128_gateway", "gaps1000_direct", "gaps1000_gateway"):
+             "ttft_gateway", "streams128_direct", "streams128_gateway", "streams500_direct", "streams500_gateway",
+             "streams1000_direct", "streams1000_gateway", "gaps1000_direct", "gaps1000_gateway"):
     cpu = get(name, "cpu")
     if not cpu:
         continue
@@ -180,6 +183,9 @@ for name in ("latency_direct", "latency_gateway", "throughput_direct", "throughp
     per = ""
     if n and name.startswith(("latency", "throughput", "ttft")):
         per = f"; per request: gateway {cpu.get('gateway', 0) / n * 1e6:,.0f} µs, fake {cpu.get('fake', 0) / n * 1e6:,.0f} µs"
+    chunks = get(name, "gap_count")
+    if chunks and name.startswith("streams"):
+        per = f"; per chunk: gateway {cpu.get('gateway', 0) / chunks * 1e6:,.0f} µs, fake {cpu.get('fake', 0) / chunks * 1e6:,.0f} µs"
     print(f"  {name:22} window {cpu['window_s']:6.2f} s: gateway {cpu.get('gateway', 0):6.2f}, fake {cpu.get('fake', 0):6.2f}, "
           f"client {cpu.get('client', 0):5.2f}, machine {cpu.get('machine', 0):6.2f}, others {max(others, 0):5.2f}{per}")
 for name in ("machine", "machine_end"):

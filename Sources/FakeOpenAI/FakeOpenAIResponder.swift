@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// Answers every request the fake server receives: records it, then routes it by method and path.
 struct FakeOpenAIResponder: HTTPResponder {
@@ -215,8 +216,8 @@ private struct Exchange: Sendable {
         switch scenario {
         case .count:
             plan.output = .text(["messages=\(conversation.messageCount)"])
-        case .slow(let gap):
-            plan.output = .text((0..<10).map { "tick\($0) " })
+        case .slow(let gap, let ticks):
+            plan.output = .text((0..<ticks).map { "tick\($0) " })
             plan.gap = gap
         case .stall:
             plan.ending = .stall(afterDeltas: 2, maximum: FakeOpenAIResponder.stallMaximum)
@@ -280,12 +281,23 @@ private struct Exchange: Sendable {
     }
 
     private static func run(_ steps: [StreamStep], writer: inout any ResponseBodyWriter, state: ServerState) async throws {
+        if state.stopSignal.isStopped { throw ServerStopping() }
+        let stopSignal = state.stopSignal
+        // One shutdown handler for the whole stream rather than one per chunk's wait.
+        try await withGracefulShutdownHandler {
+            try await runSteps(steps, writer: &writer, state: state)
+        } onGracefulShutdown: {
+            stopSignal.stop()
+        }
+    }
+
+    private static func runSteps(_ steps: [StreamStep], writer: inout any ResponseBodyWriter, state: ServerState) async throws {
         for step in steps {
             switch step {
             case .write(let buffer):
                 try await writer.write(buffer)
             case .sleep(let duration):
-                try await state.sleep(for: duration)
+                try await state.sleepUnlessStopped(for: duration)
             case .stall(let maximum):
                 try await state.sleep(for: maximum)
                 throw DeliberateCut()
@@ -301,9 +313,9 @@ private struct Exchange: Sendable {
         let value = api == .chat ? OpenAIFormat.chatCompletion(plan) : OpenAIFormat.responseJSON(plan)
         let bytes = ByteBuffer(string: value.serialized + "\n")
         switch scenario {
-        case .slow(let gap):
+        case .slow(let gap, let ticks):
             do {
-                try await state.sleep(for: gap * 9)
+                try await state.sleep(for: gap * (ticks - 1))
             } catch {
                 return self.error(.serviceUnavailable, message: "The server is shutting down.", type: "server_error")
             }

@@ -45,9 +45,12 @@ final class ServerState: Sendable {
         }
     }
 
+    /// Like ``sleep(for:)`` but for callers already inside `withGracefulShutdownHandler` that
+    /// stops ``stopSignal`` (a streamed answer, which sleeps between all its chunks).
+    ///
     /// One timer on the current event loop, not a task group of two sleeping tasks: a thousand
     /// slow streams make tens of thousands of these waits a second.
-    private func sleepUnlessStopped(for duration: Duration) async throws {
+    func sleepUnlessStopped(for duration: Duration) async throws {
         let loop = MultiThreadedEventLoopGroup.singleton.any()
         let woken = loop.makePromise(of: Void.self)
         let nanoseconds = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000

@@ -23,7 +23,8 @@ public func buildApplication(
     let rateLimiter = RateLimiter(defaults: configuration.rateLimits)
     let core = try CodexCore(configuration: configuration, logger: logger, turnLimiter: rateLimiter, tracing: tracing)
     let router = Router(context: GatewayRequestContext.self)
-    router.add(middleware: RequestIDMiddleware())
+    let activity = IdleMemoryTrimmer.Activity()
+    router.add(middleware: RequestIDMiddleware(activity: activity))
     // Request counts and latency by route template (`http.route`), recorded once the body is written.
     router.add(middleware: MetricsMiddleware())
     if tracing { router.add(middleware: TracingMiddleware()) }
@@ -86,7 +87,7 @@ public func buildApplication(
         server: webSocket.serverBuilder(),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "codex-gateway"),
         // Stopped in reverse order: the webhook worker, then the database, then the HTTP client.
-        services: [core.httpClientService, DatabaseService(database: database), webhookService],
+        services: [core.httpClientService, DatabaseService(database: database), webhookService, IdleMemoryTrimmer(activity: activity)],
         onServerRunning: { channel in
             await onServerRunning(channel.localAddress?.port ?? configuration.port)
         },

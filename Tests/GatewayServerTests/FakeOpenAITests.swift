@@ -49,6 +49,26 @@ struct FakeOpenAITests {
         }
     }
 
+    @Test func slowStreamsSendTheAskedNumberOfTicksAtTheAskedPace() async throws {
+        #expect(FakeModel(modelName: "fake-slow") == .slow(gap: .milliseconds(100), ticks: 10))
+        #expect(FakeModel(modelName: "fake-slow-20-300") == .slow(gap: .milliseconds(20), ticks: 300))
+        #expect(FakeModel(modelName: "fake-slow-20-0") == .slow(gap: .milliseconds(20), ticks: 1))
+        try await withFake { server in
+            let start = ContinuousClock.now
+            let response = try await post(server, "/chat/completions", #"{"model":"fake-slow-15-5","stream":true,"messages":[{"role":"user","content":"x"}]}"#)
+            var content = ""
+            for event in SSE.parse(try await readAll(response)).dropLast() {
+                let chunk = try #require(JSONHelper.object(event.data))
+                for choice in chunk["choices"] as? [[String: Any]] ?? [] {
+                    content += ((choice["delta"] as? [String: Any])?["content"] as? String) ?? ""
+                }
+            }
+            #expect(content == "tick0 tick1 tick2 tick3 tick4 ")
+            // Four gaps of 15 ms at least between the five ticks.
+            #expect(ContinuousClock.now - start >= .milliseconds(60))
+        }
+    }
+
     @Test func chatNonStreamingIsOneCompletionObject() async throws {
         try await withFake { server in
             let response = try await post(

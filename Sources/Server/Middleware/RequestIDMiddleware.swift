@@ -9,9 +9,15 @@ public struct RequestIDMiddleware: RouterMiddleware {
 
     public static let header = HTTPField.Name("X-Request-Id")!
 
-    public init() {}
+    /// Told about every request, so memory is trimmed only once requests stop (IdleMemoryTrimmer).
+    let activity: IdleMemoryTrimmer.Activity?
+
+    public init(activity: IdleMemoryTrimmer.Activity? = nil) {
+        self.activity = activity
+    }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        activity?.record()
         var context = context
         let id = request.headers[Self.header].flatMap(Self.accept) ?? Self.generate()
         context.requestID = id

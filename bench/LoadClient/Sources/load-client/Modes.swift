@@ -393,3 +393,130 @@ func rssKiB(pid: Int32) -> Int? {
     }
     return nil
 }
+
+// MARK: Steady streams: N connections each streaming back to back, starts spread out
+
+/// Every connection streams one answer after another; their first requests are spread evenly over
+/// `ramp` so that, as with real clients, streams start and end at different moments. After the
+/// warm-up, gaps between chunks are measured for `seconds`; streams sent and finished inside that
+/// window count as streams (and must be whole). Then no new stream starts, and the run ends when
+/// the last one has finished.
+final class SteadyStreamsDriver: Tally, ConnectionDriver {
+    let request: ByteBuffer
+    let expectedContent: Int
+    let pids: [(String, Int32)]
+    let promise: EventLoopPromise<Void>
+    var connections: [HTTPConnection] = []
+    var measureStart: UInt64 = .max
+    var measureEnd: UInt64 = .max
+    var stopping = false
+    var inFlight = 0
+    var gaps: [UInt64] = []
+    var firstContent: [UInt64] = []
+    var streams = 0
+    var shortStreams = 0
+    var cpu: CPUWindow?
+    var cpuJSON = ""
+
+    init(request: ByteBuffer, expectedContent: Int, pids: [(String, Int32)], promise: EventLoopPromise<Void>) {
+        self.request = request
+        self.expectedContent = expectedContent
+        self.pids = pids
+        self.promise = promise
+    }
+
+    func start(on loop: EventLoop, ramp: Double, warmup: Double, seconds: Double) {
+        let now = nowNanos()
+        measureStart = now + UInt64(warmup * 1e9)
+        measureEnd = measureStart + UInt64(seconds * 1e9)
+        for (index, connection) in connections.enumerated() {
+            let delay = Int64(ramp * 1e9) * Int64(index) / Int64(max(1, connections.count))
+            loop.scheduleTask(in: .nanoseconds(delay)) { self.sendNext(connection) }
+        }
+        loop.scheduleTask(in: .nanoseconds(Int64(warmup * 1e9))) { self.cpu = CPUWindow(pids: self.pids) }
+        loop.scheduleTask(in: .nanoseconds(Int64((warmup + seconds) * 1e9))) {
+            self.stopping = true
+            self.cpuJSON = self.cpu?.finish(seconds: seconds) ?? ""
+            if self.inFlight == 0 { self.promise.succeed(()) }
+        }
+    }
+
+    private func inWindow(_ time: UInt64) -> Bool { time >= measureStart && time <= measureEnd }
+
+    private func sendNext(_ connection: HTTPConnection) {
+        guard !stopping else { return }
+        inFlight += 1
+        connection.send(request)
+    }
+
+    func contentEvents(_ connection: HTTPConnection, count: Int, at now: UInt64) {
+        if inWindow(now) {
+            if connection.lastContentAt != 0 { gaps.append(now - connection.lastContentAt) }
+            if count > 1 { gaps.append(contentsOf: repeatElement(0, count: count - 1)) }
+        }
+        if connection.firstContentAt == 0 { connection.firstContentAt = now }
+        connection.lastContentAt = now
+        connection.contentCount += count
+    }
+
+    func responseComplete(_ connection: HTTPConnection, status: Int, at now: UInt64) {
+        inFlight -= 1
+        if inWindow(connection.sentAt) && inWindow(now) {
+            streams += 1
+            statuses[status, default: 0] += 1
+            if connection.firstContentAt != 0 { firstContent.append(connection.firstContentAt - connection.sentAt) }
+            if connection.contentCount != expectedContent { shortStreams += 1 }
+        }
+        if stopping {
+            if inFlight == 0 { promise.succeed(()) }
+        } else {
+            sendNext(connection)
+        }
+    }
+
+    func connectionFailed(_ connection: HTTPConnection, error: String) {
+        self.error(error)
+        connections.removeAll { $0 === connection }
+        inFlight -= 1
+        if (stopping && inFlight == 0) || connections.isEmpty { promise.succeed(()) }
+    }
+}
+
+func runSteadyStreams(_ options: Options) throws -> String {
+    let target = try Target(url: options.string("url"))
+    let request = encodeRequest(method: "POST", target: target, headers: options.all("header"), body: try options.string("body"))
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    defer { try? group.syncShutdownGracefully() }
+    let loop = group.next()
+    let count = options.int("streams", 1000)
+    let ramp = options.double("ramp-seconds", 2)
+    let warmup = max(ramp, options.double("warmup-seconds", ramp + 1))
+    let seconds = options.double("seconds", 5)
+    let promise = loop.makePromise(of: Void.self)
+    let driver = SteadyStreamsDriver(request: request, expectedContent: options.int("expect-content", 100), pids: options.pids, promise: promise)
+    let opened = nowNanos()
+    let connections = try openConnections(count: count, target: target, eventLoop: loop, scansSSE: true, driver: driver).wait()
+    let openSeconds = Double(nowNanos() - opened) / 1e9
+    let timeout = options.double("max-seconds", 120)
+    try loop.submit {
+        driver.connections = connections
+        loop.scheduleTask(in: .nanoseconds(Int64(timeout * 1e9))) {
+            driver.error("timed out after \(timeout) s with \(driver.inFlight) streams in flight")
+            promise.succeed(())
+        }
+        driver.start(on: loop, ramp: ramp, warmup: warmup, seconds: seconds)
+    }.wait()
+    try promise.futureResult.wait()
+    let result = try loop.submit { () -> String in
+        var out = "{\"mode\":\"streams\",\"label\":\(jsonString(options.string("label", ""))),\"connections\":\(count),"
+        out += "\"open_seconds\":\(fmt(openSeconds)),\"ramp_seconds\":\(fmt(ramp)),\"seconds\":\(fmt(seconds)),"
+        out += "\"streams\":\(driver.streams),\"short_streams\":\(driver.shortStreams),"
+        out += "\(driver.json),"
+        out += "\"gaps_over_50ms\":\(driver.gaps.filter { $0 > 50_000_000 }.count),"
+        out += Summary(nanoseconds: driver.gaps).json("gap") + ","
+        out += Summary(nanoseconds: driver.firstContent).json("first_content") + driver.cpuJSON + "}"
+        return out
+    }.wait()
+    for connection in connections { connection.close() }
+    return result
+}

@@ -4,6 +4,8 @@
 //   load-client ttft       (same options; the body must ask for "stream": true)
 //   load-client throughput --url URL --body JSON [--connections 32] [--warmup-seconds 2] [--seconds 10]
 //   load-client gaps       --url URL --body JSON [--streams 128] [--rounds 3] [--warmup-rounds 1] [--expect-content 10]
+//   load-client streams    --url URL --body JSON [--streams 1000] [--ramp-seconds 2] [--warmup-seconds 3] [--seconds 5]
+//                          [--expect-content 100]   (steady state: each connection streams back to back)
 //   load-client websockets --url URL [--header ...] [--count 10000] [--parallel 128] [--hold-seconds 5]
 //   load-client coldstart  --exec PATH --port N [--runs 10] [--warmup 1] [--log FILE]
 //
@@ -57,7 +59,7 @@ struct Options {
 func main() -> Int32 {
     let arguments = CommandLine.arguments
     guard arguments.count >= 2 else {
-        fputs("usage: load-client latency|ttft|throughput|gaps|websockets|coldstart --option value ...\n", stderr)
+        fputs("usage: load-client latency|ttft|throughput|gaps|streams|websockets|coldstart --option value ...\n", stderr)
         return 64
     }
     signal(SIGPIPE, SIG_IGN)
@@ -71,6 +73,9 @@ func main() -> Int32 {
         case "gaps":
             raiseFileLimit()
             line = try runGaps(options)
+        case "streams":
+            raiseFileLimit()
+            line = try runSteadyStreams(options)
         case "websockets": line = try runWebSockets(options)
         case "coldstart": line = try runColdStart(options)
         default: throw UsageError("unknown mode \(arguments[1])")
