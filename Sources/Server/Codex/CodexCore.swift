@@ -28,16 +28,14 @@ public struct CodexCore: Sendable {
         // AsyncHTTPClient's read timeout fires when no byte arrives for this long, which is what
         // stream_idle_timeout_ms means; it also bounds the wait for the response head.
         clientConfiguration.timeout = .init(connect: .seconds(10), read: .milliseconds(Int64(provider.streamIdleTimeoutMilliseconds)))
-        // AsyncHTTPClient keeps at most 8 HTTP/1.1 connections per host by default and queues the
-        // rest, which would let 8 long streams hold every other turn and relay back (found by the
-        // benchmark's 1,000 slow streams). A stream needs its own connection for its whole life.
-        clientConfiguration.connectionPool = .init(
-            idleTimeout: .seconds(60),
-            concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.upstreamMaxConnections
-        )
+        // A stream needs its own connection for its whole life. AsyncHTTPClient keeps at most 8
+        // HTTP/1.1 connections per host by default and queues the rest, which would let 8 long
+        // streams hold every other turn and relay back (found by the benchmark's 1,000 slow streams).
+        clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60))
         if !tracing { clientConfiguration.tracing.tracer = nil }
-        let httpClient = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: clientConfiguration)
-        let transport = ProviderTransport(provider: provider, httpClient: httpClient, environment: configuration.environment, logger: logger)
+        // UPSTREAM_MAX_CONNECTIONS in all, shared out between the event loops' pools.
+        let clients = UpstreamHTTPClients(configuration: clientConfiguration, maximumConnections: configuration.upstreamMaxConnections)
+        let transport = ProviderTransport(provider: provider, clients: clients, environment: configuration.environment, logger: logger)
         let client: any ModelClient =
             switch provider.wireAPI {
             case .chat: ChatCompletionsClient(transport: transport, logger: logger)
@@ -46,7 +44,7 @@ public struct CodexCore: Sendable {
         self.store = store
         self.transport = transport
         self.defaultModel = codex.model
-        self.httpClientService = HTTPClientService(client: httpClient)
+        self.httpClientService = HTTPClientService(clients: clients)
         self.manager = ConversationManager(
             store: store,
             client: client,
@@ -61,12 +59,15 @@ public struct CodexCore: Sendable {
     }
 }
 
-/// Keeps an `HTTPClient` alive while the application runs and shuts it down on the way out.
+/// Keeps the outbound HTTP clients alive while the application runs and shuts them down on the way out.
 public struct HTTPClientService: Service {
-    public let client: HTTPClient
+    public let clients: UpstreamHTTPClients
+
+    /// The client for work off the request path (webhook callbacks).
+    public var client: HTTPClient { clients.all[0] }
 
     public func run() async throws {
         try? await gracefulShutdown()
-        try await client.shutdown()
+        try await clients.shutdown()
     }
 }

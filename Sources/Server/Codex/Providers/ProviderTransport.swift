@@ -11,7 +11,7 @@ import NIOHTTP1
 /// 200 ms with ±20 % jitter. Each attempt is logged as `codex.api_request`.
 public struct ProviderTransport: Sendable {
     public let provider: ModelProviderInfo
-    let httpClient: HTTPClient
+    let clients: UpstreamHTTPClients
     let logger: Logger
     /// Upper bound for a server-requested delay, so a hostile `Retry-After` cannot park a turn.
     static let maximumRetryDelay: Duration = .seconds(60)
@@ -22,8 +22,12 @@ public struct ProviderTransport: Sendable {
     private let fixedHeaders: Result<HTTPHeaders, MissingProviderKey>
 
     public init(provider: ModelProviderInfo, httpClient: HTTPClient, environment: [String: String], logger: Logger) {
+        self.init(provider: provider, clients: UpstreamHTTPClients(httpClient), environment: environment, logger: logger)
+    }
+
+    public init(provider: ModelProviderInfo, clients: UpstreamHTTPClients, environment: [String: String], logger: Logger) {
         self.provider = provider
-        self.httpClient = httpClient
+        self.clients = clients
         self.logger = logger
         if provider.queryParams.isEmpty {
             self.query = ""
@@ -91,7 +95,7 @@ public struct ProviderTransport: Sendable {
             var delay: Duration
             var failure: ModelClientError
             do {
-                let response = try await httpClient.execute(request, timeout: .milliseconds(Int64(provider.streamIdleTimeoutMilliseconds)))
+                let response = try await clients.current.execute(request, timeout: .milliseconds(Int64(provider.streamIdleTimeoutMilliseconds)))
                 let status = Int(response.status.code)
                 if (200..<300).contains(status) {
                     logAttempt(attempt, start: start, status: status, error: nil)
@@ -124,7 +128,7 @@ public struct ProviderTransport: Sendable {
         let request = try request(method: method, path: path, body: body, accept: accept)
         let start = ContinuousClock.now
         do {
-            let response = try await httpClient.execute(request, timeout: .milliseconds(Int64(provider.streamIdleTimeoutMilliseconds)))
+            let response = try await clients.current.execute(request, timeout: .milliseconds(Int64(provider.streamIdleTimeoutMilliseconds)))
             logAttempt(1, start: start, status: Int(response.status.code), error: nil)
             return response
         } catch is CancellationError {

@@ -1,0 +1,49 @@
+import AsyncHTTPClient
+import NIOCore
+import NIOPosix
+
+/// One `HTTPClient`, with its own connection pool, per event loop of NIO's singleton group.
+///
+/// A request made from an event loop goes out on a connection of that same loop, so the answer
+/// is read on the thread that relays it. A single client picks an idle connection on any loop
+/// when its preferred one has none, and one request at a time then crosses threads twice per
+/// request, every time (the benchmark's sequential latency). The connection cap is divided
+/// between the loops.
+public final class UpstreamHTTPClients: Sendable {
+    private let byLoop: [ObjectIdentifier: HTTPClient]
+    /// Every client, the first being the one used off the event loops.
+    public let all: [HTTPClient]
+
+    public init(configuration: HTTPClient.Configuration, maximumConnections: Int, group: MultiThreadedEventLoopGroup = .singleton) {
+        let loops = Array(group.makeIterator())
+        var configuration = configuration
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(1, maximumConnections / max(1, loops.count))
+        var byLoop: [ObjectIdentifier: HTTPClient] = [:]
+        var all: [HTTPClient] = []
+        for loop in loops {
+            let client = HTTPClient(eventLoopGroup: loop, configuration: configuration)
+            byLoop[ObjectIdentifier(loop)] = client
+            all.append(client)
+        }
+        self.byLoop = byLoop
+        self.all = all
+    }
+
+    /// Wraps one client (tests, tools).
+    public init(_ client: HTTPClient) {
+        self.byLoop = [:]
+        self.all = [client]
+    }
+
+    /// The client of the event loop this runs on, else the first.
+    public var current: HTTPClient {
+        if let loop = MultiThreadedEventLoopGroup.currentEventLoop, let client = byLoop[ObjectIdentifier(loop)] {
+            return client
+        }
+        return all[0]
+    }
+
+    public func shutdown() async throws {
+        for client in all { try await client.shutdown() }
+    }
+}
