@@ -9,7 +9,7 @@
 /// |---|---|
 /// | `fake-echo`, or any unknown name | Answers `Echo: <text of the last user message>`, one delta per word (each word with its following whitespace), after a first chunk `{"role":"assistant","content":""}`. Usage: `prompt_tokens` = messages × 10, `completion_tokens` = word count, `total_tokens`, `prompt_tokens_details.cached_tokens` = 0. |
 /// | `fake-count` | Answers `messages=<N>`: chat → length of `messages`; Responses → number of `input` items (a string counts as 1) plus 1 when `instructions` is set. |
-/// | `fake-slow`, `fake-slow-<ms>`, `fake-slow-<ms>-<n>` | Ten (or `<n>`, at most 100,000) deltas `tick0 ` … with 100 ms (or `<ms>`) between them. Non-streaming: the whole answer after the same total delay. |
+/// | `fake-slow`, `fake-slow-<ms>`, `fake-slow-<ms>-<n>` | Ten (or `<n>`, at most 100,000) deltas `tick0 ` … with 100 ms (or `<ms>`) between them; chat streams end their HTTP body one more gap after `data: [DONE]`. Non-streaming: the whole answer after the same total delay. |
 /// | `fake-429`, `fake-429-<n>` | The first 2 (or n) requests for this model name get `429` with `Retry-After: 1` and OpenAI's `rate_limit_exceeded` error; later ones behave like `fake-echo`. |
 /// | `fake-429-ms`, `fake-429-ms-<n>` | As `fake-429` but with `retry-after-ms: 50` instead of `Retry-After`. |
 /// | `fake-500`, `fake-500-<n>` | The first 2 (or n) requests get `500` with OpenAI's `server_error` JSON, then echo. |

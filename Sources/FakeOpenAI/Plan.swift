@@ -239,6 +239,9 @@ extension OpenAIFormat {
         }
         if plan.includeUsageChunk && plan.reportsUsage { emit(chatUsageChunk(plan)) }
         steps.append(.write(ByteBuffer(string: "data: [DONE]\n\n")))
+        // Slow streams end their HTTP body one gap after `[DONE]`, as a busy proxy may: clients
+        // (and the gateway) must treat `[DONE]` as the end of the answer, not wait for the body's.
+        if let gap = plan.gap { steps.append(.sleep(gap)) }
         return steps
     }
 

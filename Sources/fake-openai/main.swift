@@ -18,7 +18,7 @@ let usage = """
       --log-level <level>  trace, debug, info, notice, warning, error or critical (default info)
 
     Endpoints: POST /v1/chat/completions, POST /v1/responses, GET /v1/models.
-    The request's "model" picks the behaviour: fake-echo (default), fake-count, fake-slow[-<ms>],
+    The request's "model" picks the behaviour: fake-echo (default), fake-count, fake-slow[-<ms>[-<ticks>]],
     fake-429[-<n>], fake-429-ms[-<n>], fake-500[-<n>], fake-500-always, fake-stall, fake-cut,
     fake-garbage, fake-tools, fake-nousage, fake-error-stream, fake-unauthorized.
     """

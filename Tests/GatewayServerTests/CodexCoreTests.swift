@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import FakeOpenAI
 import Foundation
+import GatewayRuntime
 import GatewayServer
 import Logging
 import NIOCore
@@ -15,7 +16,8 @@ func withLiveGateway(_ gateway: TestGateway, _ body: (Int) async throws -> Void)
     let app = try await buildApplication(configuration: configuration, logger: TestGateway.quietLogger) { continuation.yield($0) }
     let group = ServiceGroup(services: [app], logger: TestGateway.quietLogger)
     try await withThrowingTaskGroup(of: Void.self) { tasks in
-        tasks.addTask { try await group.run() }
+        // On the event loops, as `runGateway` runs it in production.
+        tasks.addTask { try await withTaskExecutorPreference(EventLoopTaskExecutor.singleton) { try await group.run() } }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw CancellationError() }
         do {

@@ -149,3 +149,36 @@ struct RelayUsageSnifferTests {
         #expect(Self.sniff([#"{"content":""#, filler, #"","usage":{"prompt_tokens":1,"completion_tokens":1}}"#], isStream: false) == nil)
     }
 }
+
+@Suite("RelayEndDetector: when a relayed answer's end passes")
+struct RelayEndDetectorTests {
+    @Test func findsDoneWhereverTheChunksSplitIt() {
+        let stream = #"data: {"choices":[]}"# + "\n\n" + "data: [DONE]\n\n"
+        let bytes = Array(stream.utf8)
+        let marker = bytes.count - "data: [DONE]\n\n".utf8.count
+        for size in 1...bytes.count {
+            var detector = RelayEndDetector(isStream: true, contentLength: nil)
+            var endedAt: Int?
+            for start in stride(from: 0, to: bytes.count, by: size) {
+                let chunk = ByteBuffer(bytes: bytes[start..<min(start + size, bytes.count)])
+                if detector.isLast(chunk) {
+                    #expect(endedAt == nil, "ended twice with chunks of \(size)")
+                    endedAt = start + chunk.readableBytes
+                }
+            }
+            // The chunk that completes the marker, not earlier and not later.
+            let markerEnd = marker + "data: [DONE]".utf8.count
+            let expected = ((markerEnd - 1) / size + 1) * size
+            #expect(endedAt == min(expected, bytes.count), "chunks of \(size)")
+        }
+    }
+
+    @Test func aSizedAnswerEndsWithItsLastByteAndAnUnsizedOneNever() {
+        var sized = RelayEndDetector(isStream: false, contentLength: 10)
+        let ends = [sized.isLast(ByteBuffer(string: "12345")), sized.isLast(ByteBuffer(string: "67890"))]
+        #expect(ends == [false, true])
+        var unsized = RelayEndDetector(isStream: false, contentLength: nil)
+        let unsizedEnds = unsized.isLast(ByteBuffer(string: "{}"))
+        #expect(!unsizedEnds)
+    }
+}

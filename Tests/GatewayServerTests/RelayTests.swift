@@ -277,6 +277,40 @@ struct RelayTests {
         }
     }
 
+    @Test func aClientThatStartsItsNextTurnOnSeeingTheEndOfTheLastIsNeverRefused() async throws {
+        // One turn at a time: each answer's end must free the turn before the client can see it.
+        try await withFakeUpstream { fake in
+            let setup = try CodexTestSetup.make(fake: fake, environment: ["RATE_LIMIT_CONCURRENT_TURNS": "1"])
+            try await withLiveGateway(setup.gateway) { port in
+                // Two clients taking turns: each request arrives on another connection than the
+                // answer just read, so the gateway handles it while the last one's task may still run.
+                let clients = [HTTPClient(eventLoopGroupProvider: .singleton), HTTPClient(eventLoopGroupProvider: .singleton)]
+                defer { for client in clients { Task { try? await client.shutdown() } } }
+                for round in 0..<40 {
+                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
+                    request.method = .POST
+                    request.headers.add(name: "X-API-Key", value: TestGateway.apiKey)
+                    let stream = round % 2 == 0
+                    // fake-slow-5 ends its body 5 ms after `[DONE]`: the turn must be free at `[DONE]`.
+                    let model = stream ? "fake-slow-5" : "fake-echo"
+                    request.body = .bytes(ByteBuffer(string: #"{"model":"\#(model)","stream":\#(stream),"messages":[{"role":"user","content":"next"}]}"#))
+                    let response = try await clients[round % 2].execute(request, timeout: .seconds(10))
+                    if response.status != .ok {
+                        let refusal = try await response.body.collect(upTo: 1 << 16)
+                        Issue.record("round \(round) was refused: \(String(buffer: refusal))")
+                        continue
+                    }
+                    // An SDK stops reading a stream at `[DONE]`, before the body ends: so does this.
+                    var text = ""
+                    for try await chunk in response.body {
+                        text += String(buffer: chunk)
+                        if stream && text.contains("data: [DONE]") { break }
+                    }
+                }
+            }
+        }
+    }
+
     @Test func aClientThatLeavesAStreamStopsTheUpstreamRequestAndFreesItsTurn() async throws {
         try await withFakeUpstream { fake in
             let setup = try CodexTestSetup.make(fake: fake, environment: ["RATE_LIMIT_CONCURRENT_TURNS": "1"])

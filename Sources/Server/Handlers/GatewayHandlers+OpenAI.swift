@@ -76,21 +76,28 @@ extension GatewayHandlers {
     }
 
     /// Forwards the provider's body chunk by chunk as it arrives (nothing is buffered), keeping the
-    /// turn's permit until the last byte, and records the usage it reported.
+    /// turn's permit until the provider's last byte, and records the usage it reported.
     private func relayBody(_ response: HTTPClientResponse, isStream: Bool, permit: TurnPermit? = nil) -> ResponseBody {
         let upstream = response.body
+        let contentLength = response.headers.first(name: "Content-Length").flatMap(Int.init)
         let write: @Sendable (inout any ResponseBodyWriter) async throws -> Void = { writer in
             defer { permit?.release() }
             var sniffer = RelayUsageSniffer(isStream: isStream)
+            var end = RelayEndDetector(isStream: isStream, contentLength: contentLength)
             for try await buffer in upstream {
                 sniffer.observe(buffer)
+                // The turn is over once the answer is: its permit is freed before the client can
+                // see the end (`data: [DONE]`, or the last byte of a sized body), so a client that
+                // starts its next turn on seeing it is not refused.
+                if end.isLast(buffer) { permit?.release() }
                 try await writer.write(buffer)
             }
-            try await writer.finish(nil)
+            permit?.release()
             if let usage = sniffer.usage() { GatewayMetrics.recordTokens(usage) }
+            try await writer.finish(nil)
         }
-        if !isStream, let length = response.headers.first(name: "Content-Length").flatMap(Int.init) {
-            return ResponseBody(contentLength: length, write)
+        if !isStream, let contentLength {
+            return ResponseBody(contentLength: contentLength, write)
         }
         return ResponseBody(write)
     }

@@ -134,7 +134,15 @@ public final class ConversationManager: Sendable {
                 return await self.runTurn(plan) { continuation.yield($0) }
             }
             do {
-                for await event in events { try await consume(event) }
+                for await event in events {
+                    // The turn's work is over at its last event: its permit is freed before the client
+                    // can see that event, so a client that starts the next turn on it is not refused.
+                    switch event {
+                    case .turnCompleted, .turnFailed: plan.permit?.release()
+                    default: break
+                    }
+                    try await consume(event)
+                }
             } catch {
                 group.cancelAll()
                 throw error

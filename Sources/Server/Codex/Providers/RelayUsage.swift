@@ -133,3 +133,35 @@ public struct RelayUsageSniffer: Sendable {
         )
     }
 }
+
+/// Tells when a relayed answer's last chunk passes: the one that completes `data: [DONE]` in a
+/// Chat Completions stream (which may arrive split between chunks), the one that completes the
+/// `Content-Length` of a whole answer. Otherwise the end is the end of the provider's body.
+public struct RelayEndDetector: Sendable {
+    private static let done = Array("data: [DONE]".utf8)
+    private let isStream: Bool
+    private var remaining: Int?
+    /// The last bytes of the stream so far, fewer than the marker's length.
+    private var tail: [UInt8] = []
+    private var ended = false
+
+    public init(isStream: Bool, contentLength: Int?) {
+        self.isStream = isStream
+        self.remaining = isStream ? nil : contentLength
+    }
+
+    public mutating func isLast(_ buffer: ByteBuffer) -> Bool {
+        guard !ended else { return false }
+        if isStream {
+            let bytes = buffer.readableBytesView
+            // Across the boundary: the kept tail and this chunk's first bytes; then this chunk alone.
+            let seam = tail + bytes.prefix(Self.done.count - 1)
+            ended = seam.firstRange(of: Self.done) != nil || bytes.firstRange(of: Self.done) != nil
+            tail = Array((tail + bytes.suffix(Self.done.count - 1)).suffix(Self.done.count - 1))
+        } else if let remaining {
+            self.remaining = remaining - buffer.readableBytes
+            ended = remaining - buffer.readableBytes <= 0
+        }
+        return ended
+    }
+}
