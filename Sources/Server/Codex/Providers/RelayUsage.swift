@@ -138,11 +138,12 @@ public struct RelayUsageSniffer: Sendable {
 /// Chat Completions stream (which may arrive split between chunks), the one that completes the
 /// `Content-Length` of a whole answer. Otherwise the end is the end of the provider's body.
 public struct RelayEndDetector: Sendable {
-    private static let done = Array("data: [DONE]".utf8)
+    private static let done: [UInt8] = Array("data: [DONE]".utf8)
     private let isStream: Bool
     private var remaining: Int?
-    /// The last bytes of the stream so far, fewer than the marker's length.
-    private var tail: [UInt8] = []
+    /// How many bytes of the marker the stream so far ends with. The marker's only `d` is its
+    /// first byte, so after a mismatch a match can only restart at the current byte.
+    private var matched = 0
     private var ended = false
 
     public init(isStream: Bool, contentLength: Int?) {
@@ -150,14 +151,25 @@ public struct RelayEndDetector: Sendable {
         self.remaining = isStream ? nil : contentLength
     }
 
+    /// One pass over the chunk's bytes, no allocation: this runs for every relayed chunk.
     public mutating func isLast(_ buffer: ByteBuffer) -> Bool {
         guard !ended else { return false }
         if isStream {
-            let bytes = buffer.readableBytesView
-            // Across the boundary: the kept tail and this chunk's first bytes; then this chunk alone.
-            let seam = tail + bytes.prefix(Self.done.count - 1)
-            ended = seam.firstRange(of: Self.done) != nil || bytes.firstRange(of: Self.done) != nil
-            tail = Array((tail + bytes.suffix(Self.done.count - 1)).suffix(Self.done.count - 1))
+            let done = Self.done
+            var matched = self.matched
+            let found = buffer.withUnsafeReadableBytes { bytes -> Bool in
+                for byte in bytes {
+                    if byte == done[matched] {
+                        matched += 1
+                        if matched == done.count { return true }
+                    } else {
+                        matched = byte == done[0] ? 1 : 0
+                    }
+                }
+                return false
+            }
+            self.matched = matched
+            ended = found
         } else if let remaining {
             self.remaining = remaining - buffer.readableBytes
             ended = remaining - buffer.readableBytes <= 0
