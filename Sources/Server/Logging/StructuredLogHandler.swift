@@ -1,4 +1,5 @@
 import Foundation
+import GatewayRuntime
 import Logging
 
 /// Writes one log event per line to standard error: JSON (`{"ts","level","msg",…metadata}`) for
@@ -64,20 +65,7 @@ public struct StructuredLogHandler: LogHandler {
     }
 
     static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        JSONSyntaxScanner.quoted(text)
     }
 }
 

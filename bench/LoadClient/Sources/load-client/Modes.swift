@@ -190,6 +190,18 @@ func runThroughput(_ options: Options) throws -> String {
 
 // MARK: Chunk gaps: N concurrent slow streams, several rounds
 
+/// Notes `count` content events read at `now` on `connection`, and their gaps into `gaps` when
+/// measuring (events that arrived in the same read as another: a gap of zero each).
+func recordContent(_ connection: HTTPConnection, count: Int, at now: UInt64, measured: Bool, gaps: inout [UInt64]) {
+    if measured {
+        if connection.lastContentAt != 0 { gaps.append(now - connection.lastContentAt) }
+        if count > 1 { gaps.append(contentsOf: repeatElement(0, count: count - 1)) }
+    }
+    if connection.firstContentAt == 0 { connection.firstContentAt = now }
+    connection.lastContentAt = now
+    connection.contentCount += count
+}
+
 final class GapsDriver: Tally, ConnectionDriver {
     let request: ByteBuffer
     let rounds: Int
@@ -230,14 +242,7 @@ final class GapsDriver: Tally, ConnectionDriver {
     }
 
     func contentEvents(_ connection: HTTPConnection, count: Int, at now: UInt64) {
-        if measuring {
-            if connection.lastContentAt != 0 { gaps.append(now - connection.lastContentAt) }
-            // Events that arrived in the same read as another: a gap of zero each.
-            if count > 1 { gaps.append(contentsOf: repeatElement(0, count: count - 1)) }
-        }
-        if connection.firstContentAt == 0 { connection.firstContentAt = now }
-        connection.lastContentAt = now
-        connection.contentCount += count
+        recordContent(connection, count: count, at: now, measured: measuring, gaps: &gaps)
     }
 
     func responseComplete(_ connection: HTTPConnection, status: Int, at now: UInt64) {
@@ -450,13 +455,7 @@ final class SteadyStreamsDriver: Tally, ConnectionDriver {
     }
 
     func contentEvents(_ connection: HTTPConnection, count: Int, at now: UInt64) {
-        if inWindow(now) {
-            if connection.lastContentAt != 0 { gaps.append(now - connection.lastContentAt) }
-            if count > 1 { gaps.append(contentsOf: repeatElement(0, count: count - 1)) }
-        }
-        if connection.firstContentAt == 0 { connection.firstContentAt = now }
-        connection.lastContentAt = now
-        connection.contentCount += count
+        recordContent(connection, count: count, at: now, measured: inWindow(now), gaps: &gaps)
     }
 
     func responseComplete(_ connection: HTTPConnection, status: Int, at now: UInt64) {
