@@ -76,7 +76,7 @@ extension GatewayHandlers {
     }
 
     /// Forwards the provider's body chunk by chunk as it arrives (nothing is buffered), keeping the
-    /// turn's permit until the provider's last byte, and records the usage it reported.
+    /// turn's permit until the answer ends, and records the usage it reported.
     private func relayBody(_ response: HTTPClientResponse, isStream: Bool, permit: TurnPermit? = nil) -> ResponseBody {
         let upstream = response.body
         let contentLength = response.headers.first(name: "Content-Length").flatMap(Int.init)
