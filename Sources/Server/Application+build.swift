@@ -59,6 +59,7 @@ public func buildApplication(
     let webSocketTickets = WebSocketTicketStore()
     var webSocketSettings = WebSocketController.Settings()
     webSocketSettings.idleTimeout = configuration.webSocketIdleTimeout
+    webSocketSettings.activity = activity
     let webSocket = WebSocketController(conversations: core.manager, authenticator: authenticator, tickets: webSocketTickets, settings: webSocketSettings)
     webSocket.registerRoutes(on: router)
 

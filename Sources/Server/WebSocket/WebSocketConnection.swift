@@ -41,6 +41,7 @@ struct WebSocketConnection: Sendable {
             do {
                 for try await message in inbound.messages(maxSize: settings.maxMessageSize) {
                     activity.touch()
+                    settings.activity?.record()
                     switch message {
                     case .text(let text):
                         await receive(text, sender: sender, activity: activity, group: &group)

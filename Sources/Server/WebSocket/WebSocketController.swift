@@ -25,6 +25,9 @@ public struct WebSocketController: Sendable {
         public var pingInterval: Duration = .seconds(30)
         /// How long a close handshake may take before the connection is dropped.
         public var closeTimeout: Duration = .seconds(10)
+        /// Told about every message received, so memory is not trimmed while WebSockets are busy
+        /// (`IdleMemoryTrimmer`).
+        public var activity: IdleMemoryTrimmer.Activity?
 
         public init() {}
     }
