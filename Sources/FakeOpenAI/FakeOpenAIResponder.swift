@@ -3,7 +3,6 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
-import ServiceLifecycle
 
 /// Answers every request the fake server receives: records it, then routes it by method and path.
 struct FakeOpenAIResponder: HTTPResponder {
@@ -280,31 +279,23 @@ private struct Exchange: Sendable {
         )
     }
 
+    /// The steps in order, every wait ending at once on shutdown (one handler for the whole stream).
     private static func run(_ steps: [StreamStep], writer: inout any ResponseBodyWriter, state: ServerState) async throws {
-        if state.stopSignal.isStopped { throw ServerStopping() }
-        let stopSignal = state.stopSignal
-        // One shutdown handler for the whole stream rather than one per chunk's wait.
-        try await withGracefulShutdownHandler {
-            try await runSteps(steps, writer: &writer, state: state)
-        } onGracefulShutdown: {
-            stopSignal.stop()
-        }
-    }
-
-    private static func runSteps(_ steps: [StreamStep], writer: inout any ResponseBodyWriter, state: ServerState) async throws {
-        for step in steps {
-            switch step {
-            case .write(let buffer):
-                try await writer.write(buffer)
-            case .sleep(let duration):
-                try await state.sleepUnlessStopped(for: duration)
-            case .stall(let maximum):
-                try await state.sleep(for: maximum)
-                throw DeliberateCut()
-            case .cut:
-                // Let the bytes already written reach the socket before the connection goes.
-                try await state.sleep(for: .milliseconds(50))
-                throw DeliberateCut()
+        try await state.untilShutdown {
+            for step in steps {
+                switch step {
+                case .write(let buffer):
+                    try await writer.write(buffer)
+                case .sleep(let duration):
+                    try await state.sleepUnlessStopped(for: duration)
+                case .stall(let maximum):
+                    try await state.sleepUnlessStopped(for: maximum)
+                    throw DeliberateCut()
+                case .cut:
+                    // Let the bytes already written reach the socket before the connection goes.
+                    try await state.sleepUnlessStopped(for: .milliseconds(50))
+                    throw DeliberateCut()
+                }
             }
         }
     }

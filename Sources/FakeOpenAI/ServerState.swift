@@ -29,32 +29,34 @@ final class ServerState: Sendable {
         attempts.withLock { $0.removeAll() }
     }
 
-    /// Sleeps, but throws ``ServerStopping`` as soon as the server shuts down and
-    /// `CancellationError` when the task is cancelled.
-    ///
-    /// A graceful shutdown of the server's service group (SIGTERM in `fake-openai`) stops every
-    /// wait at once: Hummingbird's graceful shutdown waits for open connections to finish, and a
-    /// stalled stream would otherwise hold it up for a minute.
-    func sleep(for duration: Duration) async throws {
+    /// Runs `body`, which may wait with ``sleepUnlessStopped(for:)``, so that a graceful shutdown of
+    /// the server's service group (SIGTERM in `fake-openai`) stops every such wait at once:
+    /// Hummingbird's graceful shutdown waits for open connections to finish, and a stalled stream
+    /// would otherwise hold it up for a minute. One handler for a whole stream, not one per wait.
+    func untilShutdown<T>(_ body: () async throws -> T) async throws -> T {
         if stopSignal.isStopped { throw ServerStopping() }
         let stopSignal = stopSignal
-        try await withGracefulShutdownHandler {
-            try await sleepUnlessStopped(for: duration)
+        return try await withGracefulShutdownHandler {
+            try await body()
         } onGracefulShutdown: {
             stopSignal.stop()
         }
     }
 
-    /// Like ``sleep(for:)`` but for callers already inside `withGracefulShutdownHandler` that
-    /// stops ``stopSignal`` (a streamed answer, which sleeps between all its chunks).
+    /// Sleeps, but throws ``ServerStopping`` as soon as the server shuts down and
+    /// `CancellationError` when the task is cancelled.
+    func sleep(for duration: Duration) async throws {
+        try await untilShutdown { try await sleepUnlessStopped(for: duration) }
+    }
+
+    /// ``sleep(for:)`` for code already inside ``untilShutdown(_:)``.
     ///
     /// One timer on the current event loop, not a task group of two sleeping tasks: a thousand
     /// slow streams make tens of thousands of these waits a second.
     func sleepUnlessStopped(for duration: Duration) async throws {
         let loop = MultiThreadedEventLoopGroup.singleton.any()
         let woken = loop.makePromise(of: Void.self)
-        let nanoseconds = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
-        let timer = loop.scheduleTask(in: .nanoseconds(nanoseconds)) { woken.succeed() }
+        let timer = loop.scheduleTask(in: TimeAmount(duration)) { woken.succeed() }
         guard let registration = stopSignal.onStop({ woken.fail(ServerStopping()) }) else {
             timer.cancel()
             woken.fail(ServerStopping())
@@ -78,13 +80,11 @@ struct ServerStopping: Error {}
 /// Thrown on purpose to close a connection abruptly (`fake-cut`, the end of `fake-stall`).
 struct DeliberateCut: Error {}
 
-/// A one-shot broadcast: every ``wait()`` returns once ``stop()`` has been called (or its task is cancelled).
+/// A one-shot broadcast: every callback registered with ``onStop(_:)`` runs once ``stop()`` is called.
 final class StopSignal: Sendable {
     private struct State {
         var stopped = false
         var nextID = 0
-        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
-        var cancelledBeforeRegistering: Set<Int> = []
         var callbacks: [Int: @Sendable () -> Void] = [:]
     }
 
@@ -93,15 +93,11 @@ final class StopSignal: Sendable {
     var isStopped: Bool { state.withLock { $0.stopped } }
 
     func stop() {
-        let (waiters, callbacks) = state.withLock { state in
+        let callbacks = state.withLock { state in
             state.stopped = true
-            defer {
-                state.waiters.removeAll()
-                state.callbacks.removeAll()
-            }
-            return (Array(state.waiters.values), Array(state.callbacks.values))
+            defer { state.callbacks.removeAll() }
+            return Array(state.callbacks.values)
         }
-        for waiter in waiters { waiter.resume() }
         for callback in callbacks { callback() }
     }
 
@@ -118,31 +114,5 @@ final class StopSignal: Sendable {
 
     func remove(_ registration: Int) {
         _ = state.withLock { $0.callbacks.removeValue(forKey: registration) }
-    }
-
-    func wait() async {
-        let id = state.withLock { state -> Int in
-            state.nextID += 1
-            return state.nextID
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow = state.withLock { state -> Bool in
-                    if state.stopped || state.cancelledBeforeRegistering.remove(id) != nil { return true }
-                    state.waiters[id] = continuation
-                    return false
-                }
-                if resumeNow { continuation.resume() }
-            }
-        } onCancel: {
-            let continuation = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                if let continuation = state.waiters.removeValue(forKey: id) { return continuation }
-                if !state.stopped { state.cancelledBeforeRegistering.insert(id) }
-                return nil
-            }
-            continuation?.resume()
-        }
-        // A cancellation that arrived after the continuation was resumed leaves an id behind.
-        state.withLock { _ = $0.cancelledBeforeRegistering.remove(id) }
     }
 }

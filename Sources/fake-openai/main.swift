@@ -5,8 +5,8 @@
 // Serves until SIGINT or SIGTERM. Scenarios are chosen by the request's `model` (see `FakeModel`).
 
 import FakeOpenAI
-import GatewayRuntime
 import Foundation
+import GatewayRuntime
 import Hummingbird
 import Logging
 

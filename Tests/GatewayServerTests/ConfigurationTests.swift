@@ -179,7 +179,8 @@ struct ConfigurationTests {
         #expect(throws: MissingProviderKey.self) { try provider.apiKey(in: [:]) }
         do {
             _ = try provider.apiKey(in: ["OPENAI_API_KEY": "  "])
-        } catch let error as MissingProviderKey {
+        } catch {
+            // apiKey(in:) throws only MissingProviderKey (typed throws).
             #expect(error.variable == "OPENAI_API_KEY")
             #expect(error.description.contains("OPENAI_API_KEY"))
         }

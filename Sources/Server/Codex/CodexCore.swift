@@ -28,10 +28,6 @@ public struct CodexCore: Sendable {
         // AsyncHTTPClient's read timeout fires when no byte arrives for this long, which is what
         // stream_idle_timeout_ms means; it also bounds the wait for the response head.
         clientConfiguration.timeout = .init(connect: .seconds(10), read: .milliseconds(Int64(provider.streamIdleTimeoutMilliseconds)))
-        // A stream needs its own connection for its whole life. AsyncHTTPClient keeps at most 8
-        // HTTP/1.1 connections per host by default and queues the rest, which would let 8 long
-        // streams hold every other turn and relay back (found by the benchmark's 1,000 slow streams).
-        clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60))
         if !tracing { clientConfiguration.tracing.tracer = nil }
         // UPSTREAM_MAX_CONNECTIONS in all, shared out between the event loops' pools.
         let clients = UpstreamHTTPClients(configuration: clientConfiguration, maximumConnections: configuration.upstreamMaxConnections)

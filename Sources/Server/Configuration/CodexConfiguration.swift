@@ -191,7 +191,7 @@ public struct ModelProviderInfo: Sendable, Equatable {
     }
 
     /// The API key from the environment, or an error that names the variable to set.
-    public func apiKey(in environment: [String: String]) throws -> String? {
+    public func apiKey(in environment: [String: String]) throws(MissingProviderKey) -> String? {
         guard let envKey else { return nil }
         guard let value = environment[envKey]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else {
             throw MissingProviderKey(variable: envKey, provider: name, instructions: envKeyInstructions)

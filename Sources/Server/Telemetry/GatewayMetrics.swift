@@ -1,4 +1,5 @@
 import Metrics
+import NIOCore
 import Prometheus
 import Synchronization
 
@@ -70,24 +71,31 @@ public enum GatewayMetrics {
         tokenCounters.output.increment(by: usage.outputTokens)
     }
 
-    /// Handles by status code: the factory's lookup (a lock and a sanitised name) stays off the hot path.
+    /// Handles made once, as their status or error kind is first seen: the factory's lookup (a lock
+    /// and a sanitised name) stays off the hot path.
     private static let upstreamTimers = Mutex<[Int: Metrics.Timer]>([:])
     private static let upstreamFailureTimer = Timer(label: upstreamRequestDuration, dimensions: [("status", "error")], preferredDisplayUnit: .seconds)
     private static let upstreamErrorCounters = Mutex<[String: Metrics.Counter]>([:])
 
+    private static func handle<Key: Hashable & Sendable, Handle: Sendable>(_ key: Key, in cache: borrowing Mutex<[Key: Handle]>, make: () -> Handle) -> Handle {
+        cache.withLock { handles in
+            if let handle = handles[key] { return handle }
+            let handle = make()
+            handles[key] = handle
+            return handle
+        }
+    }
+
     static func recordUpstream(status: Int?, timedOut: Bool = false, duration: Duration) {
         let timer: Metrics.Timer
         if let status {
-            timer = upstreamTimers.withLock { timers in
-                if let timer = timers[status] { return timer }
-                let timer = Timer(label: upstreamRequestDuration, dimensions: [("status", String(status))], preferredDisplayUnit: .seconds)
-                timers[status] = timer
-                return timer
+            timer = handle(status, in: upstreamTimers) {
+                Timer(label: upstreamRequestDuration, dimensions: [("status", String(status))], preferredDisplayUnit: .seconds)
             }
         } else {
             timer = upstreamFailureTimer
         }
-        timer.recordNanoseconds(Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+        timer.recordNanoseconds(TimeAmount(duration).nanoseconds)
         let kind: String? =
             switch status {
             case nil: timedOut ? "timeout" : "connection"
@@ -97,11 +105,6 @@ public enum GatewayMetrics {
             default: nil
             }
         guard let kind else { return }
-        upstreamErrorCounters.withLock { counters in
-            if let counter = counters[kind] { return counter }
-            let counter = Counter(label: upstreamErrors, dimensions: [("kind", kind)])
-            counters[kind] = counter
-            return counter
-        }.increment()
+        handle(kind, in: upstreamErrorCounters) { Counter(label: upstreamErrors, dimensions: [("kind", kind)]) }.increment()
     }
 }

@@ -36,7 +36,7 @@ public struct ProviderTransport: Sendable {
             components.queryItems = provider.queryParams.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) }
             self.query = "?" + (components.percentEncodedQuery ?? "")
         }
-        self.fixedHeaders = Result {
+        self.fixedHeaders = Result { () throws(MissingProviderKey) -> HTTPHeaders in
             var headers = HTTPHeaders()
             if let key = try provider.apiKey(in: environment) {
                 headers.add(name: "Authorization", value: "Bearer \(key)")
@@ -48,7 +48,7 @@ public struct ProviderTransport: Sendable {
                 if let value = environment[variable], !value.isEmpty { headers.replaceOrAdd(name: name, value: value) }
             }
             return headers
-        }.mapError { $0 as! MissingProviderKey }
+        }
     }
 
     /// Throws ``MissingProviderKey`` (as ``ModelClientError/missingKey(_:)``) when the key is unset.

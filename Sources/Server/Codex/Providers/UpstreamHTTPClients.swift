@@ -5,10 +5,13 @@ import NIOPosix
 /// One `HTTPClient`, with its own connection pool, per event loop of NIO's singleton group.
 ///
 /// A request made from an event loop goes out on a connection of that same loop, so the answer
-/// is read on the thread that relays it. A single client picks an idle connection on any loop
-/// when its preferred one has none, and one request at a time then crosses threads twice per
-/// request, every time (the benchmark's sequential latency). The connection cap is divided
-/// between the loops.
+/// is read on the thread that relays it. (A single client prefers the current loop, but takes an
+/// idle connection of another loop when its own has none, and the answer then crosses threads.)
+///
+/// The cap on connections is divided between the loops. A stream needs its own connection for
+/// its whole life: AsyncHTTPClient's default of 8 connections per host, with the rest queued,
+/// let 8 long streams hold every other turn and relayed answer back (found by the benchmark's
+/// 1,000 slow streams).
 public final class UpstreamHTTPClients: Sendable {
     private let byLoop: [ObjectIdentifier: HTTPClient]
     /// Every client, the first being the one used off the event loops.
