@@ -68,16 +68,6 @@ public struct JSONSyntaxScanner {
         }
     }
 
-    /// Whether `bytes` is exactly one well-formed JSON value (surrounding whitespace allowed).
-    public static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        do {
-            _ = try topLevelMembers(of: bytes)
-            return true
-        } catch {
-            return false
-        }
-    }
-
     // MARK: Scanning
 
     private var peek: UInt8? { index < bytes.count ? bytes[index] : nil }

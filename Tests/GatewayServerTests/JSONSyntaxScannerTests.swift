@@ -10,8 +10,16 @@ struct JSONSyntaxScannerTests {
         try Array(text.utf8).withUnsafeBytes { try JSONSyntaxScanner.topLevelMembers(of: $0) }
     }
 
+    /// Whether the scanner takes `bytes` as one well-formed JSON value, object or not.
     static func valid(_ bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBytes { JSONSyntaxScanner.isValid($0) }
+        bytes.withUnsafeBytes { raw in
+            do {
+                _ = try JSONSyntaxScanner.topLevelMembers(of: raw)
+                return true
+            } catch {
+                return false
+            }
+        }
     }
 
     /// Foundation's parser is the reference: the scanner must accept exactly what it accepts.
