@@ -1,3 +1,4 @@
+import GatewayRuntime
 import Hummingbird
 import Logging
 import NIOCore
@@ -50,7 +51,9 @@ public struct FakeOpenAIServer: Sendable {
         // A backstop: shutdown normally ends every stream at once (see `shutdown()`).
         configuration.maximumGracefulShutdownDuration = .seconds(2)
         let group = ServiceGroup(configuration: configuration)
-        let task = Task { try await group.run() }
+        // On the event loops, as the standalone binary runs: an in-process fake answers on time
+        // even while other work (a parallel test run) keeps Swift's global pool busy.
+        let task = Task(executorPreference: EventLoopTaskExecutor.singleton) { try await group.run() }
         // If the server fails to start (say the port is taken), stop waiting for a port.
         Task {
             _ = await task.result

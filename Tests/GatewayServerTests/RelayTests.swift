@@ -197,6 +197,21 @@ struct RelayTests {
         }
     }
 
+    @Test func aProviderSilentForTheIdleTimeoutIs502() async throws {
+        try await withFakeUpstream { fake in
+            try await CodexTestSetup.make(fake: fake, idleTimeoutMilliseconds: 400).gateway.withRouter { client in
+                let (headers, body) = Self.chat(#"{"model":"fake-stall","messages":[{"role":"user","content":"x"}]}"#)
+                let start = ContinuousClock.now
+                let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: body)
+                #expect(response.status == .badGateway)
+                let json = try Self.json(response)
+                #expect(json["code"] as? String == "upstream_timeout")
+                #expect((json["error"] as? String)?.contains("400 ms") == true, "\(json)")
+                #expect(ContinuousClock.now - start < .seconds(30), "fake-stall would answer nothing for 60 s")
+            }
+        }
+    }
+
     @Test func modelsAreRelayedAndNeedCredentials() async throws {
         try await withFakeUpstream { fake in
             try await CodexTestSetup.make(fake: fake).gateway.withRouter { client in

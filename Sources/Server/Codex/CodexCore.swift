@@ -25,9 +25,12 @@ public struct CodexCore: Sendable {
         let codex = configuration.codex
         let provider = codex.provider
         var clientConfiguration = HTTPClient.Configuration()
-        // AsyncHTTPClient's read timeout fires when no byte arrives for this long, which is what
-        // stream_idle_timeout_ms means; it also bounds the wait for the response head.
-        clientConfiguration.timeout = .init(connect: .seconds(10), read: .milliseconds(Int64(provider.streamIdleTimeoutMilliseconds)))
+        // No read timeout: stream_idle_timeout_ms is kept by each request's UpstreamExchange,
+        // which costs a clock read per chunk where the client's read timeout re-schedules a timer.
+        // Getting a connection (connecting, or waiting for a free one) has up to 10 s, or the idle
+        // timeout if shorter; then the request fails with the reason (refused, unreachable...).
+        let idleTimeout = TimeAmount.milliseconds(Int64(provider.streamIdleTimeoutMilliseconds))
+        clientConfiguration.timeout = .init(connect: min(.seconds(10), idleTimeout))
         if !tracing { clientConfiguration.tracing.tracer = nil }
         // UPSTREAM_MAX_CONNECTIONS in all, shared out between the event loops' pools.
         let clients = UpstreamHTTPClients(configuration: clientConfiguration, maximumConnections: configuration.upstreamMaxConnections)

@@ -19,6 +19,8 @@ public struct ProviderTransport: Sendable {
     /// The query string and the credential and provider headers, worked out once: the
     /// environment does not change while the gateway runs.
     private let query: String
+    /// The provider's URLs for the paths the gateway calls, parsed once.
+    private let urls: [String: URL]
     private let fixedHeaders: Result<HTTPHeaders, MissingProviderKey>
 
     public init(provider: ModelProviderInfo, httpClient: HTTPClient, environment: [String: String], logger: Logger) {
@@ -36,6 +38,11 @@ public struct ProviderTransport: Sendable {
             components.queryItems = provider.queryParams.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) }
             self.query = "?" + (components.percentEncodedQuery ?? "")
         }
+        var urls: [String: URL] = [:]
+        for path in ["/chat/completions", "/responses", "/models"] {
+            urls[path] = URL(string: provider.baseURL + path + query)
+        }
+        self.urls = urls
         self.fixedHeaders = Result { () throws(MissingProviderKey) -> HTTPHeaders in
             var headers = HTTPHeaders()
             if let key = try provider.apiKey(in: environment) {
@@ -61,12 +68,14 @@ public struct ProviderTransport: Sendable {
     }
 
     /// A request to `path` with the provider's credentials and headers; JSON `body` if any.
-    func request(method: HTTPMethod, path: String, body: ByteBuffer?, accept: String = "text/event-stream") throws -> HTTPClientRequest {
-        var request = HTTPClientRequest(url: url(path: path))
-        request.method = method
-        request.headers = try headers(accept: accept, hasBody: body != nil)
-        if let body { request.body = .bytes(body) }
-        return request
+    func request(method: HTTPMethod, path: String, body: ByteBuffer?, accept: String = "text/event-stream") throws -> HTTPClient.Request {
+        guard let url = urls[path] ?? URL(string: self.url(path: path)) else { throw HTTPClientError.invalidURL }
+        return try HTTPClient.Request(url: url, method: method, headers: headers(accept: accept, hasBody: body != nil), body: body.map { .byteBuffer($0) })
+    }
+
+    /// Sends `request` on the current event loop's client; the response comes back once its head has.
+    private func execute(_ request: HTTPClient.Request) async throws -> HTTPClientResponse {
+        try await UpstreamExchange.execute(request, on: clients.current, idleTimeout: .milliseconds(Int64(provider.streamIdleTimeoutMilliseconds)))
     }
 
     func headers(accept: String = "text/event-stream", hasBody: Bool = true) throws -> HTTPHeaders {
@@ -95,7 +104,7 @@ public struct ProviderTransport: Sendable {
             var delay: Duration
             var failure: ModelClientError
             do {
-                let response = try await clients.current.execute(request, timeout: .milliseconds(Int64(provider.streamIdleTimeoutMilliseconds)))
+                let response = try await execute(request)
                 let status = Int(response.status.code)
                 if (200..<300).contains(status) {
                     logAttempt(attempt, start: start, status: status, error: nil)
@@ -128,7 +137,7 @@ public struct ProviderTransport: Sendable {
         let request = try request(method: method, path: path, body: body, accept: accept)
         let start = ContinuousClock.now
         do {
-            let response = try await clients.current.execute(request, timeout: .milliseconds(Int64(provider.streamIdleTimeoutMilliseconds)))
+            let response = try await execute(request)
             logAttempt(1, start: start, status: Int(response.status.code), error: nil)
             return response
         } catch is CancellationError {
