@@ -180,3 +180,28 @@ struct EventLoopTaskExecutorTests {
         #expect(results == Array(repeating: true, count: 7))
     }
 }
+
+@Suite("EventLoop.sleep")
+struct EventLoopSleepTests {
+    @Test func itWaitsForTheDurationAndACancelledSleepEndsAtOnce() async throws {
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let start = ContinuousClock.now
+        try await loop.sleep(for: .milliseconds(50))
+        #expect(ContinuousClock.now - start >= .milliseconds(50))
+
+        // Bounds far from the 10 minutes asked: the parallel test run can keep the pool busy.
+        let sleeper = Task { try await loop.sleep(for: .seconds(600)) }
+        try await Task.sleep(for: .milliseconds(20))
+        let cancelledAt = ContinuousClock.now
+        sleeper.cancel()
+        await #expect(throws: CancellationError.self) { try await sleeper.value }
+        #expect(ContinuousClock.now - cancelledAt < .seconds(60))
+
+        // Already cancelled before it starts: no wait either.
+        let late = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            try await loop.sleep(for: .seconds(600))
+        }
+        await #expect(throws: CancellationError.self) { try await late.value }
+    }
+}

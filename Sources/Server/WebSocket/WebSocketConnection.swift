@@ -169,11 +169,13 @@ struct WebSocketConnection: Sendable {
             while true {
                 let deadline = activity.idleDeadline(after: settings.idleTimeout)
                 if let deadline, deadline <= .now { break }
-                try await Task.sleep(until: deadline ?? .now + settings.idleTimeout, clock: .continuous)
+                // A loop timer, not `Task.sleep`: that one would hold its memory until the
+                // deadline, minutes after the connection closed.
+                try await channel.eventLoop.sleep(for: (deadline ?? .now + settings.idleTimeout) - .now)
             }
             logger.info("closing an idle WebSocket", metadata: ["idle_timeout_ms": .stringConvertible(settings.idleTimeout / .milliseconds(1))])
             try await outbound.close(.goingAway, reason: "idle timeout")
-            try await Task.sleep(for: settings.closeTimeout)
+            try await channel.eventLoop.sleep(for: settings.closeTimeout)
             channel.close(promise: nil)
         } catch {
             // Cancelled: the connection ended first.
