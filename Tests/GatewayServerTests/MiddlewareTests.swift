@@ -36,6 +36,21 @@ struct MiddlewareTests {
         }
     }
 
+    @Test func generatedRequestIDsAre32LowercaseHexDigitsAndNeverRepeat() async throws {
+        try await TestGateway().withRouter { client in
+            var seen = Set<String>()
+            for _ in 0..<200 {
+                let id = try #require(try await client.execute(uri: "/health", method: .get).headers[requestIDHeader])
+                #expect(id.utf8.count == 32 && id.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }, "\(id)")
+                seen.insert(id)
+            }
+            #expect(seen.count == 200)
+            // Every digit position takes more than one value: no nibble is stuck.
+            let columns = (0..<32).map { column in Set(seen.map { Array($0.utf8)[column] }) }
+            #expect(columns.allSatisfy { $0.count > 1 })
+        }
+    }
+
     @Test func unknownRoutesGetTheEnvelope() async throws {
         try await TestGateway().withRouter { client in
             let response = try await client.execute(uri: "/does-not-exist", method: .get)

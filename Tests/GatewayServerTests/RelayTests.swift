@@ -150,6 +150,23 @@ struct RelayTests {
         }
     }
 
+    @Test func theBodyMustBeDeclaredJSONInAnyCase() async throws {
+        try await withFakeUpstream { fake in
+            try await CodexTestSetup.make(fake: fake).gateway.withRouter { client in
+                for (contentType, accepted) in [
+                    ("application/json", true), ("Application/JSON; charset=utf-8", true), ("application/vnd.example+json", true),
+                    ("application/jjson", true), ("text/plain", false), ("application/jsn", false), ("application/js-on", false),
+                ] {
+                    var (headers, body) = Self.chat(#"{"model":"fake-echo","messages":[{"role":"user","content":"x"}]}"#)
+                    headers[.contentType] = contentType
+                    let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: body)
+                    #expect(response.status == (accepted ? .ok : .badRequest), "\(contentType)")
+                }
+                #expect(fake.recorder.count(path: "/v1/chat/completions") == 4)
+            }
+        }
+    }
+
     @Test func providerErrorsKeepTheirStatusInTheEnvelope() async throws {
         try await withFakeUpstream { fake in
             try await CodexTestSetup.make(fake: fake).gateway.withRouter { client in

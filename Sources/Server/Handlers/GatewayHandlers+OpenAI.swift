@@ -38,8 +38,7 @@ extension GatewayHandlers {
         _ input: Operations.CreateChatCompletion.Input,
         context: Context
     ) async throws -> Operations.CreateChatCompletion.Output {
-        // (Byte search: Foundation's `contains` goes through NSString and showed in the profile.)
-        if let contentType = input.contentType, contentType.lowercased().utf8.firstRange(of: "json".utf8) == nil {
+        if let contentType = input.contentType, !Self.mentionsJSON(contentType) {
             return .badRequest(.json(envelope(context, 400, "invalid_request", "The body must be JSON (Content-Type: application/json).")))
         }
         let request: ChatCompletionRelayRequest
@@ -73,6 +72,23 @@ extension GatewayHandlers {
             headers: isStream ? [.cacheControl: "no-cache", HTTPField.Name("X-Accel-Buffering")!: "no"] : [:]
         )
         return .ok(isStream ? .eventStream(body) : .json(body))
+    }
+
+    /// Whether a media type says JSON (`application/json`, `…+json`, any case). A byte scan: both
+    /// Foundation's `contains` and the generic collection search showed in the relay's profile.
+    static func mentionsJSON(_ contentType: String) -> Bool {
+        let json: StaticString = "json"
+        var matched = 0
+        for byte in contentType.utf8 {
+            let lowered = byte | 0x20  // ASCII letters only; no other byte lowers onto j, s, o or n
+            if lowered == json.utf8Start[matched] {
+                matched += 1
+                if matched == 4 { return true }
+            } else {
+                matched = lowered == json.utf8Start[0] ? 1 : 0
+            }
+        }
+        return false
     }
 
     /// Forwards the provider's body chunk by chunk as it arrives (nothing is buffered), keeping the

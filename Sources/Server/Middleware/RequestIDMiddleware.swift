@@ -38,16 +38,18 @@ public struct RequestIDMiddleware: RouterMiddleware {
         return value
     }
 
+    /// 32 lowercase hex digits from 128 random bits, written straight into the string.
     static func generate() -> String {
         var generator = SystemRandomNumberGenerator()
         let high = generator.next() as UInt64
         let low = generator.next() as UInt64
-        return String(high, radix: 16).leftPadded(to: 16) + String(low, radix: 16).leftPadded(to: 16)
-    }
-}
-
-extension String {
-    func leftPadded(to length: Int) -> String {
-        count >= length ? self : String(repeating: "0", count: length - count) + self
+        return String(unsafeUninitializedCapacity: 32) { buffer in
+            let digits: StaticString = "0123456789abcdef"
+            for index in 0..<32 {
+                let half = index < 16 ? high : low
+                buffer[index] = digits.utf8Start[Int(truncatingIfNeeded: (half >> UInt64(60 - 4 * (index % 16))) & 0xF)]
+            }
+            return 32
+        }
     }
 }
