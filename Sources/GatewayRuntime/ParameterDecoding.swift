@@ -128,7 +128,15 @@ public enum ParameterDecoding {
 extension HTTPFields {
     /// The value of a header named at run time (generated code reads documented header parameters this way).
     public func parameter(named name: String) -> String? {
-        HTTPField.Name(name).flatMap { self[$0] }
+        guard let name = HTTPField.Name(name) else { return nil }
+        // One field is the usual case; `self[name]` builds a joined string through a lazy
+        // sequence every time (it showed in the relay's profile).
+        var found: String?
+        for field in self where field.name == name {
+            if found != nil { return self[name] }  // several: joined as HTTPTypes does (", ", "; " for Cookie)
+            found = field.value
+        }
+        return found
     }
 
     /// Sets a documented response header, if it has a value.

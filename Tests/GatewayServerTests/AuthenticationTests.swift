@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GatewayServer
 import HTTPTypes
@@ -109,5 +110,10 @@ struct AuthenticationTests {
         #expect(CredentialHash.constantTimeEquals([1, 2, 3], [1, 2, 3]))
         #expect(!CredentialHash.constantTimeEquals([1, 2, 3], [1, 2, 4]))
         #expect(!CredentialHash.constantTimeEquals([1, 2], [1, 2, 3]))
+        // SHA-256 itself (FIPS 180-2 test vectors), so digests stored by another version still match.
+        func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+        #expect(hex(CredentialHash.digest("abc")) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(hex(CredentialHash.digest("")) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(hex(CredentialHash.digest("clé")) == hex(Array(SHA256.hash(data: Data("clé".utf8)))), "UTF-8 bytes are hashed")
     }
 }

@@ -205,3 +205,21 @@ struct EventLoopSleepTests {
         await #expect(throws: CancellationError.self) { try await late.value }
     }
 }
+
+@Suite("HTTPFields.parameter(named:)")
+struct HeaderParameterTests {
+    @Test func oneFieldIsItsValueSeveralAreJoinedAsHTTPTypesJoinsThem() {
+        var fields = HTTPFields()
+        fields[.contentType] = "application/json"
+        fields.append(HTTPField(name: HTTPField.Name("X-Tag")!, value: "a"))
+        fields.append(HTTPField(name: HTTPField.Name("x-tag")!, value: "b"))
+        fields.append(HTTPField(name: .cookie, value: "a=1"))
+        fields.append(HTTPField(name: .cookie, value: "b=2"))
+        #expect(fields.parameter(named: "Content-Type") == "application/json")
+        #expect(fields.parameter(named: "content-type") == "application/json")
+        #expect(fields.parameter(named: "X-Tag") == "a, b")
+        #expect(fields.parameter(named: "Cookie") == "a=1; b=2")
+        #expect(fields.parameter(named: "X-Missing") == nil)
+        #expect(fields.parameter(named: "not a name") == nil)
+    }
+}

@@ -12,12 +12,12 @@ import Testing
 struct UpstreamExchangeTests {
     /// Runs `body` with a transport to `fake`; its HTTP client is shut down whatever happens.
     static func withTransport(
-        _ fake: FakeOpenAIServer, idleTimeoutMilliseconds: Int,
+        _ fake: FakeOpenAIServer, idleTimeoutMilliseconds: Int, queryParams: [String: String] = [:], httpHeaders: [String: String] = [:],
         _ body: (ProviderTransport) async throws -> Void
     ) async throws {
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
         let provider = ModelProviderInfo(
-            name: "Fake", baseURL: fake.baseURL, envKey: "K", wireAPI: .chat,
+            name: "Fake", baseURL: fake.baseURL, envKey: "K", wireAPI: .chat, queryParams: queryParams, httpHeaders: httpHeaders,
             streamIdleTimeoutMilliseconds: idleTimeoutMilliseconds
         )
         let transport = ProviderTransport(
@@ -38,6 +38,32 @@ struct UpstreamExchangeTests {
         ByteBuffer(
             string:
                 #"{"model":"\#(model)","stream":\#(stream),"messages":[{"role":"user","content":"x"}]}"#)
+    }
+
+    @Test func everyRequestCarriesTheProvidersQueryHeadersAndKey() async throws {
+        try await withFakeUpstream { fake in
+            try await Self.withTransport(fake, idleTimeoutMilliseconds: 5000, queryParams: ["api-version": "2024-10-21"], httpHeaders: ["X-Extra": "1"]) { transport in
+                for _ in 0..<2 {  // the second time from the same prepared request
+                    let chat = try await transport.send(method: .POST, path: "/chat/completions", body: Self.chat("fake-echo", stream: false), accept: "application/json")
+                    #expect(chat.status == .ok)
+                    _ = try await chat.body.collect(upTo: 1 << 20)
+                    let models = try await transport.send(method: .GET, path: "/models", body: nil, accept: "application/json")
+                    #expect(models.status == .ok)
+                    _ = try await models.body.collect(upTo: 1 << 20)
+                }
+                let requests = fake.recorder.requests
+                #expect(requests.map(\.method) == ["POST", "GET", "POST", "GET"])
+                #expect(requests.map(\.path) == ["/v1/chat/completions", "/v1/models", "/v1/chat/completions", "/v1/models"])
+                for request in requests {
+                    #expect(request.query == ["api-version": "2024-10-21"])
+                    #expect(request.headers["authorization"] == "Bearer k")
+                    #expect(request.headers["x-extra"] == "1")
+                }
+                #expect(requests[0].headers["content-type"] == "application/json")
+                #expect(requests[1].headers["content-type"] == nil, "a GET has no body")
+                #expect(requests[0].json?["model"] as? String == "fake-echo")
+            }
+        }
     }
 
     @Test func aStreamLongerThanTheIdleTimeoutButNeverSilentThatLongIsWhole() async throws {

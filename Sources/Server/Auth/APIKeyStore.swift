@@ -10,7 +10,8 @@ public protocol APIKeyStore: Sendable {
 /// SHA-256 fingerprints and constant-time comparison, shared by every credential store.
 public enum CredentialHash {
     public static func digest(_ secret: String) -> [UInt8] {
-        Array(SHA256.hash(data: Data(secret.utf8)))
+        var secret = secret
+        return secret.withUTF8 { Array(SHA256.hash(data: UnsafeRawBufferPointer($0))) }
     }
 
     /// Compares two digests in time that depends only on their length.

@@ -19,8 +19,9 @@ public struct ProviderTransport: Sendable {
     /// The query string and the credential and provider headers, worked out once: the
     /// environment does not change while the gateway runs.
     private let query: String
-    /// The provider's URLs for the paths the gateway calls, parsed once.
-    private let urls: [String: URL]
+    /// The requests the gateway makes (method and URL), parsed once: taking a URL apart is
+    /// 2 % of a relayed request's CPU. Keyed by ``templateKey(_:_:)``.
+    private let templates: [String: HTTPClient.Request]
     private let fixedHeaders: Result<HTTPHeaders, MissingProviderKey>
 
     public init(provider: ModelProviderInfo, httpClient: HTTPClient, environment: [String: String], logger: Logger) {
@@ -38,11 +39,11 @@ public struct ProviderTransport: Sendable {
             components.queryItems = provider.queryParams.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) }
             self.query = "?" + (components.percentEncodedQuery ?? "")
         }
-        var urls: [String: URL] = [:]
-        for path in ["/chat/completions", "/responses", "/models"] {
-            urls[path] = URL(string: provider.baseURL + path + query)
+        var templates: [String: HTTPClient.Request] = [:]
+        for (method, path) in [(HTTPMethod.POST, "/chat/completions"), (.POST, "/responses"), (.GET, "/models")] {
+            templates[Self.templateKey(method, path)] = try? HTTPClient.Request(url: provider.baseURL + path + query, method: method)
         }
-        self.urls = urls
+        self.templates = templates
         self.fixedHeaders = Result { () throws(MissingProviderKey) -> HTTPHeaders in
             var headers = HTTPHeaders()
             if let key = try provider.apiKey(in: environment) {
@@ -69,8 +70,14 @@ public struct ProviderTransport: Sendable {
 
     /// A request to `path` with the provider's credentials and headers; JSON `body` if any.
     func request(method: HTTPMethod, path: String, body: ByteBuffer?, accept: String = "text/event-stream") throws -> HTTPClient.Request {
-        guard let url = urls[path] ?? URL(string: self.url(path: path)) else { throw HTTPClientError.invalidURL }
-        return try HTTPClient.Request(url: url, method: method, headers: headers(accept: accept, hasBody: body != nil), body: body.map { .byteBuffer($0) })
+        var request = try templates[Self.templateKey(method, path)] ?? HTTPClient.Request(url: url(path: path), method: method)
+        request.headers = try headers(accept: accept, hasBody: body != nil)
+        request.body = body.map { .byteBuffer($0) }
+        return request
+    }
+
+    private static func templateKey(_ method: HTTPMethod, _ path: String) -> String {
+        method.rawValue + " " + path
     }
 
     /// Sends `request` on the current event loop's client; the response comes back once its head has.
