@@ -214,6 +214,17 @@ struct RelayTests {
         }
     }
 
+    @Test func aWholeAnswerCutShortIs502NotATruncated200() async throws {
+        try await withFakeUpstream { fake in
+            try await CodexTestSetup.make(fake: fake, requestMaxRetries: 0).gateway.withRouter { client in
+                let (headers, body) = Self.chat(#"{"model":"fake-cut","messages":[{"role":"user","content":"x"}]}"#)
+                let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: body)
+                #expect(response.status == .badGateway)
+                #expect(try Self.json(response)["code"] as? String == "upstream_unavailable")
+            }
+        }
+    }
+
     @Test func aProviderSilentForTheIdleTimeoutIs502() async throws {
         try await withFakeUpstream { fake in
             try await CodexTestSetup.make(fake: fake, idleTimeoutMilliseconds: 400).gateway.withRouter { client in

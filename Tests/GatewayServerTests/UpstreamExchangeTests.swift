@@ -123,6 +123,28 @@ struct UpstreamExchangeTests {
         }
     }
 
+    @Test func aWholeAnswerCutShortFailsTheRequestInsteadOfArrivingTruncated() async throws {
+        try await withFakeUpstream { fake in
+            try await Self.withTransport(fake, idleTimeoutMilliseconds: 5000) { transport in
+                // Half of the JSON, with the full Content-Length, then the connection closes.
+                await #expect(throws: (any Error).self) {
+                    let response = try await transport.send(method: .POST, path: "/chat/completions", body: Self.chat("fake-cut", stream: false), accept: "application/json")
+                    Issue.record("a cut answer came back as \(response.status) with \(try await response.body.collect(upTo: 1 << 20).readableBytes) bytes")
+                }
+                // A whole one comes back in one piece, headers and all.
+                let whole = try await transport.send(method: .POST, path: "/chat/completions", body: Self.chat("fake-echo", stream: false), accept: "application/json")
+                var chunks = 0
+                var bytes = 0
+                for try await chunk in whole.body {
+                    chunks += 1
+                    bytes += chunk.readableBytes
+                }
+                #expect(chunks == 1)
+                #expect(bytes == whole.headers.first(name: "Content-Length").flatMap(Int.init))
+            }
+        }
+    }
+
     @Test func aConsumerThatHoldsTheBodyBackIsNotTakenForASilentProvider() async throws {
         try await withFakeUpstream { fake in
             try await Self.withTransport(fake, idleTimeoutMilliseconds: 300) { transport in

@@ -20,18 +20,27 @@ import Synchronization
 ///
 /// While the consumer holds the body back (backpressure), the idle clock is stopped: a slow
 /// client is not the provider's silence.
+///
+/// A body with a `Content-Length` of at most ``collectLimit`` (a whole JSON answer, never a
+/// stream) is gathered here and handed over with the head, in one piece: streaming it through an
+/// async sequence cost more than the rest of relaying it. A failure before its end then fails the
+/// request itself, so the relay can still answer with a clean 502.
 final class UpstreamExchange: HTTPClientResponseDelegate, Sendable {
     typealias Response = Void
     typealias Body = NIOThrowingAsyncSequenceProducer<
         ByteBuffer, any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, BodyDemand
     >
 
+    /// The largest sized body gathered before the response is handed over.
+    static let collectLimit = 1 << 20
+
     private struct State {
-        /// Until the head comes: the caller waiting for it.
+        /// Until the head comes (or, for a gathered body, until its end): the caller waiting.
         var head: CheckedContinuation<HTTPClientResponse, any Error>?
-        /// Handed out with the head and not kept: a response dropped unread must end its sequence
-        /// (and with it the request).
-        var body: Body?
+        /// A response whose sized body is being gathered, and the bytes so far.
+        var gathering: (head: HTTPResponseHead, bytes: ByteBuffer)?
+        /// The streamed body's producer side, from the head on.
+        var source: Body.Source?
         var task: HTTPClient.Task<Void>?
         /// Why the request was ended before `task` was known (cancelled, timed out).
         var pendingFailure: (any Error)?
@@ -46,22 +55,25 @@ final class UpstreamExchange: HTTPClientResponseDelegate, Sendable {
     }
 
     private let state: Mutex<State>
-    private let source: Body.Source
     private let eventLoop: any EventLoop
     private let idleTimeout: TimeAmount
 
     private init(eventLoop: any EventLoop, idleTimeout: TimeAmount) {
         self.eventLoop = eventLoop
         self.idleTimeout = idleTimeout
+        self.state = Mutex(State(lastActivity: .now()))
+    }
+
+    /// A streamed body for the consumer, this exchange feeding it.
+    private func makeBody() -> (Body.Source, Body) {
         let demand = BodyDemand()
         let sequence = Body.makeSequence(
             backPressureStrategy: .init(lowWatermark: 1, highWatermark: 4),
             finishOnDeinit: true,
             delegate: demand
         )
-        self.source = sequence.source
-        self.state = Mutex(State(body: sequence.sequence, lastActivity: .now()))
         demand.exchange.withLock { $0 = self }
+        return (sequence.source, sequence.sequence)
     }
 
     /// Sends `request` on `client` and returns once the response head has arrived.
@@ -100,26 +112,34 @@ final class UpstreamExchange: HTTPClientResponseDelegate, Sendable {
         task?.fail(reason: error)
     }
 
-    /// The request is over: the head waiter or the body's consumer learns how, and the timer and
-    /// any held-back read are released.
+    /// The request is over: the waiter or the body's consumer learns how, and the timer and any
+    /// held-back read are released.
     private func finish(error: (any Error)?) {
-        // The unsent body leaves the lock with the rest: ending it calls back into `consumerLeft`.
-        let (head, body, demand, watchdog) = state.withLock { state in
-            guard !state.isDone else { return (nil, nil, nil, nil) as (CheckedContinuation<HTTPClientResponse, any Error>?, Body?, EventLoopPromise<Void>?, Scheduled<Void>?) }
+        let (head, gathered, source, demand, watchdog) = state.withLock { state in
+            guard !state.isDone else {
+                return (nil, nil, nil, nil, nil) as (CheckedContinuation<HTTPClientResponse, any Error>?, (head: HTTPResponseHead, bytes: ByteBuffer)?, Body.Source?, EventLoopPromise<Void>?, Scheduled<Void>?)
+            }
             state.isDone = true
-            defer { state.head = nil; state.demand = nil; state.watchdog = nil }
-            return (state.head, state.body.take(), state.demand, state.watchdog)
+            defer { state.head = nil; state.gathering = nil; state.source = nil; state.demand = nil; state.watchdog = nil }
+            return (state.head, state.gathering, state.source, state.demand, state.watchdog)
         }
-        _ = body  // dropped here, after the lock
         watchdog?.cancel()
         demand?.succeed()
         if let head {
-            head.resume(throwing: error ?? HTTPClientError.remoteConnectionClosed)
+            if error == nil, let gathered {
+                head.resume(returning: Self.response(gathered.head, body: .bytes(gathered.bytes)))
+            } else {
+                head.resume(throwing: error ?? HTTPClientError.remoteConnectionClosed)
+            }
         } else if let error {
-            source.finish(error)
+            source?.finish(error)
         } else {
-            source.finish()
+            source?.finish()
         }
+    }
+
+    private static func response(_ head: HTTPResponseHead, body: HTTPClientResponse.Body) -> HTTPClientResponse {
+        HTTPClientResponse(version: head.version, status: head.status, headers: head.headers, body: body)
     }
 
     // MARK: The idle timer
@@ -162,26 +182,41 @@ final class UpstreamExchange: HTTPClientResponseDelegate, Sendable {
     }
 
     func didReceiveHead(task: HTTPClient.Task<Void>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
-        let (waiter, body) = state.withLock { state in
+        if let length = head.headers.first(name: "Content-Length").flatMap(Int.init), (0...Self.collectLimit).contains(length) {
+            state.withLock { state in
+                state.lastActivity = .now()
+                if !state.isDone { state.gathering = (head, ByteBufferAllocator().buffer(capacity: length)) }
+            }
+            return eventLoop.makeSucceededVoidFuture()
+        }
+        let (source, body) = makeBody()
+        let waiter = state.withLock { state in
             state.lastActivity = .now()
-            defer { state.head = nil; state.body = nil }
-            return (state.head, state.body)
+            if !state.isDone { state.source = source }
+            defer { state.head = nil }
+            return state.head
         }
-        if let waiter, let body {
-            waiter.resume(returning: HTTPClientResponse(version: head.version, status: head.status, headers: head.headers, body: .stream(body)))
-        }
+        waiter?.resume(returning: Self.response(head, body: .stream(body)))
         return eventLoop.makeSucceededVoidFuture()
     }
 
     func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
+        var buffer = buffer
+        let source: Body.Source? = state.withLock { state in
+            state.lastActivity = .now()
+            if state.gathering != nil {
+                state.gathering!.bytes.writeBuffer(&buffer)
+                return nil
+            }
+            return state.source
+        }
+        guard let source else { return eventLoop.makeSucceededVoidFuture() }
         switch source.yield(buffer) {
         case .produceMore, .dropped:
-            state.withLock { $0.lastActivity = .now() }
             return eventLoop.makeSucceededVoidFuture()
         case .stopProducing:
             let promise = eventLoop.makePromise(of: Void.self)
             let isDone = state.withLock { state in
-                state.lastActivity = .now()
                 if !state.isDone { state.demand = promise }
                 return state.isDone
             }
@@ -215,7 +250,7 @@ final class UpstreamExchange: HTTPClientResponseDelegate, Sendable {
 }
 
 /// The body sequence's delegate: tells the exchange when its consumer wants more or is gone.
-/// (The exchange owns the sequence's source, so this side holds it until the sequence ends.)
+/// (The exchange holds the sequence's source, so this side holds it only until the sequence ends.)
 final class BodyDemand: NIOAsyncSequenceProducerDelegate {
     fileprivate let exchange = Mutex<UpstreamExchange?>(nil)
 
