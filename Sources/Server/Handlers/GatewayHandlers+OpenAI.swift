@@ -91,7 +91,8 @@ extension GatewayHandlers {
         return false
     }
 
-    /// Forwards the provider's body chunk by chunk as it arrives (nothing is buffered), keeping the
+    /// Forwards the provider's body chunk by chunk as it arrives (a stream is never buffered; a
+    /// whole answer of known size comes from `UpstreamExchange` in one piece), keeping the
     /// turn's permit until the answer ends, and records the usage it reported.
     private func relayBody(_ response: HTTPClientResponse, isStream: Bool, permit: TurnPermit? = nil) -> ResponseBody {
         let upstream = response.body
