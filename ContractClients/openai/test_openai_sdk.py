@@ -267,11 +267,17 @@ def test_a_provider_stream_cut_midway_is_an_error_not_a_complete_answer(sdk: Ope
     assert seen, "the deltas before the cut arrive"
 
 
-def test_a_provider_answer_cut_midway_raises_api_connection_error(sdk: OpenAI):
-    # fake-cut sends half of its JSON (with the full Content-Length) and closes: the gateway must
-    # not present that as a complete answer.
-    with pytest.raises(openai.APIConnectionError):
+def test_a_provider_answer_cut_midway_is_a_502_with_code_upstream_unavailable(sdk: OpenAI):
+    # fake-cut sends half of its JSON (with the full Content-Length) and closes. The gateway reads
+    # a whole answer to its end before sending it on, so the SDK gets a clean 502 (which it retries
+    # by default) rather than a truncated answer.
+    with pytest.raises(openai.InternalServerError) as raised:
         sdk.with_options(max_retries=0).chat.completions.create(model="fake-cut", messages=user("cut"))
+    error = raised.value
+    assert error.status_code == 502
+    body = envelope(error)
+    assert body["code"] == "upstream_unavailable"
+    assert "broke off" in body["error"], body
 
 
 # ---------------------------------------------------------------------------------------------

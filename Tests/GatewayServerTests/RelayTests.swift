@@ -220,7 +220,10 @@ struct RelayTests {
                 let (headers, body) = Self.chat(#"{"model":"fake-cut","messages":[{"role":"user","content":"x"}]}"#)
                 let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: body)
                 #expect(response.status == .badGateway)
-                #expect(try Self.json(response)["code"] as? String == "upstream_unavailable")
+                let json = try Self.json(response)
+                #expect(json["code"] as? String == "upstream_unavailable")
+                let message = try #require(json["error"] as? String)
+                #expect(message.contains("broke off") && !message.contains("Could not reach"), "one plain sentence: \(message)")
             }
         }
     }

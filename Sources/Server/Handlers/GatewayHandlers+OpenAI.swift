@@ -140,6 +140,9 @@ extension GatewayHandlers {
             return .failure(.notConfigured(envelope(context, 503, "model_not_configured", missing.description)))
         } catch ModelClientError.idleTimeout(let milliseconds) {
             return .failure(.badGateway(envelope(context, 502, "upstream_timeout", "The model provider sent nothing for \(milliseconds) ms.")))
+        } catch ModelClientError.connection(let reason) {
+            let message = "The model provider could not be reached, or broke off its answer: \(reason)"
+            return .failure(.badGateway(envelope(context, 502, "upstream_unavailable", message)))
         } catch {
             return .failure(.badGateway(envelope(context, 502, "upstream_unavailable", "The model provider could not be reached: \(error)")))
         }
