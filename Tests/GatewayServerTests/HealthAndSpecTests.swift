@@ -97,3 +97,19 @@ struct HealthAndSpecTests {
         }
     }
 }
+
+@Suite("Closing the database")
+struct DatabaseServiceTests {
+    @Test func theDatabaseIsClosedEvenWhenItsServiceIsCancelled() async throws {
+        // A service group that is cancelled (a test that throws, a service that fails) cancels its
+        // services instead of shutting them down gracefully; the database must still be closed.
+        let home = TemporaryDirectory.make()
+        let database = try GatewayDatabase(path: home + "/gateway.sqlite3", logger: TestGateway.quietLogger)
+        #expect(await database.ping())
+        let service = Task { try await DatabaseService(database: database).run() }
+        try await Task.sleep(for: .milliseconds(20))
+        service.cancel()
+        try await service.value
+        #expect(await database.ping() == false, "the connection is closed")
+    }
+}

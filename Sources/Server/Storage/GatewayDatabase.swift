@@ -151,8 +151,12 @@ public final class GatewayDatabase: Sendable {
         (try? await connection.query("SELECT 1")) != nil
     }
 
+    /// Closes the connection, even from a cancelled task: the async `close()` of SQLiteNIO gives
+    /// up when its task is cancelled (as when the service group is cancelled rather than shut
+    /// down gracefully), which would leave the database open.
     public func close() async throws {
-        try await connection.close()
+        let closed: EventLoopFuture<Void> = connection.close()
+        try await closed.get()
     }
 }
 
