@@ -19,8 +19,8 @@ public struct ProviderTransport: Sendable {
     /// The query string and the credential and provider headers, worked out once: the
     /// environment does not change while the gateway runs.
     private let query: String
-    /// The requests the gateway makes (method and URL), parsed once: taking a URL apart is
-    /// 2 % of a relayed request's CPU. Keyed by ``templateKey(_:_:)``.
+    /// The requests the gateway makes (method and URL) by path, parsed once: taking a URL apart
+    /// is 2 % of a relayed request's CPU.
     private let templates: [String: HTTPClient.Request]
     private let fixedHeaders: Result<HTTPHeaders, MissingProviderKey>
 
@@ -41,7 +41,7 @@ public struct ProviderTransport: Sendable {
         }
         var templates: [String: HTTPClient.Request] = [:]
         for (method, path) in [(HTTPMethod.POST, "/chat/completions"), (.POST, "/responses"), (.GET, "/models")] {
-            templates[Self.templateKey(method, path)] = try? HTTPClient.Request(url: provider.baseURL + path + query, method: method)
+            templates[path] = try? HTTPClient.Request(url: provider.baseURL + path + query, method: method)
         }
         self.templates = templates
         self.fixedHeaders = Result { () throws(MissingProviderKey) -> HTTPHeaders in
@@ -70,14 +70,10 @@ public struct ProviderTransport: Sendable {
 
     /// A request to `path` with the provider's credentials and headers; JSON `body` if any.
     func request(method: HTTPMethod, path: String, body: ByteBuffer?, accept: String = "text/event-stream") throws -> HTTPClient.Request {
-        var request = try templates[Self.templateKey(method, path)] ?? HTTPClient.Request(url: url(path: path), method: method)
+        var request = try templates[path].flatMap { $0.method == method ? $0 : nil } ?? HTTPClient.Request(url: url(path: path), method: method)
         request.headers = try headers(accept: accept, hasBody: body != nil)
         request.body = body.map { .byteBuffer($0) }
         return request
-    }
-
-    private static func templateKey(_ method: HTTPMethod, _ path: String) -> String {
-        method.rawValue + " " + path
     }
 
     /// Sends `request` on the current event loop's client; the response comes back once its head has.

@@ -115,26 +115,26 @@ final class UpstreamExchange: HTTPClientResponseDelegate, Sendable {
     /// The request is over: the waiter or the body's consumer learns how, and the timer and any
     /// held-back read are released.
     private func finish(error: (any Error)?) {
-        let (head, gathered, source, demand, watchdog) = state.withLock { state in
-            guard !state.isDone else {
-                return (nil, nil, nil, nil, nil) as (CheckedContinuation<HTTPClientResponse, any Error>?, (head: HTTPResponseHead, bytes: ByteBuffer)?, Body.Source?, EventLoopPromise<Void>?, Scheduled<Void>?)
-            }
-            state.isDone = true
-            defer { state.head = nil; state.gathering = nil; state.source = nil; state.demand = nil; state.watchdog = nil }
-            return (state.head, state.gathering, state.source, state.demand, state.watchdog)
+        // What was pending, taken out under the lock and settled after it.
+        let ended: State? = state.withLock { state in
+            guard !state.isDone else { return nil }
+            let ended = state
+            state = State(lastActivity: state.lastActivity, isDone: true)
+            return ended
         }
-        watchdog?.cancel()
-        demand?.succeed()
-        if let head {
-            if error == nil, let gathered {
+        guard let ended else { return }
+        ended.watchdog?.cancel()
+        ended.demand?.succeed()
+        if let head = ended.head {
+            if error == nil, let gathered = ended.gathering {
                 head.resume(returning: Self.response(gathered.head, body: .bytes(gathered.bytes)))
             } else {
                 head.resume(throwing: error ?? HTTPClientError.remoteConnectionClosed)
             }
         } else if let error {
-            source?.finish(error)
+            ended.source?.finish(error)
         } else {
-            source?.finish()
+            ended.source?.finish()
         }
     }
 
