@@ -6,6 +6,7 @@ import GatewayServer
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import ServiceLifecycle
 import Testing
 
@@ -212,6 +213,29 @@ struct CodexCoreTests {
             guard let error = error as? ConfigurationError else { return false }
             return error.key == "CODEX_HOME" && error.message.contains("not writable")
         }
+    }
+
+    /// The store's file I/O blocks: it must not run on the event loop of the request that calls it.
+    @Test func theConversationStoreRunsOffTheEventLoops() async throws {
+        let store = try RolloutConversationStore(codexHome: TemporaryDirectory.make(), logger: TestGateway.quietLogger)
+        // Runs on the store's executor, as the store's own methods do.
+        func whereItRuns(_ store: isolated RolloutConversationStore) -> (blockingIOThread: Bool, eventLoop: Bool) {
+            (BlockingIOExecutor.shared.isCurrent, MultiThreadedEventLoopGroup.currentEventLoop != nil)
+        }
+        let seen = await withTaskExecutorPreference(EventLoopTaskExecutor.singleton) {
+            // The caller is on an event loop, as a request handler is.
+            let caller = MultiThreadedEventLoopGroup.currentEventLoop != nil
+            let store = await whereItRuns(store)
+            return (caller, store)
+        }
+        #expect(seen.0)
+        #expect(seen.1.blockingIOThread)
+        #expect(!seen.1.eventLoop)
+        #expect(!BlockingIOExecutor.shared.isCurrent)
+        // And it still works from there.
+        let record = try await store.create(model: "m", provider: "p")
+        #expect(await store.contains(record.id))
+        #expect(await store.isWritable())
     }
 }
 

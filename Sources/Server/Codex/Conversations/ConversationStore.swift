@@ -1,4 +1,5 @@
 import Foundation
+import GatewayRuntime
 import Logging
 
 /// What the gateway knows about a conversation.
@@ -21,7 +22,14 @@ public struct ConversationRecord: Sendable {
 /// (with a single `write(2)`) as soon as it exists.
 ///
 /// Files are indexed by name at startup and parsed on first use, so restarts are cheap.
+///
+/// The actor runs on ``BlockingIOExecutor``'s thread, not on its callers' event loops: its file
+/// reads and writes block, and a slow volume must not stall the connections of a loop.
 public actor RolloutConversationStore {
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        BlockingIOExecutor.shared.asUnownedSerialExecutor()
+    }
+
     let sessionsDirectory: URL
     let logger: Logger
     private var paths: [String: String] = [:]
