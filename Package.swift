@@ -37,6 +37,9 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
         // The model providers' HTTP client (streaming, retries, timeouts).
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // AsyncChannel: the WebSocket's outgoing messages, handed over with backpressure. Already
+        // built for swift-service-lifecycle, so naming it costs no build time.
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
         // Telemetry. swift-metrics and swift-distributed-tracing already come with Hummingbird; named
         // because the gateway records its own metrics and spans.
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
@@ -111,6 +114,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),

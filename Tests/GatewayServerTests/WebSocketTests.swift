@@ -192,6 +192,124 @@ struct WebSocketTests {
         }
     }
 
+    /// A client that writes without reading must not make the gateway queue answers without bound:
+    /// the gateway stops reading from it (TCP backpressure) until it reads. Each message here is
+    /// 64 KiB and gets an error that echoes its 64 KiB id; more is sent than the socket buffers of
+    /// both directions can hold (see ``socketBufferCeiling()``: 36 MiB on the CI machine). Once the
+    /// client reads, every message has had its answer, in order.
+    ///
+    /// The client is raw TCP, frames written by hand, so that its own writes wait for the socket
+    /// (HummingbirdWSClient's writer here took all 192 MiB at once).
+    @Test func aClientThatDoesNotReadIsHeldBackAndStillGetsEveryAnswer() async throws {
+        let padding = String(repeating: "x", count: 64 * 1024)
+        let count = Self.socketBufferCeiling() / padding.utf8.count + 200
+        try await withFakeUpstream { fake in
+            let setup = try CodexTestSetup.make(fake: fake)
+            try await withLiveGateway(setup.gateway) { port in
+                let client = try await RawWebSocketClient.connect(port: port, socketBuffer: Self.clientSocketBuffer)
+                defer { client.close() }
+                var reader = client.reader()
+                try await client.write(ByteBuffer(string: Self.upgradeRequest(port: port)))
+                #expect(try await reader.handshakeStatus() == 101)
+                let (accepted, writer) = try await Self.flood(client, count: count, padding: padding)
+                #expect(accepted < count, "the gateway read all \(count) messages of a client that read nothing")
+
+                for index in 0..<count {
+                    let answer = try #require(try JSONSerialization.jsonObject(with: Data(try await reader.nextText().utf8)) as? [String: Any])
+                    #expect(answer["code"] as? String == "invalid_message")
+                    let id = answer["id"] as? String ?? ""
+                    #expect(id == "\(index)-\(padding)", "answer \(index) is \(id.prefix(20))…")
+                    if id != "\(index)-\(padding)" { break }
+                }
+                try await writer.value
+                try await client.write(RawWebSocketReader.maskedTextFrame(#"{"type":"ping"}"#))
+                #expect(try await reader.nextText() == #"{"type":"pong"}"#)
+            }
+        }
+    }
+
+    /// A client that stopped reading for the idle timeout is dropped, even while a turn runs (which
+    /// otherwise keeps a connection open): nobody is there to deliver to, and neither a close frame
+    /// nor a protocol ping would get through.
+    @Test func aClientThatStopsReadingIsDroppedAfterTheIdleTimeoutEvenDuringATurn() async throws {
+        let padding = String(repeating: "x", count: 64 * 1024)
+        let count = Self.socketBufferCeiling() / padding.utf8.count + 200
+        try await withFakeUpstream { fake in
+            // A turn of 60 s (600 deltas, 100 ms apart).
+            let setup = try CodexTestSetup.make(fake: fake, model: "fake-slow-100-600", environment: ["WS_IDLE_TIMEOUT_SECONDS": "1"])
+            try await withLiveGateway(setup.gateway) { port in
+                let client = try await RawWebSocketClient.connect(port: port, socketBuffer: Self.clientSocketBuffer)
+                defer { client.close() }
+                var reader = client.reader()
+                try await client.write(ByteBuffer(string: Self.upgradeRequest(port: port)))
+                #expect(try await reader.handshakeStatus() == 101)
+                try await client.write(RawWebSocketReader.maskedTextFrame(#"{"type":"exec","prompt":"go on","id":"long"}"#))
+                let (accepted, writer) = try await Self.flood(client, count: count, padding: padding)
+                #expect(accepted < count)
+                // Dropped within two idle timeouts of the stall (which began two seconds ago) while
+                // the turn runs; the turn itself would go on for a minute.
+                let reading = Task { [reader] in
+                    var reader = reader
+                    while (try? await reader.nextText()) != nil {}
+                }
+                let timeout = Task {
+                    try await Task.sleep(for: .seconds(8))
+                    reading.cancel()
+                }
+                await reading.value
+                timeout.cancel()
+                #expect(!reading.isCancelled, "the connection was still open 10 s after the client stopped reading")
+                _ = await writer.result
+            }
+        }
+    }
+
+    /// Writes `count` 64 KiB messages that each get a 64 KiB error, until the writes stall (no
+    /// progress for two seconds) or all went through; returns how many went out, and the writer.
+    static func flood(_ client: RawWebSocketClient, count: Int, padding: String) async throws -> (Int, Task<Void, any Error>) {
+        let sent = Atomic(0)
+        let writer = Task {
+            for index in 0..<count {
+                try await client.write(RawWebSocketReader.maskedTextFrame(#"{"type":"bogus","id":"\#(index)-\#(padding)"}"#))
+                sent.add(1, ordering: .relaxed)
+            }
+        }
+        var last = -1
+        var unchangedSince = ContinuousClock.now
+        while true {
+            let now = sent.load(ordering: .relaxed)
+            if now == count { break }
+            if now != last {
+                last = now
+                unchangedSince = .now
+            } else if ContinuousClock.now - unchangedSince > .seconds(2) {
+                break
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return (sent.load(ordering: .relaxed), writer)
+    }
+
+    /// The client's socket buffers for the flood tests: small and fixed (a size set by the
+    /// program turns the kernel's autotuning off), so the gateway's writes fill them quickly.
+    static let clientSocketBuffer = 64 * 1024
+
+    /// The most the flood tests' connection can hold in its socket buffers: the gateway's side
+    /// grows to the largest receive and send buffers (the third figures of `tcp_rmem` and
+    /// `tcp_wmem`), the client's are fixed (the kernel doubles the size asked).
+    static func socketBufferCeiling() -> Int {
+        func largest(_ name: String) -> Int {
+            let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/\(name)", encoding: .utf8)) ?? ""
+            return text.split(whereSeparator: \.isWhitespace).last.flatMap { Int($0) } ?? 32 << 20
+        }
+        return largest("tcp_rmem") + largest("tcp_wmem") + 4 * clientSocketBuffer
+    }
+
+    static func upgradeRequest(port: Int) -> String {
+        "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nX-API-Key: \(TestGateway.apiKey)\r\n\r\n"
+    }
+
     @Test func aMissingModelKeyIsAnErrorMessage() async throws {
         try await withFakeUpstream { fake in
             let setup = try CodexTestSetup.make(fake: fake, environment: ["FAKE_OPENAI_KEY": ""])
@@ -627,5 +745,148 @@ func threadID(in messages: [[String: Any]]) -> String? {
 extension WebSocketOutboundWriter {
     func send(_ text: String) async throws {
         try await write(.text(text))
+    }
+}
+
+/// WebSocket by hand over a raw TCP stream: the handshake's answer, then the server's frames
+/// (unmasked, unfragmented text frames; control frames skipped).
+struct RawWebSocketReader {
+    private var iterator: AsyncStream<ByteBuffer>.AsyncIterator
+    /// Asks the connection for one more read (it reads nothing unless asked).
+    private let requestRead: @Sendable () -> Void
+    private var buffer = ByteBuffer()
+
+    init(_ stream: AsyncStream<ByteBuffer>, requestRead: @escaping @Sendable () -> Void) {
+        self.iterator = stream.makeAsyncIterator()
+        self.requestRead = requestRead
+    }
+
+    struct Closed: Error {}
+
+    private mutating func fill() async throws {
+        requestRead()
+        guard var more = await iterator.next() else { throw Closed() }
+        buffer.writeBuffer(&more)
+    }
+
+    /// The status of the handshake's answer; leaves what follows it in the buffer.
+    mutating func handshakeStatus() async throws -> Int {
+        while true {
+            let view = buffer.readableBytesView
+            if let end = view.firstRange(of: Array("\r\n\r\n".utf8)) {
+                let head = buffer.readString(length: end.upperBound - view.startIndex) ?? ""
+                return Int(head.split(separator: " ").dropFirst().first ?? "") ?? 0
+            }
+            try await fill()
+        }
+    }
+
+    mutating func nextText() async throws -> String {
+        while true {
+            let start = buffer.readerIndex
+            if let first = buffer.getInteger(at: start, as: UInt8.self), let second = buffer.getInteger(at: start + 1, as: UInt8.self) {
+                var header = 2
+                var length: Int? = Int(second & 0x7F)
+                if length == 126 {
+                    length = buffer.getInteger(at: start + 2, as: UInt16.self).map(Int.init)
+                    header = 4
+                } else if length == 127 {
+                    length = buffer.getInteger(at: start + 2, as: UInt64.self).map(Int.init)
+                    header = 10
+                }
+                if let length, buffer.readableBytes >= header + length {
+                    buffer.moveReaderIndex(forwardBy: header)
+                    let payload = buffer.readString(length: length)!
+                    buffer.discardReadBytes()
+                    if first & 0x0F == 0x1 { return payload }
+                    continue
+                }
+            }
+            try await fill()
+        }
+    }
+
+    /// A client's text frame (masked, as clients must; a zero key keeps the bytes as they are).
+    static func maskedTextFrame(_ text: String) -> ByteBuffer {
+        var frame = ByteBuffer()
+        frame.writeInteger(UInt8(0x81))
+        let length = text.utf8.count
+        if length < 126 {
+            frame.writeInteger(UInt8(0x80) | UInt8(length))
+        } else if length <= 0xFFFF {
+            frame.writeInteger(UInt8(0x80 | 126))
+            frame.writeInteger(UInt16(length))
+        } else {
+            frame.writeInteger(UInt8(0x80 | 127))
+            frame.writeInteger(UInt64(length))
+        }
+        frame.writeInteger(UInt32(0))
+        frame.writeString(text)
+        return frame
+    }
+}
+
+/// A WebSocket client by hand over a plain NIO channel, for the flood tests. It reads from the
+/// socket only when its reader asks (`autoRead` is off), and a write completes once the kernel has
+/// taken the bytes, so what the gateway took in is exactly what was written. (NIOAsyncChannel's
+/// inbound stream, and HummingbirdWSClient over it, at times went on reading and buffering while
+/// nobody iterated.)
+final class RawWebSocketClient: Sendable {
+    let channel: any Channel
+    private let bytes: AsyncStream<ByteBuffer>
+
+    private init(channel: any Channel, bytes: AsyncStream<ByteBuffer>) {
+        self.channel = channel
+        self.bytes = bytes
+    }
+
+    /// Connects with fixed `socketBuffer`-sized socket buffers (a size set by the program turns
+    /// the kernel's autotuning off).
+    static func connect(port: Int, socketBuffer: Int) async throws -> RawWebSocketClient {
+        let (bytes, continuation) = AsyncStream.makeStream(of: ByteBuffer.self)
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(socketBuffer))
+            .channelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(socketBuffer))
+            .channelOption(.autoRead, value: false)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Collector(continuation)) }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+        return RawWebSocketClient(channel: channel, bytes: bytes)
+    }
+
+    /// The reader of the connection's bytes (one per connection).
+    func reader() -> RawWebSocketReader {
+        let channel = channel
+        return RawWebSocketReader(bytes) { channel.read() }
+    }
+
+    func write(_ bytes: ByteBuffer) async throws {
+        try await channel.writeAndFlush(bytes).get()
+    }
+
+    func close() {
+        channel.close(promise: nil)
+    }
+
+    private final class Collector: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        let continuation: AsyncStream<ByteBuffer>.Continuation
+
+        init(_ continuation: AsyncStream<ByteBuffer>.Continuation) {
+            self.continuation = continuation
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            continuation.yield(unwrapInboundIn(data))
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            continuation.finish()
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            context.close(promise: nil)
+        }
     }
 }

@@ -1,3 +1,4 @@
+import AsyncAlgorithms
 import Foundation
 import GatewayAPI
 import GatewayRuntime
@@ -12,11 +13,17 @@ import WSCore
 /// One client on `/ws` (PROTOCOLS.md §4): JSON text frames in, JSON text frames out.
 ///
 /// Everything the connection does is a child task of ``run(inbound:outbound:context:)``: a single
-/// writer that drains the queue of outgoing messages (so frames of concurrent turns never
-/// interleave, and a slow socket never blocks a turn's bookkeeping), an idle watchdog, and one
-/// task per `exec`. The reading loop itself never waits for a turn, so an `interrupt` is read while
-/// turns run. When the client leaves, the group is cancelled: running turns stop, and so do their
-/// upstream requests.
+/// writer that takes the outgoing messages one at a time (so frames of concurrent turns never
+/// interleave), an idle watchdog, and one task per `exec`. The reading loop itself never waits for
+/// a turn, so an `interrupt` is read while turns run. When the client leaves, the group is
+/// cancelled: running turns stop, and so do their upstream requests.
+///
+/// Nothing queues without bound: a message is handed to the writer only once it has written the
+/// one before, and the writer waits while the socket cannot take more. A client that stops reading
+/// therefore holds back its turns' events (a turn's own bookkeeping goes on: see
+/// `ConversationManager.streamTurn`) and the reading loop (its pings' pongs), and the gateway stops
+/// reading from it until it reads again. Every message it was sent is still delivered, in order.
+/// A client that takes nothing for the idle timeout is dropped (there is no one to deliver to).
 struct WebSocketConnection: Sendable {
     let conversations: ConversationManager
     /// Who the handshake authenticated; each `exec` counts against its limits like a request.
@@ -31,11 +38,10 @@ struct WebSocketConnection: Sendable {
         Self.openConnections.increment()
         defer { Self.openConnections.decrement() }
         let opened = ContinuousClock.now
-        let (messages, outbox) = AsyncStream.makeStream(of: WSServerMessage.self)
-        let sender = Sender(outbox: outbox)
+        let sender = Sender()
         let activity = ActivityClock()
         let readError = await withDiscardingTaskGroup(returning: (any Error)?.self) { group in
-            group.addTask { await Self.write(messages, to: outbound, closing: outbox, logger: logger) }
+            group.addTask { await Self.write(sender, to: outbound, activity: activity, logger: logger) }
             group.addTask { await closeWhenIdle(activity, outbound: outbound, channel: context.channel) }
             var failure: (any Error)?
             do {
@@ -46,7 +52,7 @@ struct WebSocketConnection: Sendable {
                     case .text(let text):
                         await receive(text, sender: sender, activity: activity, group: &group)
                     case .binary:
-                        sender.post(
+                        await sender.post(
                             .error(
                                 WSErrorMessage(
                                     type: .error, message: "Binary frames are not supported: send JSON text frames.", code: "invalid_message")))
@@ -69,12 +75,12 @@ struct WebSocketConnection: Sendable {
             message = try JSONDecoder().decode(WSClientMessage.self, from: Data(text.utf8))
         } catch {
             let description = (error as? DecodingError).map { RequestBodyDecoding.describe($0, root: "message") } ?? "The message is not valid."
-            sender.post(.error(WSErrorMessage(type: .error, message: description, code: "invalid_message", id: Self.clientID(in: text))))
+            await sender.post(.error(WSErrorMessage(type: .error, message: description, code: "invalid_message", id: Self.clientID(in: text))))
             return
         }
         switch message {
         case .ping:
-            sender.post(.pong(WSPongMessage(type: .pong)))
+            await sender.post(.pong(WSPongMessage(type: .pong)))
         case .exec(let exec):
             activity.turnStarted()
             group.addTask {
@@ -98,20 +104,20 @@ struct WebSocketConnection: Sendable {
                 owner: principal
             )
         } catch let error as GatewayError where error.code == "rate_limited" {
-            sender.post(.error(WSErrorMessage(type: .error, message: error.message, code: error.code, id: exec.id)))
+            await sender.post(.error(WSErrorMessage(type: .error, message: error.message, code: error.code, id: exec.id)))
             return
         } catch let error as ConversationError {
-            sender.post(.error(WSErrorMessage(type: .error, message: error.description, code: error.code, id: exec.id)))
+            await sender.post(.error(WSErrorMessage(type: .error, message: error.description, code: error.code, id: exec.id)))
             return
         } catch {
             logger.error("a turn could not be prepared", metadata: ["error": .string("\(error)")])
-            sender.post(.error(WSErrorMessage(type: .error, message: "Internal server error.", code: "internal_error", id: exec.id)))
+            await sender.post(.error(WSErrorMessage(type: .error, message: "Internal server error.", code: "internal_error", id: exec.id)))
             return
         }
         do {
-            try sender.send(.ack(WSAckMessage(type: .ack, message: "accepted", conversationID: plan.conversationID, id: exec.id)))
+            try await sender.send(.ack(WSAckMessage(type: .ack, message: "accepted", conversationID: plan.conversationID, id: exec.id)))
             try await conversations.streamTurn(plan) { event in
-                try sender.send(.event(WSEventMessage(type: .event, event: ExecEvent(event), id: exec.id)))
+                try await sender.send(.event(WSEventMessage(type: .event, event: ExecEvent(event), id: exec.id)))
             }
         } catch {
             // The connection is closing: streamTurn has cancelled the turn and its upstream request.
@@ -122,30 +128,26 @@ struct WebSocketConnection: Sendable {
     private func interrupt(_ conversationID: String, sender: Sender) async {
         do {
             if try await conversations.cancel(conversationID) {
-                sender.post(.ack(WSAckMessage(type: .ack, message: "cancelled", conversationID: conversationID)))
+                await sender.post(.ack(WSAckMessage(type: .ack, message: "cancelled", conversationID: conversationID)))
             } else {
                 let message = "The conversation '\(conversationID)' has no turn running."
-                sender.post(.error(WSErrorMessage(type: .error, message: message, code: "conversation_not_running")))
+                await sender.post(.error(WSErrorMessage(type: .error, message: message, code: "conversation_not_running")))
             }
         } catch let error as ConversationError {
-            sender.post(.error(WSErrorMessage(type: .error, message: error.description, code: error.code)))
+            await sender.post(.error(WSErrorMessage(type: .error, message: error.description, code: error.code)))
         } catch {
             logger.error("a turn could not be cancelled", metadata: ["error": .string("\(error)")])
-            sender.post(.error(WSErrorMessage(type: .error, message: "Internal server error.", code: "internal_error")))
+            await sender.post(.error(WSErrorMessage(type: .error, message: "Internal server error.", code: "internal_error")))
         }
     }
 
-    /// Writes queued messages, one text message each, in order; ends when cancelled or the socket fails.
-    private static func write(
-        _ messages: AsyncStream<WSServerMessage>,
-        to outbound: WebSocketOutboundWriter,
-        closing outbox: AsyncStream<WSServerMessage>.Continuation,
-        logger: Logger
-    ) async {
-        defer { outbox.finish() }  // later sends fail, which stops the turns still producing
+    /// Writes the messages handed over, one text message each, in order; ends when cancelled or the
+    /// socket fails.
+    private static func write(_ sender: Sender, to outbound: WebSocketOutboundWriter, activity: ActivityClock, logger: Logger) async {
+        defer { sender.close() }  // later sends fail, which stops the turns still producing
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        for await message in messages {
+        for await message in sender.messages {
             let text: String
             do {
                 text = String(decoding: try encoder.encode(message), as: UTF8.self)
@@ -154,6 +156,8 @@ struct WebSocketConnection: Sendable {
                 continue
             }
             do {
+                activity.writeStarted()
+                defer { activity.writeEnded() }
                 try await outbound.writeTextMessage(text)
             } catch {
                 logger.debug("WebSocket write failed", metadata: ["error": .string("\(error)")])
@@ -162,21 +166,37 @@ struct WebSocketConnection: Sendable {
         }
     }
 
-    /// Closes with 1001 once nothing was received and no turn ran for the idle timeout; drops the
-    /// connection if the client does not answer the close in time.
+    /// Closes with 1001 once nothing was received and no turn ran for the idle timeout, and drops
+    /// the connection if the client does not answer the close in time. Drops it at once when the
+    /// client has taken nothing of a message for the idle timeout (noticed within twice that while
+    /// a turn runs): it stopped reading, and a close frame would not get through either.
     private func closeWhenIdle(_ activity: ActivityClock, outbound: WebSocketOutboundWriter, channel: any Channel) async {
+        let timeout = settings.idleTimeout
+        let milliseconds = Logger.MetadataValue.stringConvertible(timeout / .milliseconds(1))
         do {
+            var reason: ActivityClock.Expiry
             while true {
-                let deadline = activity.idleDeadline(after: settings.idleTimeout)
-                if let deadline, deadline <= .now { break }
+                let expiry = activity.expiry(after: timeout)
+                if let expiry, expiry.deadline <= .now {
+                    reason = expiry.reason
+                    break
+                }
                 // A loop timer, not `Task.sleep`: that one would hold its memory until the
                 // deadline, minutes after the connection closed.
-                try await channel.eventLoop.sleep(for: (deadline ?? .now + settings.idleTimeout) - .now)
+                try await channel.eventLoop.sleep(for: (expiry?.deadline ?? .now + timeout) - .now)
             }
-            logger.info("closing an idle WebSocket", metadata: ["idle_timeout_ms": .stringConvertible(settings.idleTimeout / .milliseconds(1))])
-            try await outbound.close(.goingAway, reason: "idle timeout")
-            try await channel.eventLoop.sleep(for: settings.closeTimeout)
-            channel.close(promise: nil)
+            switch reason {
+            case .stalledWrite:
+                logger.warning("dropping a WebSocket whose client stopped reading", metadata: ["idle_timeout_ms": milliseconds])
+                channel.close(promise: nil)
+            case .idle:
+                logger.info("closing an idle WebSocket", metadata: ["idle_timeout_ms": milliseconds])
+                // Dropped if the close handshake has not ended in time, even if the close frame
+                // itself cannot be written.
+                channel.eventLoop.scheduleTask(in: TimeAmount(settings.closeTimeout)) { channel.close(promise: nil) }
+                try await outbound.close(.goingAway, reason: "idle timeout")
+                try await channel.closeFuture.get()
+            }
         } catch {
             // Cancelled: the connection ended first.
         }
@@ -189,26 +209,47 @@ struct WebSocketConnection: Sendable {
     }
 }
 
-/// Queues messages for the connection's writer.
-private struct Sender: Sendable {
-    let outbox: AsyncStream<WSServerMessage>.Continuation
+/// Hands messages to the connection's writer, one at a time: a sender waits until the writer has
+/// written the message before, so nothing piles up when the client does not read.
+private final class Sender: Sendable {
+    let messages = AsyncChannel<WSServerMessage>()
+    private let closed = Atomic(false)
 
-    /// Queues `message`; throws once the connection is closing, so a turn stops producing.
-    func send(_ message: WSServerMessage) throws {
-        if case .terminated = outbox.yield(message) { throw CancellationError() }
+    /// Hands `message` over; throws once the connection is closing (or the task is cancelled), so
+    /// a turn stops producing.
+    func send(_ message: WSServerMessage) async throws {
+        guard !closed.load(ordering: .acquiring) else { throw CancellationError() }
+        await messages.send(message)
+        if closed.load(ordering: .acquiring) || Task.isCancelled { throw CancellationError() }
     }
 
-    /// Queues `message` if the connection is still open.
-    func post(_ message: WSServerMessage) {
-        outbox.yield(message)
+    /// Hands `message` over if the connection is still open.
+    func post(_ message: WSServerMessage) async {
+        try? await send(message)
+    }
+
+    /// The writer is done: senders waiting now, and later ones, return at once.
+    func close() {
+        closed.store(true, ordering: .releasing)
+        messages.finish()
     }
 }
 
-/// When the connection last did something, for the idle timeout. A running turn counts as activity.
+/// When the connection last did something, for the idle timeout. A running turn counts as
+/// activity; a message the socket has not taken for the whole timeout does not.
 private final class ActivityClock: Sendable {
     private struct State {
         var lastActivity = ContinuousClock.now
         var runningTurns = 0
+        /// When the message being written started, if one is.
+        var writingSince: ContinuousClock.Instant?
+    }
+
+    enum Expiry {
+        /// Nothing received and no turn run.
+        case idle
+        /// A message is still not written: the client stopped reading.
+        case stalledWrite
     }
 
     private let state = Mutex(State())
@@ -231,9 +272,21 @@ private final class ActivityClock: Sendable {
         }
     }
 
-    /// When the connection becomes idle unless something happens; nil while a turn runs.
-    func idleDeadline(after timeout: Duration) -> ContinuousClock.Instant? {
-        state.withLock { $0.runningTurns > 0 ? nil : $0.lastActivity + timeout }
+    func writeStarted() {
+        state.withLock { $0.writingSince = .now }
+    }
+
+    func writeEnded() {
+        state.withLock { $0.writingSince = nil }
+    }
+
+    /// When the connection expires unless something happens, and why; nil while a turn runs and
+    /// messages are written.
+    func expiry(after timeout: Duration) -> (deadline: ContinuousClock.Instant, reason: Expiry)? {
+        state.withLock { state in
+            if let since = state.writingSince { return (since + timeout, .stalledWrite) }
+            return state.runningTurns > 0 ? nil : (state.lastActivity + timeout, .idle)
+        }
     }
 }
 
