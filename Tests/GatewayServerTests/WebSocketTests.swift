@@ -206,11 +206,9 @@ struct WebSocketTests {
         try await withFakeUpstream { fake in
             let setup = try CodexTestSetup.make(fake: fake)
             try await withLiveGateway(setup.gateway) { port in
-                let client = try await RawWebSocketClient.connect(port: port, socketBuffer: Self.clientSocketBuffer)
+                let (client, handshaken) = try await Self.openRawWebSocket(port: port)
                 defer { client.close() }
-                var reader = client.reader()
-                try await client.write(ByteBuffer(string: Self.upgradeRequest(port: port)))
-                #expect(try await reader.handshakeStatus() == 101)
+                var reader = handshaken
                 let (accepted, writer) = try await Self.flood(client, count: count, padding: padding)
                 #expect(accepted < count, "the gateway read all \(count) messages of a client that read nothing")
 
@@ -238,11 +236,9 @@ struct WebSocketTests {
             // A turn of 60 s (600 deltas, 100 ms apart).
             let setup = try CodexTestSetup.make(fake: fake, model: "fake-slow-100-600", environment: ["WS_IDLE_TIMEOUT_SECONDS": "1"])
             try await withLiveGateway(setup.gateway) { port in
-                let client = try await RawWebSocketClient.connect(port: port, socketBuffer: Self.clientSocketBuffer)
+                let (client, handshaken) = try await Self.openRawWebSocket(port: port)
                 defer { client.close() }
-                var reader = client.reader()
-                try await client.write(ByteBuffer(string: Self.upgradeRequest(port: port)))
-                #expect(try await reader.handshakeStatus() == 101)
+                var reader = handshaken
                 try await client.write(RawWebSocketReader.maskedTextFrame(#"{"type":"exec","prompt":"go on","id":"long"}"#))
                 let (accepted, writer) = try await Self.flood(client, count: count, padding: padding)
                 #expect(accepted < count)
@@ -293,6 +289,23 @@ struct WebSocketTests {
     /// The client's socket buffers for the flood tests: small and fixed (a size set by the
     /// program turns the kernel's autotuning off), so the gateway's writes fill them quickly.
     static let clientSocketBuffer = 64 * 1024
+
+    /// A ``RawWebSocketClient`` with small socket buffers, past its handshake.
+    static func openRawWebSocket(port: Int) async throws -> (RawWebSocketClient, RawWebSocketReader) {
+        let client = try await RawWebSocketClient.connect(port: port, socketBuffer: clientSocketBuffer)
+        var reader = client.reader()
+        try await client.write(ByteBuffer(string: upgradeRequest(port: port)))
+        let status = try await reader.handshakeStatus()
+        guard status == 101 else {
+            client.close()
+            throw HandshakeRefused(status: status)
+        }
+        return (client, reader)
+    }
+
+    struct HandshakeRefused: Error {
+        var status: Int
+    }
 
     /// The most the flood tests' connection can hold in its socket buffers: the gateway's side
     /// grows to the largest receive and send buffers (the third figures of `tcp_rmem` and
