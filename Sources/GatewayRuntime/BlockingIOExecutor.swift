@@ -15,19 +15,20 @@ public final class BlockingIOExecutor: SerialExecutor {
     public static let shared = BlockingIOExecutor()
 
     private let pool: NIOThreadPool
-    /// Set on the pool's thread, so ``isCurrent`` can tell it apart.
+    /// Set on the pool's thread (first thing it runs), so ``isCurrent`` can tell it apart.
     private let marker = ThreadSpecificVariable<Marker>()
     private final class Marker: Sendable {}
 
     init() {
         pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
+        let marker = marker
+        pool.submit { _ in marker.currentValue = Marker() }
     }
 
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         pool.submit { _ in
-            if self.marker.currentValue == nil { self.marker.currentValue = Marker() }
             job.runSynchronously(on: self.asUnownedSerialExecutor())
         }
     }

@@ -294,7 +294,7 @@ struct WebSocketTests {
     static func openRawWebSocket(port: Int) async throws -> (RawWebSocketClient, RawWebSocketReader) {
         let client = try await RawWebSocketClient.connect(port: port, socketBuffer: clientSocketBuffer)
         var reader = client.reader()
-        try await client.write(ByteBuffer(string: upgradeRequest(port: port)))
+        try await client.write(ByteBuffer(string: upgradeRequest(port: port, headers: ["X-API-Key": TestGateway.apiKey])))
         let status = try await reader.handshakeStatus()
         guard status == 101 else {
             client.close()
@@ -316,11 +316,6 @@ struct WebSocketTests {
             return text.split(whereSeparator: \.isWhitespace).last.flatMap { Int($0) } ?? 32 << 20
         }
         return largest("tcp_rmem") + largest("tcp_wmem") + 4 * clientSocketBuffer
-    }
-
-    static func upgradeRequest(port: Int) -> String {
-        "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nX-API-Key: \(TestGateway.apiKey)\r\n\r\n"
     }
 
     @Test func aMissingModelKeyIsAnErrorMessage() async throws {
@@ -658,11 +653,16 @@ extension WebSocketTests {
         var json: [String: Any]
     }
 
-    func rawHandshake(port: Int, path: String = "/ws", headers: [String: String] = [:]) async throws -> HandshakeResponse {
+    /// A WebSocket handshake request, written by hand.
+    static func upgradeRequest(port: Int, path: String = "/ws", headers: [String: String]) -> String {
         var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         request += "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
         for (name, value) in headers { request += "\(name): \(value)\r\n" }
-        request += "\r\n"
+        return request + "\r\n"
+    }
+
+    func rawHandshake(port: Int, path: String = "/ws", headers: [String: String] = [:]) async throws -> HandshakeResponse {
+        let request = Self.upgradeRequest(port: port, path: path, headers: headers)
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
