@@ -158,7 +158,7 @@ else:
         "≤ 150 ms", verdict(cs["ready_p50_us"] <= 150_000),
     ))
 
-headers = ("Measure", "Direct (fake-openai)", "Through the gateway", "Added", "Target", "Result")
+headers = ("Measure", "Direct (the upstream)", "Through the gateway", "Added", "Target", "Result")
 widths = [max(len(str(r[i])) for r in rows + [headers]) for i in range(len(headers))]
 
 
@@ -173,23 +173,26 @@ for r in rows:
 
 # Context: where the CPU went in the loaded phases (the servers and the client share 2 cores).
 print()
-print("CPU seconds in each measured window (gateway / fake-openai / load client / whole machine; "
-      "'others' = machine less these three, i.e. unrelated processes):")
+print("CPU seconds in each measured window (gateway / upstream / load client / whole machine; "
+      "'others' = machine less these three, i.e. unrelated processes). The upstream is fake-openai,\n"
+      "except in the streams rows (4a): the lean streamer `load-client upstream`, with its own gateway"
+      + (", both it and the load client SCHED_BATCH" if results.get("scheduling", {}).get("streams_batch") else "") + ":")
 for name in ("latency_direct", "latency_gateway", "throughput_direct", "throughput_gateway", "ttft_direct",
              "ttft_gateway", "streams128_direct", "streams128_gateway", "streams500_direct", "streams500_gateway",
              "streams1000_direct", "streams1000_gateway", "gaps1000_direct", "gaps1000_gateway"):
     cpu = get(name, "cpu")
     if not cpu:
         continue
-    others = cpu.get("machine", 0) - cpu.get("gateway", 0) - cpu.get("fake", 0) - cpu.get("client", 0)
+    upstream = cpu.get("upstream", cpu.get("fake", 0))  # "fake" in results from before the lean upstream
+    others = cpu.get("machine", 0) - cpu.get("gateway", 0) - upstream - cpu.get("client", 0)
     n = get(name, "requests") or get(name, "streams") or 0
     per = ""
     if n and name.startswith(("latency", "throughput", "ttft")):
-        per = f"; per request: gateway {cpu.get('gateway', 0) / n * 1e6:,.0f} µs, fake {cpu.get('fake', 0) / n * 1e6:,.0f} µs"
+        per = f"; per request: gateway {cpu.get('gateway', 0) / n * 1e6:,.0f} µs, upstream {upstream / n * 1e6:,.0f} µs"
     chunks = get(name, "gap_count")
     if chunks and name.startswith("streams"):
-        per = f"; per chunk: gateway {cpu.get('gateway', 0) / chunks * 1e6:,.0f} µs, fake {cpu.get('fake', 0) / chunks * 1e6:,.0f} µs"
-    print(f"  {name:22} window {cpu['window_s']:6.2f} s: gateway {cpu.get('gateway', 0):6.2f}, fake {cpu.get('fake', 0):6.2f}, "
+        per = f"; per chunk: gateway {cpu.get('gateway', 0) / chunks * 1e6:,.0f} µs, upstream {upstream / chunks * 1e6:,.0f} µs"
+    print(f"  {name:22} window {cpu['window_s']:6.2f} s: gateway {cpu.get('gateway', 0):6.2f}, upstream {upstream:6.2f}, "
           f"client {cpu.get('client', 0):5.2f}, machine {cpu.get('machine', 0):6.2f}, others {max(others, 0):5.2f}{per}")
 for name in ("machine", "machine_end"):
     if name in results:

@@ -8,6 +8,7 @@
 //                          [--expect-content 100]   (steady state: each connection streams back to back)
 //   load-client websockets --url URL [--header ...] [--count 10000] [--parallel 128] [--hold-seconds 5]
 //   load-client coldstart  --exec PATH --port N [--runs 10] [--warmup 1] [--log FILE]
+//   load-client upstream   [--host 127.0.0.1] [--port 0] [--threads 1]   (a lean upstream for 4a; see Upstream.swift)
 //
 // Common: --label TEXT (echoed), --pids name=PID,... (their CPU seconds over the measured window;
 // websockets reads the first one's VmRSS), --max-seconds S (a bound on the run).
@@ -59,7 +60,7 @@ struct Options {
 func main() -> Int32 {
     let arguments = CommandLine.arguments
     guard arguments.count >= 2 else {
-        fputs("usage: load-client latency|ttft|throughput|gaps|streams|websockets|coldstart --option value ...\n", stderr)
+        fputs("usage: load-client latency|ttft|throughput|gaps|streams|websockets|coldstart|upstream --option value ...\n", stderr)
         return 64
     }
     signal(SIGPIPE, SIG_IGN)
@@ -78,6 +79,9 @@ func main() -> Int32 {
             line = try runSteadyStreams(options)
         case "websockets": line = try runWebSockets(options)
         case "coldstart": line = try runColdStart(options)
+        case "upstream":
+            raiseFileLimit()
+            line = try runUpstream(options)
         default: throw UsageError("unknown mode \(arguments[1])")
         }
         print(line)
