@@ -119,6 +119,9 @@ for n in (128, 500, 1000):
     target = 50_000 if n == 1000 else None
     gap_row(f"4a. {n:,} steady streams (20 ms chunks): gap p99", d, g, "gap_p99_us")
     gap_row(f"4a. {n:,} steady streams: max gap", d, g, "gap_max_us", target, note_failures=True)
+if "streams1000_tcprelay" in results:
+    gap_row("4a. 1,000 steady streams via a bare TCP relay (the floor): gap p99", "streams1000_direct", "streams1000_tcprelay", "gap_p99_us")
+    gap_row("4a. 1,000 steady streams via a bare TCP relay: max gap", "streams1000_direct", "streams1000_tcprelay", "gap_max_us", note_failures=True)
 gap_row("4b. Burst: 1,000 streams requested at once: gap p99", "gaps1000_direct", "gaps1000_gateway", "gap_p99_us")
 gap_row("4b. Burst: max gap", "gaps1000_direct", "gaps1000_gateway", "gap_max_us", note_failures=True)
 gap_row("4b. Burst: first chunk p99", "gaps1000_direct", "gaps1000_gateway", "first_content_p99_us")
@@ -176,10 +179,11 @@ print()
 print("CPU seconds in each measured window (gateway / upstream / load client / whole machine; "
       "'others' = machine less these three, i.e. unrelated processes). The upstream is fake-openai,\n"
       "except in the streams rows (4a): the lean streamer `load-client upstream`, with its own gateway"
-      + (", both it and the load client SCHED_BATCH" if results.get("scheduling", {}).get("streams_batch") else "") + ":")
+      + (", the streamer and the load client SCHED_BATCH" if results.get("scheduling", {}).get("streams_batch") else "")
+      + ".\nIn streams1000_tcprelay the 'gateway' column is the bare TCP relay:")
 for name in ("latency_direct", "latency_gateway", "throughput_direct", "throughput_gateway", "ttft_direct",
              "ttft_gateway", "streams128_direct", "streams128_gateway", "streams500_direct", "streams500_gateway",
-             "streams1000_direct", "streams1000_gateway", "gaps1000_direct", "gaps1000_gateway"):
+             "streams1000_direct", "streams1000_gateway", "streams1000_tcprelay", "gaps1000_direct", "gaps1000_gateway"):
     cpu = get(name, "cpu")
     if not cpu:
         continue

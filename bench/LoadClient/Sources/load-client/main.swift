@@ -9,6 +9,7 @@
 //   load-client websockets --url URL [--header ...] [--count 10000] [--parallel 128] [--hold-seconds 5]
 //   load-client coldstart  --exec PATH --port N [--runs 10] [--warmup 1] [--log FILE]
 //   load-client upstream   [--host 127.0.0.1] [--port 0] [--threads 1]   (a lean upstream for 4a; see Upstream.swift)
+//   load-client proxy      --target HOST:PORT [--port 0] [--threads 2]    (a byte-level TCP relay; see Proxy.swift)
 //
 // Common: --label TEXT (echoed), --pids name=PID,... (their CPU seconds over the measured window;
 // websockets reads the first one's VmRSS), --max-seconds S (a bound on the run).
@@ -60,7 +61,7 @@ struct Options {
 func main() -> Int32 {
     let arguments = CommandLine.arguments
     guard arguments.count >= 2 else {
-        fputs("usage: load-client latency|ttft|throughput|gaps|streams|websockets|coldstart|upstream --option value ...\n", stderr)
+        fputs("usage: load-client latency|ttft|throughput|gaps|streams|websockets|coldstart|upstream|proxy --option value ...\n", stderr)
         return 64
     }
     signal(SIGPIPE, SIG_IGN)
@@ -82,6 +83,9 @@ func main() -> Int32 {
         case "upstream":
             raiseFileLimit()
             line = try runUpstream(options)
+        case "proxy":
+            raiseFileLimit()
+            line = try runProxy(options)
         default: throw UsageError("unknown mode \(arguments[1])")
         }
         print(line)
