@@ -25,8 +25,8 @@ public func buildApplication(
     let router = Router(context: GatewayRequestContext.self)
     let activity = IdleMemoryTrimmer.Activity()
     router.add(middleware: RequestIDMiddleware(activity: activity))
-    // Request counts and latency by route template (`http.route`), recorded once the body is written.
-    router.add(middleware: MetricsMiddleware())
+    // Request counts and latency by route template (`http.route`); see RequestMetricsMiddleware.
+    router.add(middleware: RequestMetricsMiddleware())
     if tracing { router.add(middleware: TracingMiddleware()) }
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: CORSMiddleware(policy: configuration.corsAllowedOrigins, excludedPaths: ["/oauth/authorize"]))

@@ -1,6 +1,7 @@
 import Foundation
 import GatewayServer
 import HTTPTypes
+import Hummingbird
 import HummingbirdTesting
 import Testing
 
@@ -136,5 +137,55 @@ struct MiddlewareTests {
             let response = try await client.execute(uri: "/oauth/authorize", method: .get, headers: [.origin: "https://chatgpt.com"])
             #expect(response.headers[.accessControlAllowOrigin] == nil)
         }
+    }
+}
+
+@Suite("Request metrics")
+struct RequestMetricsTests {
+    /// A stream is timed to its last byte. A body of known length is timed when the handler hands
+    /// it over, unwrapped, so that Hummingbird can write head, body and end in one go.
+    @Test func streamsAreTimedToTheirLastByteAndSizedBodiesWhenHandedOver() async throws {
+        GatewayMetrics.bootstrap()
+        let router = Router()
+        router.add(middleware: RequestMetricsMiddleware())
+        router.get("/metrics-probe/stream") { _, _ in
+            Response(
+                status: .ok,
+                body: ResponseBody { writer in
+                    try await Task.sleep(for: .milliseconds(300))
+                    try await writer.write(ByteBuffer(string: "late"))
+                    try await writer.finish(nil)
+                })
+        }
+        router.get("/metrics-probe/sized") { _, _ in
+            // Known length, written late: recorded when handed over, so well under the 300 ms.
+            Response(
+                status: .ok,
+                body: ResponseBody(contentLength: 4) { writer in
+                    try await Task.sleep(for: .milliseconds(300))
+                    try await writer.write(ByteBuffer(string: "late"))
+                    try await writer.finish(nil)
+                })
+        }
+        router.get("/metrics-probe/fails") { _, _ -> Response in throw HTTPError(.conflict) }
+        try await Application(router: router).test(.router) { client in
+            let stream = try await client.execute(uri: "/metrics-probe/stream", method: .get)
+            let sized = try await client.execute(uri: "/metrics-probe/sized", method: .get)
+            let fails = try await client.execute(uri: "/metrics-probe/fails", method: .get)
+            #expect(String(buffer: stream.body) == "late" && String(buffer: sized.body) == "late")
+            #expect(fails.status == .conflict)
+        }
+        let text = String(decoding: GatewayMetrics.exposition(), as: UTF8.self)
+        func value(_ prefix: String) -> Double? {
+            text.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }
+        }
+        let labels = #"http_request_method="GET",http_response_status_code="200"}"#
+        let stream = #"{http_route="/metrics-probe/stream","# + labels
+        let sized = #"{http_route="/metrics-probe/sized","# + labels
+        #expect(value("hb_requests" + stream) == 1)
+        #expect(value("hb_requests" + sized) == 1)
+        #expect(try #require(value("http_server_request_duration_sum" + stream)) >= 0.3)
+        #expect(try #require(value("http_server_request_duration_sum" + sized)) < 0.25)
+        #expect(value(#"hb_request_errors{http_route="/metrics-probe/fails",http_request_method="GET",error_type="409"}"#) == 1)
     }
 }

@@ -6,6 +6,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import NIOPosix
 import Testing
 
 @Suite("The OpenAI-compatible relay: /v1/chat/completions and /v1/models", .serialized)
@@ -390,6 +391,50 @@ struct RelayTests {
                 }
                 #expect(freed)
             }
+        }
+    }
+}
+
+@Suite("Whole answers leave in one write")
+struct OneWriteTests {
+    /// A body of known length goes out as one write of head and body (Hummingbird's fast path
+    /// for a buffer body), so the client's first read holds the whole answer. A body written
+    /// in steps (head, body, end flushed one by one) would usually arrive in two reads.
+    @Test func aWholeAnswerIsReadInOnePiece() async throws {
+        try await withFakeUpstream { fake in
+            let setup = try CodexTestSetup.make(fake: fake)
+            try await withLiveGateway(setup.gateway) { port in
+                let body = #"{"model":"fake-echo","messages":[{"role":"user","content":"in one piece"}]}"#
+                let requests = [
+                    "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+                    "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: \(TestGateway.apiKey)\r\n"
+                        + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)",
+                ]
+                for request in requests {
+                    for _ in 0..<5 {
+                        let first = try await firstRead(port: port, request)
+                        let parts = first.components(separatedBy: "\r\n\r\n")
+                        #expect(parts.count == 2, "\(first)")
+                        let length = parts[0].split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
+                            .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) }
+                        #expect(parts[0].hasPrefix("HTTP/1.1 200"), "\(first)")
+                        #expect(length != nil && length == parts.last?.utf8.count, "the first read: \(first)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends `request` on a new connection and returns what its first read brings.
+    private func firstRead(port: Int, _ request: String) async throws -> String {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: request))
+            var iterator = inbound.makeAsyncIterator()
+            return try await iterator.next().map { String(buffer: $0) } ?? ""
         }
     }
 }

@@ -26,7 +26,13 @@ extension GatewayHandlers {
     public func listModels(_ input: Operations.ListModels.Input, context: Context) async throws -> Operations.ListModels.Output {
         switch await forward(method: .GET, path: "/models", body: nil, accept: "application/json", context: context) {
         case .success(let response):
-            return .ok(.json(RawResponseBody(body: relayBody(response, isStream: false), contentType: response.headers.first(name: "Content-Type"))))
+            let body: ResponseBody
+            do {
+                body = try await wholeBody(response) ?? relayBody(response, isStream: false)
+            } catch {
+                return .badGateway(.json(envelope(context, 502, "upstream_unavailable", "The model provider broke off its answer: \(error)")))
+            }
+            return .ok(.json(RawResponseBody(body: body, contentType: response.headers.first(name: "Content-Type"))))
         case .failure(.notConfigured(let envelope)): return .serviceUnavailable(.json(envelope))
         case .failure(.badGateway(let envelope)): return .badGateway(.json(envelope))
         case .failure(.rateLimited(let envelope, let retryAfter)): return .tooManyRequests(.json(envelope), headers: .init(retryAfter: retryAfter))
@@ -66,8 +72,16 @@ extension GatewayHandlers {
         }
         let contentType = response.headers.first(name: "Content-Type")
         let isStream = contentType?.lowercased().hasPrefix("text/event-stream") ?? request.stream
+        var whole: ResponseBody?
+        if !isStream {
+            do {
+                whole = try await wholeBody(response, permit: permit)
+            } catch {
+                return .badGateway(.json(envelope(context, 502, "upstream_unavailable", "The model provider broke off its answer: \(error)")))
+            }
+        }
         let body = RawResponseBody(
-            body: relayBody(response, isStream: isStream, permit: permit),
+            body: whole ?? relayBody(response, isStream: isStream, permit: permit),
             contentType: contentType,
             headers: isStream ? [.cacheControl: "no-cache", HTTPField.Name("X-Accel-Buffering")!: "no"] : [:]
         )
@@ -89,6 +103,24 @@ extension GatewayHandlers {
             }
         }
         return false
+    }
+
+    /// A whole answer (a `Content-Length` of at most `UpstreamExchange.collectLimit`, which
+    /// `UpstreamExchange` has already gathered) as one buffer, with its usage recorded and the
+    /// turn's permit freed; nil for a stream or a larger body, which ``relayBody`` forwards.
+    ///
+    /// A buffer body lets Hummingbird write the head, the body and the end in one go (one
+    /// system call, one wake-up of the client); a closure body costs a write and a flush each.
+    private func wholeBody(_ response: HTTPClientResponse, permit: TurnPermit? = nil) async throws -> ResponseBody? {
+        guard let length = response.headers.first(name: "Content-Length").flatMap(Int.init),
+            (0...UpstreamExchange.collectLimit).contains(length)
+        else { return nil }
+        defer { permit?.release() }
+        let buffer = try await response.body.collect(upTo: length)
+        var sniffer = RelayUsageSniffer(isStream: false)
+        sniffer.observe(buffer)
+        if let usage = sniffer.usage() { GatewayMetrics.recordTokens(usage) }
+        return ResponseBody(byteBuffer: buffer)
     }
 
     /// Forwards the provider's body chunk by chunk as it arrives (a stream is never buffered; a
