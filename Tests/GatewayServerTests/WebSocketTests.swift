@@ -238,7 +238,7 @@ struct WebSocketTests {
             try await withLiveGateway(setup.gateway) { port in
                 let (client, handshaken) = try await Self.openRawWebSocket(port: port)
                 defer { client.close() }
-                var reader = handshaken
+                let reader = handshaken
                 try await client.write(RawWebSocketReader.maskedTextFrame(#"{"type":"exec","prompt":"go on","id":"long"}"#))
                 let (accepted, writer) = try await Self.flood(client, count: count, padding: padding)
                 #expect(accepted < count)
