@@ -30,7 +30,7 @@ extension GatewayHandlers {
             do {
                 body = try await wholeBody(response) ?? relayBody(response, isStream: false)
             } catch {
-                return .badGateway(.json(envelope(context, 502, "upstream_unavailable", "The model provider broke off its answer: \(error)")))
+                return .badGateway(.json(brokenOff(error, context: context)))
             }
             return .ok(.json(RawResponseBody(body: body, contentType: response.headers.first(name: "Content-Type"))))
         case .failure(.notConfigured(let envelope)): return .serviceUnavailable(.json(envelope))
@@ -77,7 +77,7 @@ extension GatewayHandlers {
             do {
                 whole = try await wholeBody(response, permit: permit)
             } catch {
-                return .badGateway(.json(envelope(context, 502, "upstream_unavailable", "The model provider broke off its answer: \(error)")))
+                return .badGateway(.json(brokenOff(error, context: context)))
             }
         }
         let body = RawResponseBody(
@@ -123,9 +123,14 @@ extension GatewayHandlers {
         return ResponseBody(byteBuffer: buffer)
     }
 
-    /// Forwards the provider's body chunk by chunk as it arrives (a stream is never buffered; a
-    /// whole answer of known size comes from `UpstreamExchange` in one piece), keeping the
-    /// turn's permit until the answer ends, and records the usage it reported.
+    /// The 502 for a whole answer that broke off before its end.
+    private func brokenOff(_ error: any Error, context: Context) -> ErrorEnvelope {
+        envelope(context, 502, "upstream_unavailable", "The model provider broke off its answer: \(error)")
+    }
+
+    /// Forwards the provider's body chunk by chunk as it arrives (a stream is never buffered),
+    /// keeping the turn's permit until the answer ends, and records the usage it reported: a
+    /// stream, or a sized body too large for ``wholeBody(_:permit:)``.
     private func relayBody(_ response: HTTPClientResponse, isStream: Bool, permit: TurnPermit? = nil) -> ResponseBody {
         let upstream = response.body
         let contentLength = response.headers.first(name: "Content-Length").flatMap(Int.init)
