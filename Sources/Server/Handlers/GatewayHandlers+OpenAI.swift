@@ -28,7 +28,7 @@ extension GatewayHandlers {
         case .success(let response):
             let body: ResponseBody
             do {
-                body = try await wholeBody(response) ?? relayBody(response, isStream: false)
+                body = try await relayBody(response, isStream: false)
             } catch {
                 return .badGateway(.json(brokenOff(error, context: context)))
             }
@@ -72,16 +72,14 @@ extension GatewayHandlers {
         }
         let contentType = response.headers.first(name: "Content-Type")
         let isStream = contentType?.lowercased().hasPrefix("text/event-stream") ?? request.stream
-        var whole: ResponseBody?
-        if !isStream {
-            do {
-                whole = try await wholeBody(response, permit: permit)
-            } catch {
-                return .badGateway(.json(brokenOff(error, context: context)))
-            }
+        let relayed: ResponseBody
+        do {
+            relayed = try await relayBody(response, isStream: isStream, permit: permit)
+        } catch {
+            return .badGateway(.json(brokenOff(error, context: context)))
         }
         let body = RawResponseBody(
-            body: whole ?? relayBody(response, isStream: isStream, permit: permit),
+            body: relayed,
             contentType: contentType,
             headers: isStream ? [.cacheControl: "no-cache", HTTPField.Name("X-Accel-Buffering")!: "no"] : [:]
         )
@@ -105,35 +103,30 @@ extension GatewayHandlers {
         return false
     }
 
-    /// A whole answer (a `Content-Length` of at most `UpstreamExchange.collectLimit`, which
-    /// `UpstreamExchange` has already gathered) as one buffer, with its usage recorded and the
-    /// turn's permit freed; nil for a stream or a larger body, which ``relayBody`` forwards.
-    ///
-    /// A buffer body lets Hummingbird write the head, the body and the end in one go (one
-    /// system call, one wake-up of the client); a closure body costs a write and a flush each.
-    private func wholeBody(_ response: HTTPClientResponse, permit: TurnPermit? = nil) async throws -> ResponseBody? {
-        guard let length = response.headers.first(name: "Content-Length").flatMap(Int.init),
-            (0...UpstreamExchange.collectLimit).contains(length)
-        else { return nil }
-        defer { permit?.release() }
-        let buffer = try await response.body.collect(upTo: length)
-        var sniffer = RelayUsageSniffer(isStream: false)
-        sniffer.observe(buffer)
-        if let usage = sniffer.usage() { GatewayMetrics.recordTokens(usage) }
-        return ResponseBody(byteBuffer: buffer)
-    }
-
     /// The 502 for a whole answer that broke off before its end.
     private func brokenOff(_ error: any Error, context: Context) -> ErrorEnvelope {
         envelope(context, 502, "upstream_unavailable", "The model provider broke off its answer: \(error)")
     }
 
-    /// Forwards the provider's body chunk by chunk as it arrives (a stream is never buffered),
-    /// keeping the turn's permit until the answer ends, and records the usage it reported: a
-    /// stream, or a sized body too large for ``wholeBody(_:permit:)``.
-    private func relayBody(_ response: HTTPClientResponse, isStream: Bool, permit: TurnPermit? = nil) -> ResponseBody {
+    /// The provider's body for the client, keeping the turn's permit until the answer ends, and
+    /// recording the usage it reported.
+    ///
+    /// A whole answer (a `Content-Length` of at most `UpstreamExchange.collectLimit`, which
+    /// `UpstreamExchange` has already gathered) goes as one buffer: Hummingbird then writes the
+    /// head, the body and the end in one go (one system call, one wake-up of the client), where
+    /// a closure body costs a write and a flush each. Anything else (a stream, a larger body) is
+    /// forwarded chunk by chunk as it arrives; a stream is never buffered.
+    private func relayBody(_ response: HTTPClientResponse, isStream: Bool, permit: TurnPermit? = nil) async throws -> ResponseBody {
         let upstream = response.body
         let contentLength = response.headers.first(name: "Content-Length").flatMap(Int.init)
+        if !isStream, let contentLength, (0...UpstreamExchange.collectLimit).contains(contentLength) {
+            defer { permit?.release() }
+            let buffer = try await upstream.collect(upTo: contentLength)
+            var sniffer = RelayUsageSniffer(isStream: false)
+            sniffer.observe(buffer)
+            if let usage = sniffer.usage() { GatewayMetrics.recordTokens(usage) }
+            return ResponseBody(byteBuffer: buffer)
+        }
         let write: @Sendable (inout any ResponseBodyWriter) async throws -> Void = { writer in
             defer { permit?.release() }
             var sniffer = RelayUsageSniffer(isStream: isStream)
