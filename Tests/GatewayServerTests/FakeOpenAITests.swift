@@ -300,10 +300,7 @@ private func post(
 /// Sends `request` on a new connection and returns everything received until the server closes
 /// it (at most 10 s).
 private func rawExchange(port: Int, _ request: String) async throws -> String {
-    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-        .connect(host: "127.0.0.1", port: port) { channel in
-            channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
-        }
+    let channel = try await rawConnection(port: port)
     return try await withThrowingTaskGroup(of: String?.self) { group in
         group.addTask {
             try await channel.executeThenClose { inbound, outbound in

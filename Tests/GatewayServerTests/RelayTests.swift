@@ -6,7 +6,6 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
-import NIOPosix
 import Testing
 
 @Suite("The OpenAI-compatible relay: /v1/chat/completions and /v1/models", .serialized)
@@ -427,10 +426,7 @@ struct OneWriteTests {
 
     /// Sends `request` on a new connection and returns what its first read brings.
     private func firstRead(port: Int, _ request: String) async throws -> String {
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: "127.0.0.1", port: port) { channel in
-                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
-            }
+        let channel = try await rawConnection(port: port)
         return try await channel.executeThenClose { inbound, outbound in
             try await outbound.write(ByteBuffer(string: request))
             var iterator = inbound.makeAsyncIterator()

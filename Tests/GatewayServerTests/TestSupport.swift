@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import NIOPosix
 
 /// A gateway built from an environment dictionary, with a throwaway `CODEX_HOME`.
 struct TestGateway {
@@ -72,4 +73,13 @@ extension HTTPFields {
     static func bearer(_ token: String) -> HTTPFields {
         [.authorization: "Bearer \(token)"]
     }
+}
+
+/// A plain TCP connection to a server on loopback, as bytes both ways: for tests that must see
+/// exactly what goes over the wire.
+func rawConnection(port: Int) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
+    try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .connect(host: "127.0.0.1", port: port) { channel in
+            channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+        }
 }

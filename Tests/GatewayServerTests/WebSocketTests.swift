@@ -585,10 +585,7 @@ extension WebSocketTests {
             var portIterator = ports.makeAsyncIterator()
             let port = try #require(await portIterator.next())
             // What a client's connection pool leaves open: connected, nothing sent.
-            let idle = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connect(host: "127.0.0.1", port: port) { channel in
-                    channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
-                }
+            let idle = try await rawConnection(port: port)
             try await Task.sleep(for: .milliseconds(100))
             let stopping = ContinuousClock.now
             await group.triggerGracefulShutdown()
@@ -663,10 +660,7 @@ extension WebSocketTests {
 
     func rawHandshake(port: Int, path: String = "/ws", headers: [String: String] = [:]) async throws -> HandshakeResponse {
         let request = Self.upgradeRequest(port: port, path: path, headers: headers)
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: "127.0.0.1", port: port) { channel in
-                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
-            }
+        let channel = try await rawConnection(port: port)
         let received = try await channel.executeThenClose { inbound, outbound in
             try await outbound.write(ByteBuffer(string: request))
             var received = ""
