@@ -173,12 +173,12 @@ struct ResponseParser {
             if head[index] == 10 {
                 let line = head[lineStart..<index]
                 if let colon = line.firstIndex(of: UInt8(ascii: ":")) {
-                    let name = Self.lower(line[lineStart..<colon])
-                    let value = Self.trimmed(line[(colon + 1)...])
+                    let name = ASCII.lowercased(line[lineStart..<colon])
+                    let value = ASCII.lowercased(ASCII.trimmed(line[(colon + 1)...]))
                     switch name {
-                    case "content-length": contentLength = Int(Self.lower(value))
-                    case "transfer-encoding": chunked = Self.lower(value).contains("chunked")
-                    case "connection": closeAfter = Self.lower(value).contains("close")
+                    case "content-length": contentLength = Int(value)
+                    case "transfer-encoding": chunked = value.contains("chunked")
+                    case "connection": closeAfter = value.contains("close")
                     default: break
                     }
                 }
@@ -197,12 +197,16 @@ struct ResponseParser {
             state = .untilClose
         }
     }
+}
 
-    private static func lower(_ bytes: ArraySlice<UInt8>) -> String {
+/// Header names and values, read as ASCII bytes (the client and the upstream have no Foundation).
+enum ASCII {
+    static func lowercased(_ bytes: ArraySlice<UInt8>) -> String {
         String(decoding: bytes.map { (65...90).contains($0) ? $0 + 32 : $0 }, as: UTF8.self)
     }
 
-    private static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+    /// Without leading spaces and tabs, and trailing ones or a CR.
+    static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
         var slice = bytes
         while let first = slice.first, first == 32 || first == 9 { slice = slice.dropFirst() }
         while let last = slice.last, last == 32 || last == 9 || last == 13 { slice = slice.dropLast() }

@@ -273,10 +273,10 @@ struct Request {
         var request = Request(method: String(decoding: words[0], as: UTF8.self), path: String(decoding: words[1], as: UTF8.self))
         request.close = words[2].elementsEqual("HTTP/1.0".utf8)
         var length = 0
-        for line in lines.dropFirst() {
+        for line in lines.dropFirst().map(ArraySlice.init) {
             guard let colon = line.firstIndex(of: 58) else { return .malformed("bad header line") }
-            let name = String(decoding: line[line.startIndex..<colon], as: UTF8.self).lowercased()
-            let value = String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingSpaces().lowercased()
+            let name = ASCII.lowercased(line[..<colon])
+            let value = ASCII.lowercased(ASCII.trimmed(line[(colon + 1)...]))
             switch name {
             case "content-length":
                 guard let parsed = Int(value), parsed >= 0, parsed <= 16 * 1024 * 1024 else { return .malformed("bad Content-Length") }
@@ -312,14 +312,5 @@ struct Request {
         guard rest.first == 58 else { return nil }
         rest = rest.dropFirst().drop { $0 == 32 }
         return rest
-    }
-}
-
-extension String {
-    func trimmingSpaces() -> String {
-        let bytes = Array(utf8)
-        guard let first = bytes.firstIndex(where: { $0 != 32 && $0 != 9 }) else { return "" }
-        let last = bytes.lastIndex(where: { $0 != 32 && $0 != 9 })!
-        return String(decoding: bytes[first...last], as: UTF8.self)
     }
 }
