@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOCore
 
 /// The request context of every gateway route.
 public struct GatewayRequestContext: RequestContext {
@@ -9,11 +10,14 @@ public struct GatewayRequestContext: RequestContext {
     public var principal: Principal?
     /// The rate-limit decision for ``principal``, for ``RateLimitHeadersMiddleware``.
     public let rateLimit: RateLimitNote
+    /// The client's connection (the relay writes streams to its ``StreamOutlet``).
+    public let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.requestID = ""
         self.principal = nil
         self.rateLimit = RateLimitNote()
+        self.channel = source.channel
     }
 }

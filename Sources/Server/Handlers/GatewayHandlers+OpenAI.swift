@@ -63,7 +63,9 @@ extension GatewayHandlers {
         }
         let response: HTTPClientResponse
         let accept = request.stream ? "text/event-stream" : "application/json"
-        switch await forward(method: .POST, path: "/chat/completions", body: request.body, accept: accept, context: context) {
+        // A stream is written to the client's connection from the event loop (see StreamOutlet).
+        let relayed = request.stream ? await StreamOutlet.find(on: context.channel).map(RelayedStream.init(outlet:)) : nil
+        switch await forward(method: .POST, path: "/chat/completions", body: request.body, accept: accept, relayed: relayed, context: context) {
         case .success(let answer): response = answer
         case .failure(.notConfigured(let envelope)): return .serviceUnavailable(.json(envelope))
         case .failure(.badGateway(let envelope)): return .badGateway(.json(envelope))
@@ -72,18 +74,18 @@ extension GatewayHandlers {
         }
         let contentType = response.headers.first(name: "Content-Type")
         let isStream = contentType?.lowercased().hasPrefix("text/event-stream") ?? request.stream
-        let relayed: ResponseBody
+        let body: ResponseBody
         do {
-            relayed = try await relayBody(response, isStream: isStream, permit: permit)
+            body = try await relayBody(response, isStream: isStream, permit: permit, outlet: relayed)
         } catch {
             return .badGateway(.json(brokenOff(error, context: context)))
         }
-        let body = RawResponseBody(
-            body: relayed,
+        let answer = RawResponseBody(
+            body: body,
             contentType: contentType,
             headers: isStream ? [.cacheControl: "no-cache", HTTPField.Name("X-Accel-Buffering")!: "no"] : [:]
         )
-        return .ok(isStream ? .eventStream(body) : .json(body))
+        return .ok(isStream ? .eventStream(answer) : .json(answer))
     }
 
     /// Whether a media type says JSON (`application/json`, `…+json`, any case). A byte scan: both
@@ -115,33 +117,43 @@ extension GatewayHandlers {
     /// `UpstreamExchange` has already gathered) goes as one buffer: Hummingbird then writes the
     /// head, the body and the end in one go (one system call, one wake-up of the client), where
     /// a closure body costs a write and a flush each. Anything else (a stream, a larger body) is
-    /// forwarded chunk by chunk as it arrives; a stream is never buffered.
-    private func relayBody(_ response: HTTPClientResponse, isStream: Bool, permit: TurnPermit? = nil) async throws -> ResponseBody {
+    /// forwarded chunk by chunk as it arrives; a stream is never buffered. A stream that the
+    /// provider request gave to the client's `outlet` is written there by the event loop, between
+    /// the head and the end that Hummingbird writes.
+    private func relayBody(
+        _ response: HTTPClientResponse,
+        isStream: Bool,
+        permit: TurnPermit? = nil,
+        outlet: RelayedStream? = nil
+    ) async throws -> ResponseBody {
         let upstream = response.body
         let contentLength = response.headers.first(name: "Content-Length").flatMap(Int.init)
-        if !isStream, let contentLength, (0...UpstreamExchange.collectLimit).contains(contentLength) {
-            defer { permit?.release() }
+        let progress = RelayProgress(isStream: isStream, contentLength: contentLength, permit: permit)
+        if !isStream, let contentLength, (0...UpstreamExchange.collectLimit).contains(contentLength), outlet?.isEngaged != true {
+            defer { progress.ended() }
             let buffer = try await upstream.collect(upTo: contentLength)
-            var sniffer = RelayUsageSniffer(isStream: false)
-            sniffer.observe(buffer)
-            if let usage = sniffer.usage() { GatewayMetrics.recordTokens(usage) }
+            progress.observe(buffer)
+            progress.completed()
             return ResponseBody(byteBuffer: buffer)
         }
-        let write: @Sendable (inout any ResponseBodyWriter) async throws -> Void = { writer in
-            defer { permit?.release() }
-            var sniffer = RelayUsageSniffer(isStream: isStream)
-            var end = RelayEndDetector(isStream: isStream, contentLength: contentLength)
-            for try await buffer in upstream {
-                sniffer.observe(buffer)
-                // The turn is over once the answer is: its permit is freed before the client can
-                // see the end (`data: [DONE]`, or the last byte of a sized body), so a client that
-                // starts its next turn on seeing it is not refused.
-                if end.isLast(buffer) { permit?.release() }
-                try await writer.write(buffer)
+        let write: @Sendable (inout any ResponseBodyWriter) async throws -> Void
+        if let outlet, outlet.isEngaged {
+            write = { writer in
+                defer { progress.ended() }
+                try await outlet.run(progress)
+                progress.completed()
+                try await writer.finish(nil)
             }
-            permit?.release()
-            if let usage = sniffer.usage() { GatewayMetrics.recordTokens(usage) }
-            try await writer.finish(nil)
+        } else {
+            write = { writer in
+                defer { progress.ended() }
+                for try await buffer in upstream {
+                    progress.observe(buffer)
+                    try await writer.write(buffer)
+                }
+                progress.completed()
+                try await writer.finish(nil)
+            }
         }
         if !isStream, let contentLength {
             return ResponseBody(contentLength: contentLength, write)
@@ -162,10 +174,17 @@ extension GatewayHandlers {
     }
 
     /// Sends one request to the provider; a 2xx response comes back with its body unread.
-    private func forward(method: HTTPMethod, path: String, body: ByteBuffer?, accept: String, context: Context) async -> Result<HTTPClientResponse, RelayFailure> {
+    private func forward(
+        method: HTTPMethod,
+        path: String,
+        body: ByteBuffer?,
+        accept: String,
+        relayed: RelayedStream? = nil,
+        context: Context
+    ) async -> Result<HTTPClientResponse, RelayFailure> {
         let response: HTTPClientResponse
         do {
-            response = try await relay.transport.send(method: method, path: path, body: body, accept: accept)
+            response = try await relay.transport.send(method: method, path: path, body: body, accept: accept, relayed: relayed)
         } catch ModelClientError.missingKey(let missing) {
             return .failure(.notConfigured(envelope(context, 503, "model_not_configured", missing.description)))
         } catch ModelClientError.idleTimeout(let milliseconds) {

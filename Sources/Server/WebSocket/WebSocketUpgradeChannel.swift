@@ -118,6 +118,8 @@ public struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
                     // Not an upgrade, or a declined one: the same pipeline as Hummingbird's HTTP1Channel.
                     channel.eventLoop.makeCompletedFuture {
                         let declined = firstRequest.value.takeConsumedRequest()
+                        // Where the relay writes streamed answers (see StreamOutlet).
+                        try channel.pipeline.syncOperations.addHandler(StreamOutlet())
                         try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
                         if declined != nil {
                             // The HTTP decoder stops parsing after a request that asked for an upgrade,

@@ -76,9 +76,15 @@ public struct ProviderTransport: Sendable {
         return request
     }
 
-    /// Sends `request` on the current event loop's client; the response comes back once its head has.
-    private func execute(_ request: HTTPClient.Request) async throws -> HTTPClientResponse {
-        try await UpstreamExchange.execute(request, on: clients.current, idleTimeout: .milliseconds(Int64(provider.streamIdleTimeoutMilliseconds)))
+    /// Sends `request` on the current event loop's client (for a stream relayed to an outlet,
+    /// the outlet's); the response comes back once its head has.
+    private func execute(_ request: HTTPClient.Request, relayed: RelayedStream? = nil) async throws -> HTTPClientResponse {
+        try await UpstreamExchange.execute(
+            request,
+            on: relayed.map { clients.client(on: $0.eventLoop) } ?? clients.current,
+            idleTimeout: .milliseconds(Int64(provider.streamIdleTimeoutMilliseconds)),
+            relayed: relayed
+        )
     }
 
     func headers(accept: String = "text/event-stream", hasBody: Bool = true) throws -> HTTPHeaders {
@@ -137,10 +143,16 @@ public struct ProviderTransport: Sendable {
     /// One request to `path` with no retries, whatever the status: the OpenAI-compatible relay
     /// hands the answer (and any `Retry-After`) to its client, whose SDK retries itself.
     public func send(method: HTTPMethod, path: String, body: ByteBuffer?, accept: String) async throws -> HTTPClientResponse {
+        try await send(method: method, path: path, body: body, accept: accept, relayed: nil)
+    }
+
+    /// ``send(method:path:body:accept:)``; a 2xx stream goes to `relayed`'s outlet if one is
+    /// given (see ``UpstreamExchange``).
+    func send(method: HTTPMethod, path: String, body: ByteBuffer?, accept: String, relayed: RelayedStream?) async throws -> HTTPClientResponse {
         let request = try request(method: method, path: path, body: body, accept: accept)
         let start = ContinuousClock.now
         do {
-            let response = try await execute(request)
+            let response = try await execute(request, relayed: relayed)
             logAttempt(1, start: start, status: Int(response.status.code), error: nil)
             return response
         } catch is CancellationError {

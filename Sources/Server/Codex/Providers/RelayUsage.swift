@@ -177,3 +177,37 @@ public struct RelayEndDetector: Sendable {
         return ended
     }
 }
+
+/// What the relay keeps track of while an answer passes: the usage it reports, and its end, at
+/// which the turn's permit is freed before the client can see it (so a client that starts its
+/// next turn on seeing `data: [DONE]`, or the last byte of a sized body, is not refused).
+///
+/// One consumer at a time uses it: the relay's task, or, for a stream written to a
+/// ``StreamOutlet``, the event loop.
+final class RelayProgress: @unchecked Sendable {
+    private var sniffer: RelayUsageSniffer
+    private var end: RelayEndDetector
+    private let permit: TurnPermit?
+
+    init(isStream: Bool, contentLength: Int?, permit: TurnPermit?) {
+        self.sniffer = RelayUsageSniffer(isStream: isStream)
+        self.end = RelayEndDetector(isStream: isStream, contentLength: contentLength)
+        self.permit = permit
+    }
+
+    func observe(_ buffer: ByteBuffer) {
+        sniffer.observe(buffer)
+        if end.isLast(buffer) { permit?.release() }
+    }
+
+    /// The answer is whole: its usage is recorded.
+    func completed() {
+        permit?.release()
+        if let usage = sniffer.usage() { GatewayMetrics.recordTokens(usage) }
+    }
+
+    /// The relay is over, whole or not: the turn is free.
+    func ended() {
+        permit?.release()
+    }
+}

@@ -25,6 +25,13 @@ import Synchronization
 /// stream) is gathered here and handed over with the head, in one piece: streaming it through an
 /// async sequence cost more than the rest of relaying it. A failure before its end then fails the
 /// request itself, so the relay can still answer with a clean 502.
+///
+/// A streamed 2xx answer to a relayed request that came with a ``RelayedStream`` skips the body
+/// sequence: its chunks are written to the client's ``StreamOutlet`` from the event loop as they
+/// are read (the exchange then runs on the outlet's event loop). Until the relay starts it,
+/// after Hummingbird has written the response head, the first chunk waits and the provider is
+/// read no further; afterwards the provider is read no faster than the client's connection
+/// drains.
 final class UpstreamExchange: HTTPClientResponseDelegate, Sendable {
     typealias Response = Void
     typealias Body = NIOThrowingAsyncSequenceProducer<
@@ -52,15 +59,32 @@ final class UpstreamExchange: HTTPClientResponseDelegate, Sendable {
         var demand: EventLoopPromise<Void>?
         var watchdog: Scheduled<Void>?
         var isDone = false
+        var outlet: OutletPhase = .off
+    }
+
+    /// Where a stream written to the client's outlet is.
+    private enum OutletPhase {
+        case off
+        /// Taken on at the head; the chunks read before the relay starts.
+        case waiting([ByteBuffer])
+        /// Started: chunks go to the outlet; `done` completes when the answer ends.
+        case running(RelayProgress, done: EventLoopPromise<Void>)
+        /// The answer ended (`error` if it broke off) before the relay started.
+        case endedEarly([ByteBuffer], error: (any Error)?)
     }
 
     private let state: Mutex<State>
     private let eventLoop: any EventLoop
     private let idleTimeout: TimeAmount
+    /// The client's outlet a 2xx stream goes to, and where the relay learns that it does.
+    private let outlet: NIOLoopBound<StreamOutlet>?
+    private let engagement: RelayedStream.Engagement?
 
-    private init(eventLoop: any EventLoop, idleTimeout: TimeAmount) {
+    private init(eventLoop: any EventLoop, idleTimeout: TimeAmount, relayed: RelayedStream?) {
         self.eventLoop = eventLoop
         self.idleTimeout = idleTimeout
+        self.outlet = relayed?.outlet
+        self.engagement = relayed?.engagement
         self.state = Mutex(State(lastActivity: .now()))
     }
 
@@ -76,10 +100,17 @@ final class UpstreamExchange: HTTPClientResponseDelegate, Sendable {
         return (sequence.source, sequence.sequence)
     }
 
-    /// Sends `request` on `client` and returns once the response head has arrived.
-    static func execute(_ request: HTTPClient.Request, on client: HTTPClient, idleTimeout: TimeAmount) async throws -> HTTPClientResponse {
-        let eventLoop = client.eventLoopGroup.any()
-        let exchange = UpstreamExchange(eventLoop: eventLoop, idleTimeout: idleTimeout)
+    /// Sends `request` on `client` and returns once the response head has arrived. With
+    /// `relayed`, a 2xx streamed answer goes to its outlet (`relayed.isEngaged`), and the
+    /// response's body is empty.
+    static func execute(
+        _ request: HTTPClient.Request,
+        on client: HTTPClient,
+        idleTimeout: TimeAmount,
+        relayed: RelayedStream? = nil
+    ) async throws -> HTTPClientResponse {
+        let eventLoop = relayed?.eventLoop ?? client.eventLoopGroup.any()
+        let exchange = UpstreamExchange(eventLoop: eventLoop, idleTimeout: idleTimeout, relayed: relayed)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 exchange.state.withLock { $0.head = continuation }
@@ -120,12 +151,20 @@ final class UpstreamExchange: HTTPClientResponseDelegate, Sendable {
             guard !state.isDone else { return nil }
             let ended = state
             state = State(lastActivity: state.lastActivity, isDone: true)
+            if case .waiting(let pending) = ended.outlet { state.outlet = .endedEarly(pending, error: error) }
             return ended
         }
         guard let ended else { return }
         ended.watchdog?.cancel()
         ended.demand?.succeed()
-        if let head = ended.head {
+        if case .running(_, let done) = ended.outlet {
+            onEventLoop { [self] in
+                outlet?.value.detach(self)
+                if let error { done.fail(error) } else { done.succeed() }
+            }
+        } else if case .waiting = ended.outlet {
+            onEventLoop { [self] in outlet?.value.detach(self) }
+        } else if let head = ended.head {
             if error == nil, let gathered = ended.gathering {
                 head.resume(returning: Self.response(gathered.head, body: .bytes(gathered.bytes)))
             } else {
@@ -189,6 +228,17 @@ final class UpstreamExchange: HTTPClientResponseDelegate, Sendable {
             }
             return eventLoop.makeSucceededVoidFuture()
         }
+        if let outlet, let engagement, (200..<300).contains(head.status.code), outlet.value.attach(self) {
+            engagement.engage(self)
+            let waiter = state.withLock { state in
+                state.lastActivity = .now()
+                if !state.isDone { state.outlet = .waiting([]) }
+                defer { state.head = nil }
+                return state.head
+            }
+            waiter?.resume(returning: Self.response(head, body: .bytes(ByteBuffer())))
+            return eventLoop.makeSucceededVoidFuture()
+        }
         let (source, body) = makeBody()
         let waiter = state.withLock { state in
             state.lastActivity = .now()
@@ -202,27 +252,47 @@ final class UpstreamExchange: HTTPClientResponseDelegate, Sendable {
 
     func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
         var buffer = buffer
-        let source: Body.Source? = state.withLock { state in
+        enum Consumer { case none, sequence(Body.Source), outlet(RelayProgress?) }
+        let consumer: Consumer = state.withLock { state in
             state.lastActivity = .now()
             if state.gathering != nil {
                 state.gathering!.bytes.writeBuffer(&buffer)
-                return nil
+                return .none
             }
-            return state.source
-        }
-        guard let source else { return eventLoop.makeSucceededVoidFuture() }
-        switch source.yield(buffer) {
-        case .produceMore, .dropped:
-            return eventLoop.makeSucceededVoidFuture()
-        case .stopProducing:
-            let promise = eventLoop.makePromise(of: Void.self)
-            let isDone = state.withLock { state in
-                if !state.isDone { state.demand = promise }
-                return state.isDone
+            switch state.outlet {
+            case .off: return state.source.map { .sequence($0) } ?? .none
+            case .waiting(var pending):
+                state.outlet = .off  // (no copy of the array while it grows)
+                pending.append(buffer)
+                state.outlet = .waiting(pending)
+                return .outlet(nil)
+            case .running(let progress, _): return .outlet(progress)
+            case .endedEarly: return .none
             }
-            if isDone { promise.succeed() }
-            return promise.futureResult
         }
+        let wantsMore: Bool
+        switch consumer {
+        case .none:
+            wantsMore = true
+        case .sequence(let source):
+            switch source.yield(buffer) {
+            case .produceMore, .dropped: wantsMore = true
+            case .stopProducing: wantsMore = false
+            }
+        case .outlet(nil):
+            wantsMore = false  // held until the relay starts
+        case .outlet(let progress?):
+            progress.observe(buffer)
+            wantsMore = outlet!.value.write(buffer, flush: true)
+        }
+        if wantsMore { return eventLoop.makeSucceededVoidFuture() }
+        let promise = eventLoop.makePromise(of: Void.self)
+        let isDone = state.withLock { state in
+            if !state.isDone { state.demand = promise }
+            return state.isDone
+        }
+        if isDone { promise.succeed() }
+        return promise.futureResult
     }
 
     func didReceiveError(task: HTTPClient.Task<Void>, _ error: any Error) {
@@ -234,7 +304,7 @@ final class UpstreamExchange: HTTPClientResponseDelegate, Sendable {
     }
 
     /// The consumer wants more, or went away.
-    fileprivate func consumerDemanded() {
+    func consumerDemanded() {
         let demand: EventLoopPromise<Void>? = state.withLock { state in
             defer { state.demand = nil }
             if state.demand != nil { state.lastActivity = .now() }
@@ -243,9 +313,67 @@ final class UpstreamExchange: HTTPClientResponseDelegate, Sendable {
         demand?.succeed()
     }
 
-    fileprivate func consumerLeft() {
+    func consumerLeft() {
         fail(HTTPClientError.cancelled)
         consumerDemanded()
+    }
+}
+
+// MARK: The outlet (on its event loop)
+
+extension UpstreamExchange {
+    /// The relay starts writing to the outlet (Hummingbird has written the head): the chunks
+    /// that waited go first, then reading goes on. Completes when the answer has ended.
+    func startOutlet(_ progress: RelayProgress) -> EventLoopFuture<Void> {
+        eventLoop.assertInEventLoop()
+        let done = eventLoop.makePromise(of: Void.self)
+        enum Start { case pending([ByteBuffer]), ended([ByteBuffer], (any Error)?), unknown }
+        let start: Start = state.withLock { state in
+            switch state.outlet {
+            case .waiting(let pending):
+                state.outlet = .running(progress, done: done)
+                return .pending(pending)
+            case .endedEarly(let pending, let error):
+                state.outlet = .off
+                return .ended(pending, error)
+            case .off, .running:
+                return .unknown
+            }
+        }
+        let outlet = self.outlet!.value
+        func send(_ pending: [ByteBuffer]) {
+            for buffer in pending {
+                progress.observe(buffer)
+                _ = outlet.write(buffer, flush: false)
+            }
+            outlet.flush()
+        }
+        switch start {
+        case .pending(let pending):
+            send(pending)
+            if outlet.isWritable { consumerDemanded() }
+        case .ended(let pending, let error):
+            send(pending)
+            outlet.detach(self)
+            if let error { done.fail(error) } else { done.succeed() }
+        case .unknown:
+            done.fail(HTTPClientError.cancelled)
+        }
+        return done.futureResult
+    }
+
+    /// The client's connection drained below its low-water mark: read on, if it was what held
+    /// the provider back.
+    func outletDrained() {
+        let running = state.withLock { state in
+            if case .running = state.outlet { return true }
+            return false
+        }
+        if running { consumerDemanded() }
+    }
+
+    private func onEventLoop(_ body: @escaping @Sendable () -> Void) {
+        if eventLoop.inEventLoop { body() } else { eventLoop.execute(body) }
     }
 }
 

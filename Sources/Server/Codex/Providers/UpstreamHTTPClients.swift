@@ -46,6 +46,11 @@ public final class UpstreamHTTPClients: Sendable {
         return all[0]
     }
 
+    /// The client whose connections live on `loop`, else the first.
+    func client(on loop: any EventLoop) -> HTTPClient {
+        byLoop[ObjectIdentifier(loop)] ?? all[0]
+    }
+
     public func shutdown() async throws {
         for client in all { try await client.shutdown() }
     }

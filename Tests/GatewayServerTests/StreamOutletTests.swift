@@ -1,0 +1,320 @@
+import AsyncHTTPClient
+import FakeOpenAI
+import Foundation
+import GatewayRuntime
+import Hummingbird
+@testable import GatewayServer
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+import Testing
+
+/// A relayed stream written to the client's connection from the event loop (``StreamOutlet``),
+/// on a real loopback server with the gateway's HTTP/1.1 framing (NIO's codec) and the outlet,
+/// the test writing the head and the end as Hummingbird does.
+@Suite("Relayed streams go to the client's connection from the event loop", .serialized)
+struct StreamOutletTests {
+    /// A server connection with an outlet, and a raw client connected to it that has sent a request.
+    struct Connection {
+        let server: any Channel
+        let client: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+    }
+
+    static func withConnection(_ body: (Connection) async throws -> Void) async throws {
+        let accepted = MultiThreadedEventLoopGroup.singleton.any().makePromise(of: (any Channel).self)
+        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
+                    try channel.pipeline.syncOperations.addHandler(StreamOutlet())
+                    accepted.succeed(channel)
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let client = try await rawConnection(port: listener.localAddress!.port!)
+        try await client.channel.writeAndFlush(ByteBuffer(string: "POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nContent-Length: 0\r\n\r\n"))
+        let server = try await accepted.futureResult.get()
+        do {
+            try await body(Connection(server: server, client: client))
+        } catch {
+            try? await client.channel.close()
+            try? await listener.close()
+            throw error
+        }
+        try? await client.channel.close()
+        try await listener.close()
+    }
+
+    static func transport(baseURL: String, httpClient: HTTPClient) -> ProviderTransport {
+        let provider = ModelProviderInfo(name: "Fake", baseURL: baseURL, envKey: "K", wireAPI: .chat, streamIdleTimeoutMilliseconds: 5000)
+        return ProviderTransport(provider: provider, httpClient: httpClient, environment: ["K": "k"], logger: TestGateway.quietLogger)
+    }
+
+    static func streamRequest(_ model: String) -> ByteBuffer {
+        ByteBuffer(string: #"{"model":"\#(model)","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"x"}]}"#)
+    }
+
+    /// The chunked body as the client reads it: the bytes of its chunks, and when each arrived.
+    struct ChunkedReader {
+        var iterator: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+        var raw = ByteBuffer()
+        var headSkipped = false
+
+        /// The next body bytes, `nil` after the last chunk.
+        mutating func next() async throws -> ByteBuffer? {
+            while true {
+                if !headSkipped, let end = raw.readableBytesView.firstRange(of: Array("\r\n\r\n".utf8)) {
+                    raw.moveReaderIndex(forwardBy: end.upperBound - raw.readerIndex)
+                    headSkipped = true
+                }
+                if headSkipped, let line = raw.readableBytesView.firstRange(of: Array("\r\n".utf8)) {
+                    let sizeText = String(decoding: raw.readableBytesView[raw.readerIndex..<line.lowerBound], as: UTF8.self)
+                    let size = try #require(Int(sizeText, radix: 16), "chunk size line \(sizeText)")
+                    let needed = line.upperBound - raw.readerIndex + size + 2
+                    if raw.readableBytes >= needed {
+                        raw.moveReaderIndex(forwardBy: line.upperBound - raw.readerIndex)
+                        let chunk = raw.readSlice(length: size)!
+                        raw.moveReaderIndex(forwardBy: 2)
+                        return size == 0 ? nil : chunk
+                    }
+                }
+                guard var more = try await iterator.next() else { throw ChannelError.eof }
+                raw.writeBuffer(&more)
+            }
+        }
+    }
+
+    static func writeHead(_ server: any Channel) async throws {
+        let head = HTTPResponseHead(version: .http1_1, status: .ok, headers: ["Content-Type": "text/event-stream"])
+        try await server.writeAndFlush(HTTPServerResponsePart.head(head))
+    }
+
+    @Test func aStreamIsWrittenChunkByChunkAsItArrivesAndItsUsageAndEndAreSeen() async throws {
+        try await withFakeUpstream { fake in
+            let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+            defer { Task { try? await httpClient.shutdown() } }
+            let transport = Self.transport(baseURL: fake.baseURL, httpClient: httpClient)
+            try await Self.withConnection { connection in
+                try await withTaskExecutorPreference(EventLoopTaskExecutor.singleton) {
+                    let outlet = try #require(await StreamOutlet.find(on: connection.server))
+                    let relayed = RelayedStream(outlet: outlet)
+                    let response = try await transport.send(
+                        method: .POST, path: "/chat/completions", body: Self.streamRequest("fake-slow-100-8"), accept: "text/event-stream", relayed: relayed)
+                    #expect(response.status == .ok)
+                    #expect(relayed.isEngaged, "a 2xx stream goes to the outlet")
+                    try await Self.writeHead(connection.server)
+                    let progress = RelayProgress(isStream: true, contentLength: nil, permit: nil)
+                    let relay = Task {
+                        try await relayed.run(progress)
+                        try await connection.server.writeAndFlush(HTTPServerResponsePart.end(nil))
+                    }
+                    try await connection.client.executeThenClose { inbound, _ in
+                        var reader = ChunkedReader(iterator: inbound.makeAsyncIterator())
+                        let start = ContinuousClock.now
+                        var text = ""
+                        var firstTick: Duration?
+                        while let chunk = try await reader.next() {
+                            text += String(buffer: chunk)
+                            if firstTick == nil, text.contains("tick0") { firstTick = ContinuousClock.now - start }
+                        }
+                        let total = ContinuousClock.now - start
+                        // Eight ticks 100 ms apart: the first is written long before the last.
+                        #expect(try #require(firstTick) < total - .milliseconds(450), "first tick after \(firstTick!), end after \(total)")
+                        let ticks = (0..<8).map { text.range(of: "tick\($0) ")?.lowerBound }
+                        #expect(ticks.allSatisfy { $0 != nil } && ticks == ticks.sorted { $0! < $1! }, "every tick, in order")
+                        #expect(text.contains(#""usage":{"#))
+                        #expect(text.hasSuffix("data: [DONE]\n\n"))
+                    }
+                    try await relay.value
+                }
+            }
+        }
+    }
+
+    @Test func anErrorAnswerIsNotTakenOnAndComesBackWithItsBody() async throws {
+        try await withFakeUpstream { fake in
+            let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+            defer { Task { try? await httpClient.shutdown() } }
+            let transport = Self.transport(baseURL: fake.baseURL, httpClient: httpClient)
+            try await Self.withConnection { connection in
+                let relayed = RelayedStream(outlet: try #require(await StreamOutlet.find(on: connection.server)))
+                let response = try await transport.send(
+                    method: .POST, path: "/chat/completions", body: Self.streamRequest("fake-500-always"), accept: "text/event-stream", relayed: relayed)
+                #expect(response.status.code == 500)
+                #expect(!relayed.isEngaged)
+                let body = try await response.body.collect(upTo: 1 << 16)
+                #expect(String(buffer: body).contains("server_error"))
+            }
+        }
+    }
+
+    @Test func theGatewaysHTTPConnectionsCarryAnOutlet() async throws {
+        let channel = EmbeddedChannel()
+        let server = WebSocketUpgradeChannel(responder: { _, _, _ in }, configuration: .init(), shouldUpgrade: { _, _ in .refuse })
+        let value = try await server.setup(channel: channel, logger: TestGateway.quietLogger).get()
+        try channel.writeInbound(ByteBuffer(string: "GET /health HTTP/1.1\r\nHost: gateway\r\n\r\n"))
+        channel.embeddedEventLoop.run()
+        _ = try await value.negotiated.get()
+        #expect((try? channel.pipeline.syncOperations.handler(type: StreamOutlet.self)) != nil)
+        _ = try? channel.finish()
+    }
+
+    @Test func aStreamDroppedBeforeItStartsStopsTheProviderRequest() async throws {
+        try await withFakeUpstream { fake in
+            let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+            defer { Task { try? await httpClient.shutdown() } }
+            let transport = Self.transport(baseURL: fake.baseURL, httpClient: httpClient)
+            try await Self.withConnection { connection in
+                var relayed: RelayedStream? = RelayedStream(outlet: try #require(await StreamOutlet.find(on: connection.server)))
+                _ = try await transport.send(
+                    method: .POST, path: "/chat/completions", body: Self.streamRequest("fake-stall"), accept: "text/event-stream", relayed: relayed)
+                #expect(relayed?.isEngaged == true)
+                // The client left before the head went out, say: Hummingbird drops the body unrun.
+                relayed = nil
+                let stopped = await fake.recorder.waitUntil(timeout: .seconds(5)) { $0.last?.clientDisconnected == true }
+                #expect(stopped, "the provider request was stopped")
+            }
+        }
+    }
+
+    @Test func aClientThatStopsReadingHoldsTheProviderBackAndStillGetsEveryByte() async throws {
+        let chunkSize = 64 * 1024
+        let chunks = 3072  // 192 MiB: more than every socket buffer between the two ends can hold
+        try await withBulkUpstream(chunkSize: chunkSize, chunks: chunks) { upstream in
+            let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+            defer { Task { try? await httpClient.shutdown() } }
+            let transport = Self.transport(baseURL: upstream.baseURL, httpClient: httpClient)
+            try await Self.withConnection { connection in
+                try await withTaskExecutorPreference(EventLoopTaskExecutor.singleton) {
+                    let relayed = RelayedStream(outlet: try #require(await StreamOutlet.find(on: connection.server)))
+                    _ = try await transport.send(
+                        method: .POST, path: "/chat/completions", body: Self.streamRequest("bulk"), accept: "text/event-stream", relayed: relayed)
+                    #expect(relayed.isEngaged)
+                    try await Self.writeHead(connection.server)
+                    let relay = Task {
+                        try await relayed.run(RelayProgress(isStream: true, contentLength: nil, permit: nil))
+                        try await connection.server.writeAndFlush(HTTPServerResponsePart.end(nil))
+                    }
+                    // The client reads nothing: once the socket buffers between the two ends are
+                    // full, the gateway must stop reading the provider, not gather its answer in
+                    // memory. The provider's writes then stall (no chunk written for 300 ms).
+                    var stalled = false
+                    var lastCount = -1
+                    let deadline = ContinuousClock.now + .seconds(10)
+                    while !stalled, !upstream.isFinished, ContinuousClock.now < deadline {
+                        try await Task.sleep(for: .milliseconds(300))
+                        let count = upstream.chunksWritten
+                        stalled = count == lastCount
+                        lastCount = count
+                    }
+                    #expect(stalled && !upstream.isFinished, "the provider was held back at \(lastCount) of \(chunks) chunks while the client did not read")
+                    let written = try await connection.server.eventLoop.submit { [server = connection.server] in server.isWritable }.get()
+                    #expect(!written, "the client's connection is full")
+                    var total = 0
+                    try await connection.client.executeThenClose { inbound, _ in
+                        var reader = ChunkedReader(iterator: inbound.makeAsyncIterator())
+                        while let chunk = try await reader.next() { total += chunk.readableBytes }
+                    }
+                    try await relay.value
+                    #expect(total == chunkSize * chunks, "every byte arrived")
+                    #expect(upstream.isFinished)
+                }
+            }
+        }
+    }
+}
+
+/// A provider that answers any request with `chunks` chunks of `chunkSize` bytes of SSE, as fast
+/// as its connection takes them (NIO's writability), and records when it wrote the last one.
+final class BulkUpstream: Sendable {
+    let baseURL: String
+    private let finished = Atomic<Bool>(false)
+    private let written = Atomic<Int>(0)
+    var isFinished: Bool { finished.load(ordering: .acquiring) }
+    var chunksWritten: Int { written.load(ordering: .relaxed) }
+
+    fileprivate init(port: Int) {
+        baseURL = "http://127.0.0.1:\(port)/v1"
+    }
+
+    fileprivate func countChunk() {
+        written.add(1, ordering: .relaxed)
+    }
+
+    fileprivate func markFinished() {
+        finished.store(true, ordering: .releasing)
+    }
+
+    fileprivate final class Streamer: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+        let upstream: BulkUpstream
+        let chunk: ByteBuffer
+        var remaining: Int
+        var started = false
+        var request = ByteBuffer()
+
+        init(upstream: BulkUpstream, chunkSize: Int, chunks: Int) {
+            self.upstream = upstream
+            var chunk = ByteBuffer(string: String(chunkSize, radix: 16) + "\r\n")
+            chunk.writeString("data: ")
+            chunk.writeRepeatingByte(UInt8(ascii: "x"), count: chunkSize - 8)
+            chunk.writeString("\n\n\r\n")
+            self.chunk = chunk
+            self.remaining = chunks
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            var bytes = unwrapInboundIn(data)
+            request.writeBuffer(&bytes)
+            // Answer once the head and the JSON body (ending in `}`) are in.
+            guard !started, request.readableBytesView.last == UInt8(ascii: "}") else { return }
+            started = true
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+            context.write(wrapOutboundOut(ByteBuffer(string: head)), promise: nil)
+            pump(context)
+        }
+
+        func channelWritabilityChanged(context: ChannelHandlerContext) {
+            if started { pump(context) }
+            context.fireChannelWritabilityChanged()
+        }
+
+        private func pump(_ context: ChannelHandlerContext) {
+            while remaining > 0, context.channel.isWritable {
+                remaining -= 1
+                upstream.countChunk()
+                context.write(wrapOutboundOut(chunk), promise: nil)
+                if remaining == 0 {
+                    let upstream = self.upstream
+                    context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "0\r\n\r\n"))).whenSuccess { upstream.markFinished() }
+                    return
+                }
+            }
+            context.flush()
+        }
+    }
+}
+
+func withBulkUpstream(chunkSize: Int, chunks: Int, _ body: (BulkUpstream) async throws -> Void) async throws {
+    let upstreamBox = Mutex<BulkUpstream?>(nil)
+    let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .childChannelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let upstream = upstreamBox.withLock { $0 }!
+                try channel.pipeline.syncOperations.addHandler(BulkUpstream.Streamer(upstream: upstream, chunkSize: chunkSize, chunks: chunks))
+            }
+        }
+        .bind(host: "127.0.0.1", port: 0).get()
+    let upstream = BulkUpstream(port: listener.localAddress!.port!)
+    upstreamBox.withLock { $0 = upstream }
+    do {
+        try await body(upstream)
+    } catch {
+        try? await listener.close()
+        throw error
+    }
+    try await listener.close()
+}
