@@ -47,9 +47,21 @@ struct StreamOutletTests {
         try await listener.close()
     }
 
-    static func transport(baseURL: String, httpClient: HTTPClient) -> ProviderTransport {
+    /// A provider transport to `baseURL`, and the server connection with its outlet.
+    static func withRelay(to baseURL: String, _ body: (ProviderTransport, Connection) async throws -> Void) async throws {
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
         let provider = ModelProviderInfo(name: "Fake", baseURL: baseURL, envKey: "K", wireAPI: .chat, streamIdleTimeoutMilliseconds: 5000)
-        return ProviderTransport(provider: provider, httpClient: httpClient, environment: ["K": "k"], logger: TestGateway.quietLogger)
+        let transport = ProviderTransport(provider: provider, httpClient: httpClient, environment: ["K": "k"], logger: TestGateway.quietLogger)
+        do {
+            // On the event loops, as the gateway runs.
+            try await withTaskExecutorPreference(EventLoopTaskExecutor.singleton) {
+                try await withConnection { connection in try await body(transport, connection) }
+            }
+        } catch {
+            try? await httpClient.shutdown()
+            throw error
+        }
+        try await httpClient.shutdown()
     }
 
     static func streamRequest(_ model: String) -> ByteBuffer {
@@ -93,52 +105,44 @@ struct StreamOutletTests {
 
     @Test func aStreamIsWrittenChunkByChunkAsItArrivesAndItsUsageAndEndAreSeen() async throws {
         try await withFakeUpstream { fake in
-            let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
-            defer { Task { try? await httpClient.shutdown() } }
-            let transport = Self.transport(baseURL: fake.baseURL, httpClient: httpClient)
-            try await Self.withConnection { connection in
-                try await withTaskExecutorPreference(EventLoopTaskExecutor.singleton) {
-                    let outlet = try #require(await StreamOutlet.find(on: connection.server))
-                    let relayed = RelayedStream(outlet: outlet)
-                    let response = try await transport.send(
-                        method: .POST, path: "/chat/completions", body: Self.streamRequest("fake-slow-100-8"), accept: "text/event-stream", relayed: relayed)
-                    #expect(response.status == .ok)
-                    #expect(relayed.isEngaged, "a 2xx stream goes to the outlet")
-                    try await Self.writeHead(connection.server)
-                    let progress = RelayProgress(isStream: true, contentLength: nil, permit: nil)
-                    let relay = Task {
-                        try await relayed.run(progress)
-                        try await connection.server.writeAndFlush(HTTPServerResponsePart.end(nil))
-                    }
-                    try await connection.client.executeThenClose { inbound, _ in
-                        var reader = ChunkedReader(iterator: inbound.makeAsyncIterator())
-                        let start = ContinuousClock.now
-                        var text = ""
-                        var firstTick: Duration?
-                        while let chunk = try await reader.next() {
-                            text += String(buffer: chunk)
-                            if firstTick == nil, text.contains("tick0") { firstTick = ContinuousClock.now - start }
-                        }
-                        let total = ContinuousClock.now - start
-                        // Eight ticks 100 ms apart: the first is written long before the last.
-                        #expect(try #require(firstTick) < total - .milliseconds(450), "first tick after \(firstTick!), end after \(total)")
-                        let ticks = (0..<8).map { text.range(of: "tick\($0) ")?.lowerBound }
-                        #expect(ticks.allSatisfy { $0 != nil } && ticks == ticks.sorted { $0! < $1! }, "every tick, in order")
-                        #expect(text.contains(#""usage":{"#))
-                        #expect(text.hasSuffix("data: [DONE]\n\n"))
-                    }
-                    try await relay.value
+            try await Self.withRelay(to: fake.baseURL) { transport, connection in
+                let outlet = try #require(await StreamOutlet.find(on: connection.server))
+                let relayed = RelayedStream(outlet: outlet)
+                let response = try await transport.send(
+                    method: .POST, path: "/chat/completions", body: Self.streamRequest("fake-slow-100-8"), accept: "text/event-stream", relayed: relayed)
+                #expect(response.status == .ok)
+                #expect(relayed.isEngaged, "a 2xx stream goes to the outlet")
+                try await Self.writeHead(connection.server)
+                let progress = RelayProgress(isStream: true, contentLength: nil, permit: nil)
+                let relay = Task {
+                    try await relayed.run(progress)
+                    try await connection.server.writeAndFlush(HTTPServerResponsePart.end(nil))
                 }
+                try await connection.client.executeThenClose { inbound, _ in
+                    var reader = ChunkedReader(iterator: inbound.makeAsyncIterator())
+                    let start = ContinuousClock.now
+                    var text = ""
+                    var firstTick: Duration?
+                    while let chunk = try await reader.next() {
+                        text += String(buffer: chunk)
+                        if firstTick == nil, text.contains("tick0") { firstTick = ContinuousClock.now - start }
+                    }
+                    let total = ContinuousClock.now - start
+                    // Eight ticks 100 ms apart: the first is written long before the last.
+                    #expect(try #require(firstTick) < total - .milliseconds(450), "first tick after \(firstTick!), end after \(total)")
+                    let ticks = (0..<8).map { text.range(of: "tick\($0) ")?.lowerBound }
+                    #expect(ticks.allSatisfy { $0 != nil } && ticks == ticks.sorted { $0! < $1! }, "every tick, in order")
+                    #expect(text.contains(#""usage":{"#))
+                    #expect(text.hasSuffix("data: [DONE]\n\n"))
+                }
+                try await relay.value
             }
         }
     }
 
     @Test func anErrorAnswerIsNotTakenOnAndComesBackWithItsBody() async throws {
         try await withFakeUpstream { fake in
-            let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
-            defer { Task { try? await httpClient.shutdown() } }
-            let transport = Self.transport(baseURL: fake.baseURL, httpClient: httpClient)
-            try await Self.withConnection { connection in
+            try await Self.withRelay(to: fake.baseURL) { transport, connection in
                 let relayed = RelayedStream(outlet: try #require(await StreamOutlet.find(on: connection.server)))
                 let response = try await transport.send(
                     method: .POST, path: "/chat/completions", body: Self.streamRequest("fake-500-always"), accept: "text/event-stream", relayed: relayed)
@@ -163,10 +167,7 @@ struct StreamOutletTests {
 
     @Test func aStreamDroppedBeforeItStartsStopsTheProviderRequest() async throws {
         try await withFakeUpstream { fake in
-            let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
-            defer { Task { try? await httpClient.shutdown() } }
-            let transport = Self.transport(baseURL: fake.baseURL, httpClient: httpClient)
-            try await Self.withConnection { connection in
+            try await Self.withRelay(to: fake.baseURL) { transport, connection in
                 var relayed: RelayedStream? = RelayedStream(outlet: try #require(await StreamOutlet.find(on: connection.server)))
                 _ = try await transport.send(
                     method: .POST, path: "/chat/completions", body: Self.streamRequest("fake-stall"), accept: "text/event-stream", relayed: relayed)
@@ -183,44 +184,39 @@ struct StreamOutletTests {
         let chunkSize = 64 * 1024
         let chunks = 3072  // 192 MiB: more than every socket buffer between the two ends can hold
         try await withBulkUpstream(chunkSize: chunkSize, chunks: chunks) { upstream in
-            let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
-            defer { Task { try? await httpClient.shutdown() } }
-            let transport = Self.transport(baseURL: upstream.baseURL, httpClient: httpClient)
-            try await Self.withConnection { connection in
-                try await withTaskExecutorPreference(EventLoopTaskExecutor.singleton) {
-                    let relayed = RelayedStream(outlet: try #require(await StreamOutlet.find(on: connection.server)))
-                    _ = try await transport.send(
-                        method: .POST, path: "/chat/completions", body: Self.streamRequest("bulk"), accept: "text/event-stream", relayed: relayed)
-                    #expect(relayed.isEngaged)
-                    try await Self.writeHead(connection.server)
-                    let relay = Task {
-                        try await relayed.run(RelayProgress(isStream: true, contentLength: nil, permit: nil))
-                        try await connection.server.writeAndFlush(HTTPServerResponsePart.end(nil))
-                    }
-                    // The client reads nothing: once the socket buffers between the two ends are
-                    // full, the gateway must stop reading the provider, not gather its answer in
-                    // memory. The provider's writes then stall (no chunk written for 300 ms).
-                    var stalled = false
-                    var lastCount = -1
-                    let deadline = ContinuousClock.now + .seconds(10)
-                    while !stalled, !upstream.isFinished, ContinuousClock.now < deadline {
-                        try await Task.sleep(for: .milliseconds(300))
-                        let count = upstream.chunksWritten
-                        stalled = count == lastCount
-                        lastCount = count
-                    }
-                    #expect(stalled && !upstream.isFinished, "the provider was held back at \(lastCount) of \(chunks) chunks while the client did not read")
-                    let written = try await connection.server.eventLoop.submit { [server = connection.server] in server.isWritable }.get()
-                    #expect(!written, "the client's connection is full")
-                    var total = 0
-                    try await connection.client.executeThenClose { inbound, _ in
-                        var reader = ChunkedReader(iterator: inbound.makeAsyncIterator())
-                        while let chunk = try await reader.next() { total += chunk.readableBytes }
-                    }
-                    try await relay.value
-                    #expect(total == chunkSize * chunks, "every byte arrived")
-                    #expect(upstream.isFinished)
+            try await Self.withRelay(to: upstream.baseURL) { transport, connection in
+                let relayed = RelayedStream(outlet: try #require(await StreamOutlet.find(on: connection.server)))
+                _ = try await transport.send(
+                    method: .POST, path: "/chat/completions", body: Self.streamRequest("bulk"), accept: "text/event-stream", relayed: relayed)
+                #expect(relayed.isEngaged)
+                try await Self.writeHead(connection.server)
+                let relay = Task {
+                    try await relayed.run(RelayProgress(isStream: true, contentLength: nil, permit: nil))
+                    try await connection.server.writeAndFlush(HTTPServerResponsePart.end(nil))
                 }
+                // The client reads nothing: once the socket buffers between the two ends are
+                // full, the gateway must stop reading the provider, not gather its answer in
+                // memory. The provider's writes then stall (no chunk written for 300 ms).
+                var stalled = false
+                var lastCount = -1
+                let deadline = ContinuousClock.now + .seconds(10)
+                while !stalled, !upstream.isFinished, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(300))
+                    let count = upstream.chunksWritten
+                    stalled = count == lastCount
+                    lastCount = count
+                }
+                #expect(stalled && !upstream.isFinished, "the provider was held back at \(lastCount) of \(chunks) chunks while the client did not read")
+                let written = try await connection.server.eventLoop.submit { [server = connection.server] in server.isWritable }.get()
+                #expect(!written, "the client's connection is full")
+                var total = 0
+                try await connection.client.executeThenClose { inbound, _ in
+                    var reader = ChunkedReader(iterator: inbound.makeAsyncIterator())
+                    while let chunk = try await reader.next() { total += chunk.readableBytes }
+                }
+                try await relay.value
+                #expect(total == chunkSize * chunks, "every byte arrived")
+                #expect(upstream.isFinished)
             }
         }
     }

@@ -76,7 +76,7 @@ extension GatewayHandlers {
         let isStream = contentType?.lowercased().hasPrefix("text/event-stream") ?? request.stream
         let body: ResponseBody
         do {
-            body = try await relayBody(response, isStream: isStream, permit: permit, outlet: relayed)
+            body = try await relayBody(response, isStream: isStream, permit: permit, relayed: relayed)
         } catch {
             return .badGateway(.json(brokenOff(error, context: context)))
         }
@@ -118,18 +118,18 @@ extension GatewayHandlers {
     /// head, the body and the end in one go (one system call, one wake-up of the client), where
     /// a closure body costs a write and a flush each. Anything else (a stream, a larger body) is
     /// forwarded chunk by chunk as it arrives; a stream is never buffered. A stream that the
-    /// provider request gave to the client's `outlet` is written there by the event loop, between
-    /// the head and the end that Hummingbird writes.
+    /// provider request handed to the client's outlet (`relayed.isEngaged`) is written there by
+    /// the event loop, between the head and the end that Hummingbird writes.
     private func relayBody(
         _ response: HTTPClientResponse,
         isStream: Bool,
         permit: TurnPermit? = nil,
-        outlet: RelayedStream? = nil
+        relayed: RelayedStream? = nil
     ) async throws -> ResponseBody {
         let upstream = response.body
         let contentLength = response.headers.first(name: "Content-Length").flatMap(Int.init)
         let progress = RelayProgress(isStream: isStream, contentLength: contentLength, permit: permit)
-        if !isStream, let contentLength, (0...UpstreamExchange.collectLimit).contains(contentLength), outlet?.isEngaged != true {
+        if !isStream, let contentLength, (0...UpstreamExchange.collectLimit).contains(contentLength), relayed?.isEngaged != true {
             defer { progress.ended() }
             let buffer = try await upstream.collect(upTo: contentLength)
             progress.observe(buffer)
@@ -137,10 +137,10 @@ extension GatewayHandlers {
             return ResponseBody(byteBuffer: buffer)
         }
         let write: @Sendable (inout any ResponseBodyWriter) async throws -> Void
-        if let outlet, outlet.isEngaged {
+        if let relayed, relayed.isEngaged {
             write = { writer in
                 defer { progress.ended() }
-                try await outlet.run(progress)
+                try await relayed.run(progress)
                 progress.completed()
                 try await writer.finish(nil)
             }
