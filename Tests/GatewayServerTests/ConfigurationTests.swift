@@ -31,6 +31,13 @@ struct ConfigurationTests {
         #expect(configuration.logLevel == .info)
         #expect(configuration.codex.modelProvider == "openai")
         #expect(configuration.codex.provider.wireAPI == .responses)
+        #expect(configuration.upstreamMaxConnections == 1024)
+        #expect(configuration.upstreamSplice)
+    }
+
+    @Test func upstreamSpliceCanBeTurnedOff() throws {
+        #expect(try load(["UPSTREAM_SPLICE": "off"]).upstreamSplice == false)
+        #expect(try load(["UPSTREAM_SPLICE": "true"]).upstreamSplice)
     }
 
     @Test func badValuesNameTheirVariable() {
@@ -44,6 +51,7 @@ struct ConfigurationTests {
         expectError(["CORS_ALLOWED_ORIGINS": "https://ok.example/path"], key: "CORS_ALLOWED_ORIGINS", containing: "not an origin")
         expectError(["LOG_LEVEL": "loud"], key: "LOG_LEVEL", containing: "expected trace")
         expectError(["BODY_LIMIT_BYTES": "-1"], key: "BODY_LIMIT_BYTES", containing: "positive")
+        expectError(["UPSTREAM_SPLICE": "sometimes"], key: "UPSTREAM_SPLICE", containing: "true or false")
     }
 
     @Test func rustLogDirectivesPickThisProgramsLevel() throws {

@@ -20,31 +20,62 @@ struct StreamOutletTests {
     struct Connection {
         let server: any Channel
         let client: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        let watcher: ConnectionWatcher
+    }
+
+    /// What happened to the server's end of the connection (for failure messages).
+    final class ConnectionWatcher: ChannelInboundHandler, Sendable {
+        typealias InboundIn = HTTPServerRequestPart
+        private let events = Mutex<[String]>([])
+        var description: String { events.withLock { $0.joined(separator: ", ") } }
+        private func note(_ event: String) { events.withLock { $0.append("\(ContinuousClock.now) \(event)") } }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let head): note("request \(head.method) \(head.uri)")
+            case .body: note("body")
+            case .end: note("end")
+            }
+            context.fireChannelRead(data)
+        }
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            note("event \(event)")
+            context.fireUserInboundEventTriggered(event)
+        }
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            note("error \(error)")
+            context.fireErrorCaught(error)
+        }
+        func channelInactive(context: ChannelHandlerContext) {
+            note("inactive")
+            context.fireChannelInactive()
+        }
     }
 
     static func withConnection(_ body: (Connection) async throws -> Void) async throws {
         // Every accepted connection: a port freed by another test and given to this listener can
         // bring a stray connection from that test, so the client's own is picked by its address.
-        let accepted = Mutex<[any Channel]>([])
+        let accepted = Mutex<[(channel: any Channel, watcher: ConnectionWatcher)]>([])
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
-                    try channel.pipeline.syncOperations.addHandler(StreamOutlet())
-                    accepted.withLock { $0.append(channel) }
+                    let watcher = ConnectionWatcher()
+                    try channel.pipeline.syncOperations.addHandlers(StreamOutlet(), watcher)
+                    accepted.withLock { $0.append((channel, watcher)) }
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
         let client = try await rawConnection(port: listener.localAddress!.port!)
         try await client.channel.writeAndFlush(ByteBuffer(string: "POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nContent-Length: 0\r\n\r\n"))
-        var found: (any Channel)?
+        var found: (channel: any Channel, watcher: ConnectionWatcher)?
         for _ in 0..<500 where found == nil {
-            found = accepted.withLock { $0.first { $0.remoteAddress == client.channel.localAddress } }
+            found = accepted.withLock { $0.first { $0.channel.remoteAddress == client.channel.localAddress } }
             if found == nil { try await Task.sleep(for: .milliseconds(10)) }
         }
-        let server = try #require(found, "the listener accepted the client's connection")
+        let (server, watcher) = try #require(found, "the listener accepted the client's connection")
         do {
-            try await body(Connection(server: server, client: client))
+            try await body(Connection(server: server, client: client, watcher: watcher))
         } catch {
             try? await client.channel.close()
             try? await listener.close()
@@ -54,21 +85,33 @@ struct StreamOutletTests {
         try await listener.close()
     }
 
-    /// A provider transport to `baseURL`, and the server connection with its outlet.
-    static func withRelay(to baseURL: String, _ body: (ProviderTransport, Connection) async throws -> Void) async throws {
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
-        let provider = ModelProviderInfo(name: "Fake", baseURL: baseURL, envKey: "K", wireAPI: .chat, streamIdleTimeoutMilliseconds: 5000)
-        let transport = ProviderTransport(provider: provider, httpClient: httpClient, environment: ["K": "k"], logger: TestGateway.quietLogger)
+    /// A provider transport to `baseURL`, and the server connection with its outlet. `spliced`:
+    /// with the gateway's own provider connections (``SpliceConnections``, at most
+    /// `maximumConnections` over the event loops), as the gateway runs; else with AsyncHTTPClient only.
+    static func withRelay(
+        to baseURL: String, spliced: Bool = false, maximumConnections: Int = 16, poolIdleTimeout: TimeAmount = .seconds(60),
+        queryParams: [String: String] = [:], httpHeaders: [String: String] = [:],
+        _ body: (ProviderTransport, Connection) async throws -> Void
+    ) async throws {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.idleTimeout = poolIdleTimeout
+        let clients = spliced
+            ? UpstreamHTTPClients(configuration: configuration, maximumConnections: maximumConnections)
+            : UpstreamHTTPClients(HTTPClient(eventLoopGroupProvider: .singleton))
+        let provider = ModelProviderInfo(
+            name: "Fake", baseURL: baseURL, envKey: "K", wireAPI: .chat, queryParams: queryParams, httpHeaders: httpHeaders,
+            streamIdleTimeoutMilliseconds: 5000)
+        let transport = ProviderTransport(provider: provider, clients: clients, environment: ["K": "k"], logger: TestGateway.quietLogger)
         do {
             // On the event loops, as the gateway runs.
             try await withTaskExecutorPreference(EventLoopTaskExecutor.singleton) {
                 try await withConnection { connection in try await body(transport, connection) }
             }
         } catch {
-            try? await httpClient.shutdown()
+            try? await clients.shutdown()
             throw error
         }
-        try await httpClient.shutdown()
+        try await clients.shutdown()
     }
 
     static func streamRequest(_ model: String) -> ByteBuffer {
@@ -110,15 +153,16 @@ struct StreamOutletTests {
         try await server.writeAndFlush(HTTPServerResponsePart.head(head))
     }
 
-    @Test func aStreamIsWrittenWholeInOrderWithItsUsageAndItsEnd() async throws {
+    @Test(arguments: [false, true]) func aStreamIsWrittenWholeInOrderWithItsUsageAndItsEnd(spliced: Bool) async throws {
         try await withFakeUpstream { fake in
-            try await Self.withRelay(to: fake.baseURL) { transport, connection in
+            try await Self.withRelay(to: fake.baseURL, spliced: spliced) { transport, connection in
                 let outlet = try #require(await StreamOutlet.find(on: connection.server))
                 let relayed = RelayedStream(outlet: outlet)
                 let response = try await transport.send(
                     method: .POST, path: "/chat/completions", body: Self.streamRequest("fake-slow-5-8"), accept: "text/event-stream", relayed: relayed)
                 #expect(response.status == .ok)
-                #expect(relayed.isEngaged, "a 2xx stream goes to the outlet")
+                #expect(relayed.isEngaged, "a 2xx stream goes to the outlet; server connection: \(connection.watcher.description)")
+                #expect(relayed.isSpliced == spliced)
                 try await Self.writeHead(connection.server)
                 let relay = Task {
                     try await relayed.run(RelayProgress(isStream: true, contentLength: nil, permit: nil))
@@ -138,15 +182,17 @@ struct StreamOutletTests {
         }
     }
 
-    @Test func chunksAreWrittenAsTheyArriveNotWhenTheAnswerEnds() async throws {
+    @Test(arguments: [false, true]) func chunksAreWrittenAsTheyArriveNotWhenTheAnswerEnds(spliced: Bool) async throws {
         // fake-stall sends the role chunk and two deltas, then nothing until the client leaves:
         // the client can only see the deltas if each was passed on as it came.
         try await withFakeUpstream { fake in
-            try await Self.withRelay(to: fake.baseURL) { transport, connection in
+            try await Self.withRelay(to: fake.baseURL, spliced: spliced) { transport, connection in
                 let relayed = RelayedStream(outlet: try #require(await StreamOutlet.find(on: connection.server)))
-                _ = try await transport.send(
+                let response = try await transport.send(
                     method: .POST, path: "/chat/completions", body: Self.streamRequest("fake-stall"), accept: "text/event-stream", relayed: relayed)
-                #expect(relayed.isEngaged)
+                let active = try await connection.server.eventLoop.submit { [server = connection.server] in server.isActive }.get()
+                #expect(relayed.isEngaged, "status \(response.status), client connection active: \(active); server connection: \(connection.watcher.description)")
+                #expect(relayed.isSpliced == spliced)
                 try await Self.writeHead(connection.server)
                 let relay = Task { try await relayed.run(RelayProgress(isStream: true, contentLength: nil, permit: nil)) }
                 let sawBothDeltas = try await connection.client.executeThenClose { inbound, _ in
@@ -175,9 +221,9 @@ struct StreamOutletTests {
         }
     }
 
-    @Test func anErrorAnswerIsNotTakenOnAndComesBackWithItsBody() async throws {
+    @Test(arguments: [false, true]) func anErrorAnswerIsNotTakenOnAndComesBackWithItsBody(spliced: Bool) async throws {
         try await withFakeUpstream { fake in
-            try await Self.withRelay(to: fake.baseURL) { transport, connection in
+            try await Self.withRelay(to: fake.baseURL, spliced: spliced) { transport, connection in
                 let relayed = RelayedStream(outlet: try #require(await StreamOutlet.find(on: connection.server)))
                 let response = try await transport.send(
                     method: .POST, path: "/chat/completions", body: Self.streamRequest("fake-500-always"), accept: "text/event-stream", relayed: relayed)
@@ -200,13 +246,13 @@ struct StreamOutletTests {
         _ = try? channel.finish()
     }
 
-    @Test func aStreamDroppedBeforeItStartsStopsTheProviderRequest() async throws {
+    @Test(arguments: [false, true]) func aStreamDroppedBeforeItStartsStopsTheProviderRequest(spliced: Bool) async throws {
         try await withFakeUpstream { fake in
-            try await Self.withRelay(to: fake.baseURL) { transport, connection in
+            try await Self.withRelay(to: fake.baseURL, spliced: spliced) { transport, connection in
                 var relayed: RelayedStream? = RelayedStream(outlet: try #require(await StreamOutlet.find(on: connection.server)))
                 _ = try await transport.send(
                     method: .POST, path: "/chat/completions", body: Self.streamRequest("fake-stall"), accept: "text/event-stream", relayed: relayed)
-                #expect(relayed?.isEngaged == true)
+                #expect(relayed?.isEngaged == true, "server connection: \(connection.watcher.description)")
                 // The client left before the head went out, say: Hummingbird drops the body unrun.
                 relayed = nil
                 let stopped = await fake.recorder.waitUntil(timeout: .seconds(5)) { $0.last?.clientDisconnected == true }
@@ -215,16 +261,17 @@ struct StreamOutletTests {
         }
     }
 
-    @Test func aClientThatStopsReadingHoldsTheProviderBackAndStillGetsEveryByte() async throws {
+    @Test(arguments: [false, true]) func aClientThatStopsReadingHoldsTheProviderBackAndStillGetsEveryByte(spliced: Bool) async throws {
         let chunkSize = 64 * 1024
         let chunks = 1536  // 96 MiB: more than every socket buffer between the two ends can hold (about 45 MiB here)
         try await withBulkUpstream(chunkSize: chunkSize, chunks: chunks) { upstream in
-            try await Self.withRelay(to: upstream.baseURL) { transport, connection in
+            try await Self.withRelay(to: upstream.baseURL, spliced: spliced) { transport, connection in
                 let relayed = RelayedStream(outlet: try #require(await StreamOutlet.find(on: connection.server)))
                 let response = try await transport.send(
                     method: .POST, path: "/chat/completions", body: Self.streamRequest("bulk"), accept: "text/event-stream", relayed: relayed)
                 let active = try await connection.server.eventLoop.submit { [server = connection.server] in server.isActive }.get()
-                #expect(relayed.isEngaged, "status \(response.status), headers \(response.headers), client connection active: \(active)")
+                #expect(relayed.isEngaged, "status \(response.status), client connection active: \(active); server connection: \(connection.watcher.description)")
+                #expect(relayed.isSpliced == spliced)
                 try await Self.writeHead(connection.server)
                 let relay = Task {
                     try await relayed.run(RelayProgress(isStream: true, contentLength: nil, permit: nil))
@@ -256,19 +303,242 @@ struct StreamOutletTests {
             }
         }
     }
+
+    /// Reads a relayed answer to its end: the body's bytes, or the error that ended it, and
+    /// whether it was spliced.
+    static func relayBulk(_ transport: ProviderTransport, _ connection: Connection) async throws -> (bytes: Int, relay: Result<Void, any Error>, spliced: Bool) {
+        let relayed = RelayedStream(outlet: try #require(await StreamOutlet.find(on: connection.server)))
+        _ = try await transport.send(method: .POST, path: "/chat/completions", body: streamRequest("bulk"), accept: "text/event-stream", relayed: relayed)
+        #expect(relayed.isEngaged, "server connection: \(connection.watcher.description)")
+        try await writeHead(connection.server)
+        let relay = Task {
+            try await relayed.run(RelayProgress(isStream: true, contentLength: nil, permit: nil))
+            try await connection.server.writeAndFlush(HTTPServerResponsePart.end(nil))
+        }
+        var total = 0
+        do {
+            try await connection.client.executeThenClose { inbound, _ in
+                var reader = ChunkedReader(iterator: inbound.makeAsyncIterator())
+                while let chunk = try await reader.next() { total += chunk.readableBytes }
+            }
+        } catch {
+            // The client's body broke off: what was read counts.
+        }
+        return (total, await relay.result, relayed.isSpliced)
+    }
+
+    @Test func anAnswerEndingWithItsConnectionIsRelayedWholeAsBodyParts() async throws {
+        try await withBulkUpstream(chunkSize: 4096, chunks: 64, framing: .toClose) { upstream in
+            try await Self.withRelay(to: upstream.baseURL, spliced: true) { transport, connection in
+                let (bytes, relay, _) = try await Self.relayBulk(transport, connection)
+                #expect(bytes == 4096 * 64)
+                #expect((try? relay.get()) != nil)
+            }
+        }
+    }
+
+    @Test func badChunkFramingFromTheProviderEndsTheRelayWithAnError() async throws {
+        try await withBulkUpstream(chunkSize: 4096, chunks: 1, framing: .badFraming) { upstream in
+            try await Self.withRelay(to: upstream.baseURL, spliced: true) { transport, connection in
+                let relayed = RelayedStream(outlet: try #require(await StreamOutlet.find(on: connection.server)))
+                _ = try await transport.send(method: .POST, path: "/chat/completions", body: Self.streamRequest("bulk"), accept: "text/event-stream", relayed: relayed)
+                try await Self.writeHead(connection.server)
+                await #expect(throws: ChunkedBodyScanner.FramingError.invalidChunkSize) {
+                    try await relayed.run(RelayProgress(isStream: true, contentLength: nil, permit: nil))
+                }
+            }
+        }
+    }
+
+    /// Relays `rounds` streams one after the other on the client's one connection, as a client
+    /// sends its next request when an answer has ended; the body bytes of each.
+    static func relayRounds(_ rounds: Int, _ transport: ProviderTransport, _ connection: Connection) async throws -> [Int] {
+        try await connection.client.executeThenClose { inbound, outbound in
+            var reader = ChunkedReader(iterator: inbound.makeAsyncIterator())
+            var totals: [Int] = []
+            for round in 0..<rounds {
+                if round > 0 {
+                    // The client's next request on the same connection.
+                    try await outbound.write(ByteBuffer(string: "POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nContent-Length: 0\r\n\r\n"))
+                }
+                let relayed = RelayedStream(outlet: try #require(await StreamOutlet.find(on: connection.server)))
+                _ = try await transport.send(
+                    method: .POST, path: "/chat/completions", body: Self.streamRequest("bulk"), accept: "text/event-stream", relayed: relayed)
+                #expect(relayed.isSpliced, "round \(round)")
+                try await Self.writeHead(connection.server)
+                try await relayed.run(RelayProgress(isStream: true, contentLength: nil, permit: nil))
+                try await connection.server.writeAndFlush(HTTPServerResponsePart.end(nil))
+                var total = 0
+                reader.headSkipped = false
+                while let chunk = try await reader.next() { total += chunk.readableBytes }
+                totals.append(total)
+            }
+            return totals
+        }
+    }
+
+    @Test func splicedStreamsReuseTheProvidersConnection() async throws {
+        try await withBulkUpstream(chunkSize: 1024, chunks: 4) { upstream in
+            try await Self.withRelay(to: upstream.baseURL, spliced: true) { transport, connection in
+                let totals = try await Self.relayRounds(3, transport, connection)
+                #expect(totals == [4096, 4096, 4096])
+                #expect(upstream.connectionCount == 1, "one provider connection for the three streams")
+            }
+        }
+    }
+
+    @Test func aReusedConnectionThatTheProviderClosesUnansweredIsTriedOnceMoreOnANewOne() async throws {
+        // The provider closes its idle connection as the next request goes out on it (here: on
+        // reading it, so the race is certain): nothing of the answer came, so it is sent again.
+        try await withBulkUpstream(chunkSize: 1024, chunks: 4, framing: .closesWhenReused) { upstream in
+            try await Self.withRelay(to: upstream.baseURL, spliced: true) { transport, connection in
+                let totals = try await Self.relayRounds(3, transport, connection)
+                #expect(totals == [4096, 4096, 4096])
+                #expect(upstream.connectionCount == 3, "each reused connection was closed, and its request sent on a new one")
+            }
+        }
+    }
+
+    @Test func aNewConnectionClosedUnansweredFailsTheRequestAndIsNotTriedAgain() async throws {
+        try await withBulkUpstream(chunkSize: 1024, chunks: 4, framing: .closesUnanswered) { upstream in
+            try await Self.withRelay(to: upstream.baseURL, spliced: true) { transport, connection in
+                let relayed = RelayedStream(outlet: try #require(await StreamOutlet.find(on: connection.server)))
+                await #expect(throws: ModelClientError.self) {
+                    _ = try await transport.send(
+                        method: .POST, path: "/chat/completions", body: Self.streamRequest("bulk"), accept: "text/event-stream", relayed: relayed)
+                }
+                #expect(!relayed.isEngaged)
+                #expect(upstream.connectionCount == 1, "a request whose connection was new may have reached the provider: it is not sent twice")
+            }
+        }
+    }
+
+    @Test func aStreamBeyondTheLoopsConnectionLimitGoesThroughAsyncHTTPClient() async throws {
+        try await withBulkUpstream(chunkSize: 1024, chunks: 4) { upstream in
+            // One spliced connection per event loop.
+            try await Self.withRelay(to: upstream.baseURL, spliced: true, maximumConnections: 1) { transport, connection in
+                let loop = connection.server.eventLoop
+                let connections = try #require(transport.clients.splice(for: upstream.baseURL))
+                let busy = try #require(try await connections.acquire(on: loop), "the loop's one connection")
+                #expect(try await connections.acquire(on: loop) == nil, "none beyond the limit")
+                let (bytes, relay, spliced) = try await Self.relayBulk(transport, connection)
+                #expect(bytes == 4096)
+                #expect((try? relay.get()) != nil)
+                #expect(!spliced, "at the limit the stream is relayed by AsyncHTTPClient")
+                connections.release(busy.connection, on: loop)
+                let again = try #require(try await connections.acquire(on: loop))
+                #expect(again.isReused && again.connection === busy.connection, "a released connection is taken again")
+                connections.release(again.connection, on: loop)
+            }
+        }
+    }
+
+    @Test func aSplicedStreamWhoseClientHasGoneIsNotReadOn() async throws {
+        try await withFakeUpstream { fake in
+            try await Self.withRelay(to: fake.baseURL, spliced: true) { transport, connection in
+                let relayed = RelayedStream(outlet: try #require(await StreamOutlet.find(on: connection.server)))
+                // The client leaves while its request is on the way to the provider.
+                try await connection.client.channel.close()
+                var serverActive = true
+                for _ in 0..<500 where serverActive {
+                    serverActive = try await connection.server.eventLoop.submit { [server = connection.server] in server.isActive }.get()
+                    if serverActive { try await Task.sleep(for: .milliseconds(10)) }
+                }
+                #expect(!serverActive)
+                // fake-stall answers 200, two deltas, then silence for a minute: read on, the
+                // request would end only at the idle timeout, 5 s later.
+                let error = await #expect(throws: ModelClientError.self) {
+                    _ = try await transport.send(
+                        method: .POST, path: "/chat/completions", body: Self.streamRequest("fake-stall"), accept: "text/event-stream", relayed: relayed)
+                }
+                if case .connection = error {} else { Issue.record("ended at once, not by the idle timeout: \(String(describing: error))") }
+                #expect(!relayed.isEngaged)
+                #expect(await fake.recorder.waitUntil(timeout: .seconds(5)) { $0.last?.clientDisconnected == true }, "the provider request was ended")
+            }
+        }
+    }
+
+    @Test func anIdleSplicedConnectionIsClosedAfterThePoolsIdleTimeout() async throws {
+        try await withBulkUpstream(chunkSize: 1024, chunks: 4) { upstream in
+            try await Self.withRelay(to: upstream.baseURL, spliced: true, poolIdleTimeout: .milliseconds(300)) { transport, connection in
+                let (bytes, relay, spliced) = try await Self.relayBulk(transport, connection)
+                #expect(bytes == 4096 && spliced)
+                #expect((try? relay.get()) != nil)
+                #expect(upstream.closedConnectionCount == 0, "kept for the next request at first")
+                var waited = 0
+                while upstream.closedConnectionCount == 0, waited < 100 {
+                    try await Task.sleep(for: .milliseconds(50))
+                    waited += 1
+                }
+                #expect(upstream.closedConnectionCount == 1, "closed by the gateway once idle for the pool's idle timeout")
+            }
+        }
+    }
+
+    @Test func aSplicedStreamsRequestCarriesTheProvidersPathQueryHeadersKeyAndBody() async throws {
+        try await withFakeUpstream { fake in
+            try await Self.withRelay(to: fake.baseURL, spliced: true, queryParams: ["api-version": "2024-10-21", "tag": "a b&c"], httpHeaders: ["X-Extra": "1"]) {
+                transport, connection in
+                let relayed = RelayedStream(outlet: try #require(await StreamOutlet.find(on: connection.server)))
+                let response = try await transport.send(
+                    method: .POST, path: "/chat/completions", body: Self.streamRequest("fake-slow-1-2"), accept: "text/event-stream", relayed: relayed)
+                #expect(response.status == .ok)
+                #expect(relayed.isSpliced)
+                try await Self.writeHead(connection.server)
+                try await relayed.run(RelayProgress(isStream: true, contentLength: nil, permit: nil))
+                let request = try #require(fake.recorder.requests.last)
+                #expect(request.method == "POST")
+                #expect(request.path == "/v1/chat/completions")
+                #expect(request.query == ["api-version": "2024-10-21", "tag": "a b&c"])
+                #expect(request.headers["authorization"] == "Bearer k")
+                #expect(request.headers["x-extra"] == "1")
+                #expect(request.headers["accept"] == "text/event-stream")
+                #expect(request.headers["content-type"] == "application/json")
+                #expect(request.model == "fake-slow-1-2")
+                #expect(request.bodyText == String(buffer: Self.streamRequest("fake-slow-1-2")))
+            }
+        }
+    }
 }
 
 /// A provider that answers any request with `chunks` chunks of `chunkSize` bytes of SSE, as fast
 /// as its connection takes them (NIO's writability), and records when it wrote the last one.
 final class BulkUpstream: Sendable {
     let baseURL: String
+    /// How the answer's body is framed.
+    enum Framing: Sendable {
+        case chunked
+        /// No length, `Connection: close`: the body ends with the connection.
+        case toClose
+        /// One chunk, then a size line that is not hex.
+        case badFraming
+        /// Chunked, but a connection's second request is met with a close and no answer (as
+        /// when the provider closes an idle connection just as a request goes out on it).
+        case closesWhenReused
+        /// Every request is met with a close and no answer.
+        case closesUnanswered
+    }
+
     private let finished = Atomic<Bool>(false)
     private let written = Atomic<Int>(0)
+    private let connections = Atomic<Int>(0)
+    private let closedConnections = Atomic<Int>(0)
+    /// How many connections the provider accepted, and how many of them have closed.
+    var connectionCount: Int { connections.load(ordering: .relaxed) }
+    var closedConnectionCount: Int { closedConnections.load(ordering: .relaxed) }
     var isFinished: Bool { finished.load(ordering: .acquiring) }
     var chunksWritten: Int { written.load(ordering: .relaxed) }
 
     fileprivate init(port: Int) {
         baseURL = "http://127.0.0.1:\(port)/v1"
+    }
+
+    fileprivate func countConnection() {
+        connections.add(1, ordering: .relaxed)
+    }
+
+    fileprivate func countClose() {
+        closedConnections.add(1, ordering: .relaxed)
     }
 
     fileprivate func countChunk() {
@@ -283,19 +553,26 @@ final class BulkUpstream: Sendable {
         typealias InboundIn = ByteBuffer
         typealias OutboundOut = ByteBuffer
         let upstream: BulkUpstream
+        let framing: Framing
         let chunk: ByteBuffer
+        let chunks: Int
         var remaining: Int
         var started = false
+        var answered = 0
         var request = ByteBuffer()
 
-        init(upstream: BulkUpstream, chunkSize: Int, chunks: Int) {
+        init(upstream: BulkUpstream, chunkSize: Int, chunks: Int, framing: Framing) {
             self.upstream = upstream
+            self.framing = framing
+            var payload = ByteBuffer(string: "data: ")
+            payload.writeRepeatingByte(UInt8(ascii: "x"), count: chunkSize - 8)
+            payload.writeString("\n\n")
             var chunk = ByteBuffer(string: String(chunkSize, radix: 16) + "\r\n")
-            chunk.writeString("data: ")
-            chunk.writeRepeatingByte(UInt8(ascii: "x"), count: chunkSize - 8)
-            chunk.writeString("\n\n\r\n")
-            self.chunk = chunk
-            self.remaining = chunks
+            chunk.writeImmutableBuffer(payload)
+            chunk.writeString("\r\n")
+            self.chunk = framing == .toClose ? payload : chunk
+            self.chunks = framing == .badFraming ? 1 : chunks
+            self.remaining = self.chunks
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -303,10 +580,21 @@ final class BulkUpstream: Sendable {
             request.writeBuffer(&bytes)
             // Answer once the head and the JSON body (ending in `}`) are in.
             guard !started, request.readableBytesView.last == UInt8(ascii: "}") else { return }
+            if framing == .closesUnanswered || (framing == .closesWhenReused && answered > 0) {
+                context.close(promise: nil)
+                return
+            }
             started = true
-            let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+            answered += 1
+            let framingHeader = framing == .toClose ? "Connection: close" : "Transfer-Encoding: chunked"
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\(framingHeader)\r\n\r\n"
             context.write(wrapOutboundOut(ByteBuffer(string: head)), promise: nil)
             pump(context)
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            upstream.countClose()
+            context.fireChannelInactive()
         }
 
         func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -321,7 +609,23 @@ final class BulkUpstream: Sendable {
                 context.write(wrapOutboundOut(chunk), promise: nil)
                 if remaining == 0 {
                     let upstream = self.upstream
-                    context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "0\r\n\r\n"))).whenSuccess { upstream.markFinished() }
+                    switch framing {
+                    case .chunked, .closesWhenReused, .closesUnanswered:
+                        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "0\r\n\r\n"))).whenSuccess { upstream.markFinished() }
+                        // Keep-alive: ready for the next request on this connection.
+                        started = false
+                        request.clear()
+                        remaining = chunks
+                    case .toClose:
+                        // Closed once everything written has gone out.
+                        let channel = context.channel
+                        context.writeAndFlush(wrapOutboundOut(ByteBuffer())).whenComplete { _ in
+                            upstream.markFinished()
+                            channel.close(promise: nil)
+                        }
+                    case .badFraming:
+                        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "zz\r\n")), promise: nil)
+                    }
                     return
                 }
             }
@@ -330,13 +634,14 @@ final class BulkUpstream: Sendable {
     }
 }
 
-func withBulkUpstream(chunkSize: Int, chunks: Int, _ body: (BulkUpstream) async throws -> Void) async throws {
+func withBulkUpstream(chunkSize: Int, chunks: Int, framing: BulkUpstream.Framing = .chunked, _ body: (BulkUpstream) async throws -> Void) async throws {
     let upstreamBox = Mutex<BulkUpstream?>(nil)
     let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .childChannelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
                 let upstream = upstreamBox.withLock { $0 }!
-                try channel.pipeline.syncOperations.addHandler(BulkUpstream.Streamer(upstream: upstream, chunkSize: chunkSize, chunks: chunks))
+                upstream.countConnection()
+                try channel.pipeline.syncOperations.addHandler(BulkUpstream.Streamer(upstream: upstream, chunkSize: chunkSize, chunks: chunks, framing: framing))
             }
         }
         .bind(host: "127.0.0.1", port: 0).get()

@@ -33,7 +33,8 @@ public struct CodexCore: Sendable {
         clientConfiguration.timeout = .init(connect: min(.seconds(10), idleTimeout))
         if !tracing { clientConfiguration.tracing.tracer = nil }
         // UPSTREAM_MAX_CONNECTIONS in all, shared out between the event loops' pools.
-        let clients = UpstreamHTTPClients(configuration: clientConfiguration, maximumConnections: configuration.upstreamMaxConnections)
+        let clients = UpstreamHTTPClients(
+            configuration: clientConfiguration, maximumConnections: configuration.upstreamMaxConnections, splice: configuration.upstreamSplice)
         let transport = ProviderTransport(provider: provider, clients: clients, environment: configuration.environment, logger: logger)
         let client: any ModelClient =
             switch provider.wireAPI {

@@ -47,6 +47,10 @@ public struct GatewayConfiguration: Sendable {
     /// `UPSTREAM_MAX_CONNECTIONS`: connections to the model provider at once (each running turn
     /// or relayed stream holds one); requests beyond wait for one to free up.
     public var upstreamMaxConnections: Int = 1024
+    /// `UPSTREAM_SPLICE`: relayed streams to a plain-`http://` provider go over the gateway's own
+    /// HTTP/1.1 connections, their chunks copied as they are (``SpliceConnections``); `false`
+    /// sends them through AsyncHTTPClient like every other request.
+    public var upstreamSplice: Bool = true
 
     public func environmentValue(_ name: String) -> String? { environment[name] }
 
@@ -220,6 +224,7 @@ public struct GatewayConfiguration: Sendable {
             }
             configuration.upstreamMaxConnections = value
         }
+        configuration.upstreamSplice = try bool("UPSTREAM_SPLICE", environment: environment) ?? true
         return configuration
     }
 

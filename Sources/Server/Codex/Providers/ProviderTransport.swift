@@ -152,7 +152,12 @@ public struct ProviderTransport: Sendable {
         let request = try request(method: method, path: path, body: body, accept: accept)
         let start = ContinuousClock.now
         do {
-            let response = try await execute(request, relayed: relayed)
+            let response: HTTPClientResponse
+            if let relayed, let spliced = try await splice(method: method, path: path, body: body, accept: accept, relayed: relayed) {
+                response = spliced
+            } else {
+                response = try await execute(request, relayed: relayed)
+            }
             logAttempt(1, start: start, status: Int(response.status.code), error: nil)
             return response
         } catch is CancellationError {
@@ -163,6 +168,32 @@ public struct ProviderTransport: Sendable {
             logAttempt(1, start: start, status: nil, error: message, timedOut: Self.isTimeout(error))
             throw Self.isTimeout(error) ? ModelClientError.idleTimeout(milliseconds: provider.streamIdleTimeoutMilliseconds) : .connection(message)
         }
+    }
+
+    /// Sends a relayed request over the gateway's own connections (``SpliceConnections``), so that
+    /// a chunked stream can be spliced; `nil` if the provider is not `http://` or its connections
+    /// on this event loop are all busy (then AsyncHTTPClient sends it). A request that finds its
+    /// reused connection closed before any byte of the answer is sent once more, on a new one.
+    private func splice(method: HTTPMethod, path: String, body: ByteBuffer?, accept: String, relayed: RelayedStream) async throws -> HTTPClientResponse? {
+        guard let connections = clients.splice(for: provider.baseURL),
+            let bytes = connections.request(method: method, path: path, query: query, headers: try headers(accept: accept, hasBody: body != nil), body: body)
+        else { return nil }
+        let idleTimeout = TimeAmount.milliseconds(Int64(provider.streamIdleTimeoutMilliseconds))
+        for attempt in 1...2 {
+            guard let (connection, isReused) = try await connections.acquire(on: relayed.eventLoop) else { return nil }
+            let exchange = SpliceExchange(outlet: relayed.outlet, engagement: relayed.engagement, connection: connection, idleTimeout: idleTimeout)
+            do {
+                return try await withTaskCancellationHandler {
+                    try await relayed.eventLoop.flatSubmit { [bytes] in exchange.start(request: bytes) }.get()
+                } onCancel: {
+                    exchange.consumerLeft()
+                }
+            } catch is SpliceExchange.StaleConnection {
+                if isReused && attempt == 1 { continue }
+                throw HTTPClientError.remoteConnectionClosed
+            }
+        }
+        return nil
     }
 
     static func isTimeout(_ error: any Error) -> Bool {

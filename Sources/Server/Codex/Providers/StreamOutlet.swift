@@ -25,8 +25,10 @@ final class StreamOutlet: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
 
     private var context: ChannelHandlerContext?
+    /// Where bytes that are already framed go: past NIO's `HTTPResponseEncoder`, to the socket.
+    private var encoderContext: ChannelHandlerContext?
     /// The answer being relayed (one at a time: HTTP/1.1 answers requests in order).
-    private var stream: UpstreamExchange?
+    private var stream: (any OutletSource)?
 
     /// The outlet of `channel`'s pipeline, looked up on its event loop; `nil` for a connection
     /// without one (HTTP/2, tests serving Hummingbird's own channel).
@@ -40,10 +42,12 @@ final class StreamOutlet: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        self.encoderContext = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        self.encoderContext = nil
         clientLeft()
     }
 
@@ -64,13 +68,13 @@ final class StreamOutlet: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// Takes `stream` on; `false` if the connection is gone or already carries one.
-    func attach(_ stream: UpstreamExchange) -> Bool {
+    func attach(_ stream: any OutletSource) -> Bool {
         guard self.stream == nil, let context, context.channel.isActive else { return false }
         self.stream = stream
         return true
     }
 
-    func detach(_ stream: UpstreamExchange) {
+    func detach(_ stream: any OutletSource) {
         if self.stream === stream { self.stream = nil }
     }
 
@@ -87,6 +91,23 @@ final class StreamOutlet: ChannelInboundHandler, RemovableChannelHandler {
         return context.channel.isWritable
     }
 
+    /// Writes bytes that are already framed as the response's chunks (the provider's own chunked
+    /// framing, spliced) under the encoder, which framed the head as chunked and writes the end.
+    /// `false` as for ``write(_:flush:)``.
+    func writeFramed(_ buffer: ByteBuffer, flush: Bool) -> Bool {
+        guard let encoderContext else { return false }
+        let bytes = NIOAny(IOData.byteBuffer(buffer))
+        if flush {
+            encoderContext.writeAndFlush(bytes, promise: nil)
+        } else {
+            encoderContext.write(bytes, promise: nil)
+        }
+        return encoderContext.channel.isWritable
+    }
+
+    /// Whether framed bytes can be written (``writeFramed(_:flush:)``).
+    var canWriteFramed: Bool { encoderContext != nil }
+
     func flush() {
         context?.flush()
     }
@@ -94,6 +115,17 @@ final class StreamOutlet: ChannelInboundHandler, RemovableChannelHandler {
     var isWritable: Bool {
         context?.channel.isWritable ?? false
     }
+}
+
+/// A provider answer written to a ``StreamOutlet`` by the event loop: ``UpstreamExchange``, or a
+/// spliced one (``SpliceExchange``). Called on the outlet's event loop.
+protocol OutletSource: AnyObject, Sendable {
+    /// The relay starts (Hummingbird has written the head); completes when the answer has ended.
+    func startOutlet(_ progress: RelayProgress) -> EventLoopFuture<Void>
+    /// The client's connection drained below its low-water mark.
+    func outletDrained()
+    /// The client went away, or the relay dropped the answer unstarted.
+    func consumerLeft()
 }
 
 /// The relay's side of a streamed answer that goes to a ``StreamOutlet``: created before the
@@ -110,12 +142,12 @@ final class RelayedStream: Sendable {
 
     final class Engagement: Sendable {
         fileprivate struct State {
-            var exchange: UpstreamExchange?
+            var exchange: (any OutletSource)?
             var isStarted = false
         }
         fileprivate let state = Mutex(State())
 
-        func engage(_ exchange: UpstreamExchange) {
+        func engage(_ exchange: any OutletSource) {
             state.withLock { $0.exchange = exchange }
         }
     }
@@ -131,10 +163,15 @@ final class RelayedStream: Sendable {
         engagement.state.withLock { $0.exchange != nil }
     }
 
+    /// Whether it is copied as it is, over the gateway's own provider connection.
+    var isSpliced: Bool {
+        engagement.state.withLock { $0.exchange is SpliceExchange }
+    }
+
     /// Writes the answer's chunks to the client as they come, each seen by `progress` first;
     /// returns once the provider's answer has ended, throws if it broke off or the client left.
     func run(_ progress: RelayProgress) async throws {
-        let exchange: UpstreamExchange? = engagement.state.withLock { state in
+        let exchange: (any OutletSource)? = engagement.state.withLock { state in
             state.isStarted = true
             return state.exchange
         }

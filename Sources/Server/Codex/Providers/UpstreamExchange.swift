@@ -32,7 +32,7 @@ import Synchronization
 /// after Hummingbird has written the response head, the first chunk waits and the provider is
 /// read no further; afterwards the provider is read no faster than the client's connection
 /// drains.
-final class UpstreamExchange: HTTPClientResponseDelegate, Sendable {
+final class UpstreamExchange: HTTPClientResponseDelegate, OutletSource, Sendable {
     typealias Response = Void
     typealias Body = NIOThrowingAsyncSequenceProducer<
         ByteBuffer, any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, BodyDemand
