@@ -27,12 +27,22 @@ struct StreamOutletTests {
     final class ConnectionWatcher: ChannelInboundHandler, Sendable {
         typealias InboundIn = HTTPServerRequestPart
         private let events = Mutex<[String]>([])
+        private let requests = Atomic<Int>(0)
         var description: String { events.withLock { $0.joined(separator: ", ") } }
+        /// Whether a request came in on it: the test client's connection, not a stray one.
+        var sawRequest: Bool { requests.load(ordering: .acquiring) > 0 }
         private func note(_ event: String) { events.withLock { $0.append("\(ContinuousClock.now) \(event)") } }
+
+        func channelActive(context: ChannelHandlerContext) {
+            note("active")
+            context.fireChannelActive()
+        }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
-            case .head(let head): note("request \(head.method) \(head.uri)")
+            case .head(let head):
+                note("request \(head.method) \(head.uri)")
+                requests.add(1, ordering: .releasing)
             case .body: note("body")
             case .end: note("end")
             }
@@ -54,7 +64,9 @@ struct StreamOutletTests {
 
     static func withConnection(_ body: (Connection) async throws -> Void) async throws {
         // Every accepted connection: a port freed by another test and given to this listener can
-        // bring a stray connection from that test, so the client's own is picked by its address.
+        // bring a stray connection from that test, and one accepted channel in many runs never
+        // became active (closed before it was, its watcher having seen nothing). The client's
+        // own is the one from its address that is active and has its request.
         let accepted = Mutex<[(channel: any Channel, watcher: ConnectionWatcher)]>([])
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
@@ -70,10 +82,14 @@ struct StreamOutletTests {
         try await client.channel.writeAndFlush(ByteBuffer(string: "POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nContent-Length: 0\r\n\r\n"))
         var found: (channel: any Channel, watcher: ConnectionWatcher)?
         for _ in 0..<500 where found == nil {
-            found = accepted.withLock { $0.first { $0.channel.remoteAddress == client.channel.localAddress } }
+            found = accepted.withLock {
+                $0.first { $0.channel.remoteAddress == client.channel.localAddress && $0.channel.isActive && $0.watcher.sawRequest }
+            }
             if found == nil { try await Task.sleep(for: .milliseconds(10)) }
         }
-        let (server, watcher) = try #require(found, "the listener accepted the client's connection")
+        let everyAccepted = accepted.withLock { $0.map { "\($0.channel.remoteAddress.map(String.init(describing:)) ?? "?"): \($0.watcher.description)" } }
+        let (server, watcher) = try #require(
+            found, "the listener accepted the client's connection (client \(String(describing: client.channel.localAddress)), accepted: \(everyAccepted))")
         do {
             try await body(Connection(server: server, client: client, watcher: watcher))
         } catch {
