@@ -23,6 +23,9 @@ public struct ProviderTransport: Sendable {
     /// is 2 % of a relayed request's CPU.
     private let templates: [String: HTTPClient.Request]
     private let fixedHeaders: Result<HTTPHeaders, MissingProviderKey>
+    /// The gateway's own connections for relayed streams, if the provider is `http://` and
+    /// splicing is on (``SpliceConnections``); looked up once, the provider being fixed.
+    private let spliceConnections: SpliceConnections?
 
     public init(provider: ModelProviderInfo, httpClient: HTTPClient, environment: [String: String], logger: Logger) {
         self.init(provider: provider, clients: UpstreamHTTPClients(httpClient), environment: environment, logger: logger)
@@ -44,6 +47,7 @@ public struct ProviderTransport: Sendable {
             templates[path] = try? HTTPClient.Request(url: provider.baseURL + path + query, method: method)
         }
         self.templates = templates
+        self.spliceConnections = clients.splice(for: provider.baseURL)
         self.fixedHeaders = Result { () throws(MissingProviderKey) -> HTTPHeaders in
             var headers = HTTPHeaders()
             if let key = try provider.apiKey(in: environment) {
@@ -153,7 +157,7 @@ public struct ProviderTransport: Sendable {
         let start = ContinuousClock.now
         do {
             let response: HTTPClientResponse
-            if let relayed, let spliced = try await splice(method: method, path: path, body: body, accept: accept, relayed: relayed) {
+            if let relayed, let spliced = try await splice(request, path: path, body: body, relayed: relayed) {
                 response = spliced
             } else {
                 response = try await execute(request, relayed: relayed)
@@ -170,13 +174,13 @@ public struct ProviderTransport: Sendable {
         }
     }
 
-    /// Sends a relayed request over the gateway's own connections (``SpliceConnections``), so that
-    /// a chunked stream can be spliced; `nil` if the provider is not `http://` or its connections
+    /// Sends `request` (its method and headers as prepared for AsyncHTTPClient) over the gateway's
+    /// own connections (``SpliceConnections``), so that a chunked stream can be spliced; `nil` if the provider is not `http://` or its connections
     /// on this event loop are all busy (then AsyncHTTPClient sends it). A request that finds its
     /// reused connection closed before any byte of the answer is sent once more, on a new one.
-    private func splice(method: HTTPMethod, path: String, body: ByteBuffer?, accept: String, relayed: RelayedStream) async throws -> HTTPClientResponse? {
-        guard let connections = clients.splice(for: provider.baseURL),
-            let bytes = connections.request(method: method, path: path, query: query, headers: try headers(accept: accept, hasBody: body != nil), body: body)
+    private func splice(_ request: HTTPClient.Request, path: String, body: ByteBuffer?, relayed: RelayedStream) async throws -> HTTPClientResponse? {
+        guard let connections = spliceConnections,
+            let bytes = connections.request(method: request.method, path: path, query: query, headers: request.headers, body: body)
         else { return nil }
         let idleTimeout = TimeAmount.milliseconds(Int64(provider.streamIdleTimeoutMilliseconds))
         for attempt in 1...2 {

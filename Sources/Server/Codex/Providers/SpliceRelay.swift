@@ -355,16 +355,16 @@ final class SpliceExchange: OutletSource, @unchecked Sendable {
                 body = .ended
                 let scan = try scanner.scan(bytes)
                 body = .chunked(scanner)
-                pass(framed ? scan.forward : scan.data, data: scan.data, framed: framed)
+                pass(framed ? scan.forward : scan.data, data: scan.data)
                 if scan.isComplete { finish(nil) }
             case .parts(let remaining):
                 if let remaining {
                     guard bytes.readableBytes <= remaining else { throw HTTPClientError.remoteConnectionClosed }
                     body = .parts(remaining: remaining - bytes.readableBytes)
-                    pass([bytes], data: [bytes], framed: false)
+                    pass([bytes], data: [bytes])
                     if remaining == bytes.readableBytes { finish(nil) }
                 } else {
-                    pass([bytes], data: [bytes], framed: false)
+                    pass([bytes], data: [bytes])
                 }
             case .whole(let head, let framing, var collected):
                 body = .ended
@@ -458,8 +458,9 @@ final class SpliceExchange: OutletSource, @unchecked Sendable {
         if complete { finish(nil) }
     }
 
-    /// Bytes for the client: written at once while the relay runs, kept until it starts.
-    private func pass(_ forward: [ByteBuffer], data: [ByteBuffer], framed: Bool) {
+    /// Bytes for the client (already framed when `framed`): written at once while the relay
+    /// runs, kept until it starts.
+    private func pass(_ forward: [ByteBuffer], data: [ByteBuffer]) {
         switch outletState {
         case .waiting(var waitingForward, var waitingData):
             outletState = .over
@@ -550,11 +551,11 @@ final class SpliceExchange: OutletSource, @unchecked Sendable {
         switch outletState {
         case .waiting(let forward, let data):
             outletState = .running(progress, done: done)
-            pass(forward, data: data, framed: framed)
+            pass(forward, data: data)
             if outlet.value.isWritable { connection.setReading(true) }
         case .endedEarly(let forward, let data, let error):
             outletState = .running(progress, done: done)
-            pass(forward, data: data, framed: framed)
+            pass(forward, data: data)
             outletState = .over
             outlet.value.detach(self)
             if let error { done.fail(error) } else { done.succeed() }
