@@ -64,13 +64,14 @@ public func buildApplication(
     webSocket.registerRoutes(on: router)
 
     let store = core.store
+    let providerReachability = ProviderReachability(transport: core.transport)
     let handlers = GatewayHandlers(
         spec: try PublishedSpec(publicBaseURL: configuration.publicBaseURL),
         readiness: ReadinessProbe(checks: [
             ("configuration", { nil }),
             ("conversation_store", { await store.isWritable() ? nil : "CODEX_HOME/sessions is not writable" }),
             ("database", { await database.ping() ? nil : "the database at \(database.path) does not answer" }),
-        ]),
+        ], advisory: [("provider", { await providerReachability.check() })]),
         conversations: core.manager,
         webhooks: WebhookIntake(store: webhookStore, service: webhookService, secret: configuration.webhookSecret),
         webSocketTickets: webSocketTickets,

@@ -31,8 +31,11 @@ struct HealthAndSpecTests {
             let response = try await client.execute(uri: "/ready", method: .get)
             #expect(response.status == .ok)
             let body = try response.json()
-            #expect(body["status"] as? String == "ready")
-            #expect((body["checks"] as? [String: String])?["configuration"] == "ok")
+            // The default provider (api.openai.com) may be out of reach here: that is `degraded`, still 200.
+            #expect(["ready", "degraded"].contains(body["status"] as? String))
+            let checks = try #require(body["checks"] as? [String: String])
+            #expect(checks["configuration"] == "ok" && checks["database"] == "ok" && checks["conversation_store"] == "ok")
+            #expect(checks["provider"] != nil)
         }
     }
 

@@ -467,7 +467,7 @@ struct StreamOutletTests {
                     _ = try await transport.send(
                         method: .POST, path: "/chat/completions", body: Self.streamRequest("fake-stall"), accept: "text/event-stream", relayed: relayed)
                 }
-                if case .connection = error {} else { Issue.record("ended at once, not by the idle timeout: \(String(describing: error))") }
+                if case .connectionFailed = error {} else { Issue.record("ended at once, not by the idle timeout: \(String(describing: error))") }
                 #expect(!relayed.isEngaged)
                 #expect(await fake.recorder.waitUntil(timeout: .seconds(5)) { $0.last?.clientDisconnected == true }, "the provider request was ended")
             }

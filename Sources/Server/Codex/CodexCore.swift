@@ -31,6 +31,10 @@ public struct CodexCore: Sendable {
         // timeout if shorter; then the request fails with the reason (refused, unreachable...).
         let idleTimeout = TimeAmount.milliseconds(Int64(provider.streamIdleTimeoutMilliseconds))
         clientConfiguration.timeout = .init(connect: min(.seconds(10), idleTimeout))
+        // A connection that fails fails its request at once, instead of AsyncHTTPClient trying
+        // again until the connect timeout: ProviderTransport decides what to retry, within the
+        // request's retry budget, and a refused connection is not retried at all.
+        clientConfiguration.connectionPool.retryConnectionEstablishment = false
         if !tracing { clientConfiguration.tracing.tracer = nil }
         // UPSTREAM_MAX_CONNECTIONS in all, shared out between the event loops' pools.
         let clients = UpstreamHTTPClients(
@@ -52,6 +56,7 @@ public struct CodexCore: Sendable {
             defaultModel: codex.model,
             providerID: codex.modelProvider,
             streamMaxRetries: provider.streamMaxRetries,
+            retryBudget: configuration.upstreamRetryBudget,
             logPrompts: configuration.logUserPrompts,
             logger: logger,
             turnLimiter: turnLimiter

@@ -51,6 +51,15 @@ public struct GatewayConfiguration: Sendable {
     /// HTTP/1.1 connections, their chunks copied as they are (``SpliceConnections``); `false`
     /// sends them through AsyncHTTPClient like every other request.
     public var upstreamSplice: Bool = true
+    /// `UPSTREAM_RETRY_BUDGET_SECONDS`: no retry of a model request (by the transport or of the
+    /// whole turn) starts later than this after the turn or relayed request began.
+    public var upstreamRetryBudget: Duration = .seconds(30)
+    /// `AUTH_FAILURE_BUDGET_PER_MINUTE`: failed credential attempts a source address or an OAuth
+    /// client id may make before it is refused with 429; 0 turns the throttle off.
+    public var authFailureBudgetPerMinute: Int = 20
+    /// `CONVERSATION_CACHE_BYTES`: the conversations kept parsed in memory, least recently used
+    /// first out, as an estimate of their text's bytes.
+    public var conversationCacheBytes: Int = 64 << 20
 
     public func environmentValue(_ name: String) -> String? { environment[name] }
 
@@ -225,6 +234,7 @@ public struct GatewayConfiguration: Sendable {
             configuration.upstreamMaxConnections = value
         }
         configuration.upstreamSplice = try bool("UPSTREAM_SPLICE", environment: environment) ?? true
+        try configuration.loadLimits(environment: environment)
         return configuration
     }
 

@@ -12,14 +12,17 @@ extension GatewayHandlers {
 
     public func getReadiness(_ input: Operations.GetReadiness.Input, context: Context) async throws -> Operations.GetReadiness.Output {
         let results = await readiness.run()
-        let failures = results.compactMap { name, failure in failure.map { "\(name): \($0)" } }.sorted()
+        let failures = results.required.compactMap { name, failure in failure.map { "\(name): \($0)" } }.sorted()
         guard failures.isEmpty else {
             context.logger.warning("not ready", metadata: ["failures": .string(failures.joined(separator: "; "))])
             return .serviceUnavailable(
                 .json(ErrorEnvelope(error: "Not ready: " + failures.joined(separator: "; "), code: "not_ready", status: 503, requestID: context.requestID))
             )
         }
-        return .ok(.json(Readiness(status: .ready, checks: results.mapValues { _ in "ok" })))
+        var checks = results.required.mapValues { _ in "ok" }
+        for (name, failure) in results.advisory { checks[name] = failure ?? "ok" }
+        let degraded = results.advisory.values.contains { $0 != nil }
+        return .ok(.json(Readiness(status: degraded ? .degraded : .ready, checks: checks)))
     }
 
     public func whoAmI(_ input: Operations.WhoAmI.Input, context: Context) async throws -> Operations.WhoAmI.Output {

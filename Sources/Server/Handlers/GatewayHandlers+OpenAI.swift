@@ -189,11 +189,12 @@ extension GatewayHandlers {
             return .failure(.notConfigured(envelope(context, 503, "model_not_configured", missing.description)))
         } catch ModelClientError.idleTimeout(let milliseconds) {
             return .failure(.badGateway(envelope(context, 502, "upstream_timeout", "The model provider sent nothing for \(milliseconds) ms.")))
-        } catch ModelClientError.connection(let reason) {
-            let message = "The model provider could not be reached, or broke off its answer: \(reason)"
-            return .failure(.badGateway(envelope(context, 502, "upstream_unavailable", message)))
+        } catch ModelClientError.connectionFailed(let failure) {
+            return .failure(.badGateway(envelope(context, 502, "upstream_unavailable", failure.description)))
         } catch {
-            return .failure(.badGateway(envelope(context, 502, "upstream_unavailable", "The model provider could not be reached: \(error)")))
+            context.logger.warning("relay failed before the provider answered", metadata: ["error.message": .string(String(describing: error))])
+            let failure = ProviderConnectionFailure(provider: relay.transport.provider.name, cause: .other)
+            return .failure(.badGateway(envelope(context, 502, "upstream_unavailable", failure.description)))
         }
         guard !(200..<300).contains(response.status.code) else { return .success(response) }
         return .failure(await upstreamError(response, context: context))

@@ -45,16 +45,33 @@ public struct GatewayHandlers: APIProtocol {
 }
 
 /// Checks `/ready` runs: each named check answers nil when healthy or a sentence when not.
+///
+/// A failed `required` check makes the gateway not ready (503); a failed `advisory` check (the
+/// model provider) only makes it degraded (200): taking every replica out of a load balancer
+/// because their shared provider is down helps no caller.
 public struct ReadinessProbe: Sendable {
     public typealias Check = @Sendable () async -> String?
 
     var checks: [(name: String, check: Check)]
+    var advisory: [(name: String, check: Check)]
 
-    public init(checks: [(name: String, check: Check)] = []) {
+    public init(checks: [(name: String, check: Check)] = [], advisory: [(name: String, check: Check)] = []) {
         self.checks = checks
+        self.advisory = advisory
     }
 
-    public func run() async -> [String: String?] {
+    /// Every check's outcome by name: nil when it passed, else what failed.
+    public struct Results: Sendable {
+        public var required: [String: String?]
+        public var advisory: [String: String?]
+    }
+
+    public func run() async -> Results {
+        async let advisoryResults = Self.run(advisory)
+        return Results(required: await Self.run(checks), advisory: await advisoryResults)
+    }
+
+    private static func run(_ checks: [(name: String, check: Check)]) async -> [String: String?] {
         var results: [String: String?] = [:]
         for (name, check) in checks { results[name] = await check() }
         return results

@@ -18,6 +18,8 @@ public final class ConversationManager: Sendable {
     let defaultModel: String
     let providerID: String
     let streamMaxRetries: Int
+    /// No retry (of a request or of the turn) starts later than this after the turn's first model call.
+    let retryBudget: Duration
     let logPrompts: Bool
     let logger: Logger
     /// Caps the turns a principal runs at once; nil: no cap.
@@ -32,6 +34,7 @@ public final class ConversationManager: Sendable {
         defaultModel: String,
         providerID: String,
         streamMaxRetries: Int,
+        retryBudget: Duration = .seconds(30),
         logPrompts: Bool,
         logger: Logger,
         turnLimiter: RateLimiter? = nil
@@ -42,6 +45,7 @@ public final class ConversationManager: Sendable {
         self.defaultModel = defaultModel
         self.providerID = providerID
         self.streamMaxRetries = streamMaxRetries
+        self.retryBudget = retryBudget
         self.logPrompts = logPrompts
         self.logger = logger
         self.turnLimiter = turnLimiter
@@ -205,7 +209,8 @@ public final class ConversationManager: Sendable {
         emit(.turnStarted)
 
         let messages = (try? await store.record(id))?.messages ?? [ConversationMessage(role: .user, content: plan.prompt, images: plan.images)]
-        let request = ModelRequest(model: plan.model, messages: messages, outputSchema: plan.outputSchema)
+        let retryDeadline = ContinuousClock.now.advanced(by: retryBudget)
+        let request = ModelRequest(model: plan.model, messages: messages, outputSchema: plan.outputSchema, retryDeadline: retryDeadline)
         let itemID = "item_0"
         let state = Mutex(StreamState())
         var attempt = 0
@@ -232,11 +237,14 @@ public final class ConversationManager: Sendable {
                 }
                 break
             } catch let error as ModelClientError where error.isRetryableAsTurn && attempt < streamMaxRetries {
+                let delay = ProviderTransport.backoff(attempt: attempt + 1)
+                guard ContinuousClock.now.advanced(by: delay) <= retryDeadline else {
+                    return await abort(id, reason: .model(error.description), emit: emit)
+                }
                 attempt += 1
                 logger.warning("model stream failed; retrying the turn", metadata: ["error.message": .string(error.description), "attempt": .stringConvertible(attempt)])
                 emit(.error(message: "Reconnecting... \(attempt)/\(streamMaxRetries)"))
                 state.withLock { $0.text = "" }
-                let delay = ProviderTransport.backoff(attempt: attempt)
                 do {
                     try await signal.race { try await Task.sleep(for: delay) }
                 } catch {

@@ -34,7 +34,7 @@ public struct ChatCompletionsClient: ModelClient {
     }
 
     public func respond(to request: ModelRequest, onEvent: (ModelStreamEvent) async throws -> Void) async throws {
-        let response = try await transport.post(path: "/chat/completions", body: try requestBody(request))
+        let response = try await transport.post(path: "/chat/completions", body: try requestBody(request), retryDeadline: request.retryDeadline)
         let start = ContinuousClock.now
         var toolCalls: [Int: ToolCall] = [:]
         var done = false

@@ -57,11 +57,15 @@ public struct ModelRequest: Sendable {
     public var messages: [ConversationMessage]
     /// A JSON Schema the answer must follow (structured output), if any.
     public var outputSchema: JSONValue?
+    /// No retry of the request starts after this instant (`UPSTREAM_RETRY_BUDGET_SECONDS`
+    /// from the start of the turn); nil: only `request_max_retries` bounds them.
+    public var retryDeadline: ContinuousClock.Instant?
 
-    public init(model: String, messages: [ConversationMessage], outputSchema: JSONValue? = nil) {
+    public init(model: String, messages: [ConversationMessage], outputSchema: JSONValue? = nil, retryDeadline: ContinuousClock.Instant? = nil) {
         self.model = model
         self.messages = messages
         self.outputSchema = outputSchema
+        self.retryDeadline = retryDeadline
     }
 }
 
@@ -81,7 +85,7 @@ public enum ModelClientError: Error, Sendable, CustomStringConvertible {
     /// A non-success HTTP status after the retries allowed.
     case http(status: Int, message: String)
     /// The connection could not be made or broke before a response.
-    case connection(String)
+    case connectionFailed(ProviderConnectionFailure)
     /// No bytes for longer than `stream_idle_timeout_ms`.
     case idleTimeout(milliseconds: Int)
     /// The stream ended without its completion marker.
@@ -92,7 +96,8 @@ public enum ModelClientError: Error, Sendable, CustomStringConvertible {
     /// Worth retrying the whole turn (a new stream) for.
     public var isRetryableAsTurn: Bool {
         switch self {
-        case .idleTimeout, .streamEnded, .connection: true
+        case .idleTimeout, .streamEnded: true
+        case .connectionFailed(let failure): failure.isRetryable
         case .http(let status, _): status == 429 || status >= 500
         case .missingKey, .provider: false
         }
@@ -102,7 +107,7 @@ public enum ModelClientError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .missingKey(let error): error.description
         case .http(let status, let message): "The model provider answered \(status): \(message)"
-        case .connection(let message): "Could not reach the model provider: \(message)"
+        case .connectionFailed(let failure): failure.description
         case .idleTimeout(let milliseconds): "The model stream was idle for more than \(milliseconds) ms."
         case .streamEnded: "The model stream ended before the response was complete."
         case .provider(let message): "The model provider reported an error: \(message)"

@@ -107,7 +107,10 @@ public struct ProviderTransport: Sendable {
     }
 
     /// POSTs `body` to `path` and returns the streaming response once it answers 2xx.
-    public func post(path: String, body: Data) async throws -> HTTPClientResponse {
+    ///
+    /// No retry starts after `retryDeadline`, and none after a refused connection or a host that
+    /// does not resolve: those fail at once.
+    public func post(path: String, body: Data, retryDeadline: ContinuousClock.Instant? = nil) async throws -> HTTPClientResponse {
         let request = try request(method: .POST, path: path, body: ByteBuffer(bytes: body))
         let maximumAttempts = provider.requestMaxRetries + 1
         var attempt = 0
@@ -134,13 +137,15 @@ public struct ProviderTransport: Sendable {
                 throw CancellationError()
             } catch {
                 if Task.isCancelled { throw CancellationError() }
-                let message = String(describing: error)
-                logAttempt(attempt, start: start, status: nil, error: message, timedOut: Self.isTimeout(error))
-                failure = Self.isTimeout(error) ? .idleTimeout(milliseconds: provider.streamIdleTimeoutMilliseconds) : .connection(message)
+                logAttempt(attempt, start: start, status: nil, error: String(describing: error), timedOut: Self.isTimeout(error))
+                failure = failureBeforeHead(error)
+                if case .connectionFailed(let unreachable) = failure, !unreachable.isRetryable { throw failure }
                 delay = Self.backoff(attempt: attempt)
             }
+            delay = min(delay, Self.maximumRetryDelay)
             guard attempt < maximumAttempts else { throw failure }
-            try await Task.sleep(for: min(delay, Self.maximumRetryDelay))
+            if let retryDeadline, ContinuousClock.now.advanced(by: delay) > retryDeadline { throw failure }
+            try await Task.sleep(for: delay)
         }
     }
 
@@ -168,9 +173,31 @@ public struct ProviderTransport: Sendable {
             throw CancellationError()
         } catch {
             if Task.isCancelled { throw CancellationError() }
-            let message = String(describing: error)
-            logAttempt(1, start: start, status: nil, error: message, timedOut: Self.isTimeout(error))
-            throw Self.isTimeout(error) ? ModelClientError.idleTimeout(milliseconds: provider.streamIdleTimeoutMilliseconds) : .connection(message)
+            logAttempt(1, start: start, status: nil, error: String(describing: error), timedOut: Self.isTimeout(error))
+            throw failureBeforeHead(error)
+        }
+    }
+
+    /// What a caller is told of an error raised before the answer's head: a timeout, or the
+    /// provider unreachable, named and with the cause but not its address (the log has that).
+    private func failureBeforeHead(_ error: any Error) -> ModelClientError {
+        if Self.isTimeout(error) { return .idleTimeout(milliseconds: provider.streamIdleTimeoutMilliseconds) }
+        return .connectionFailed(ProviderConnectionFailure(provider: provider.name, cause: ProviderConnectionFailure.cause(of: error)))
+    }
+
+    /// Whether the provider answers HTTP at all, for `/ready`: one `GET /models` without
+    /// credentials or retries (any status counts, a 401 too), within `timeout`. Nil when it
+    /// answered, else why not.
+    public func probe(timeout: Duration) async -> ProviderConnectionFailure? {
+        do {
+            var request = HTTPClientRequest(url: url(path: "/models"))
+            request.headers.add(name: "Accept", value: "application/json")
+            let response = try await clients.current.execute(request, timeout: .nanoseconds(Int64(timeout.milliseconds * 1_000_000)))
+            _ = try? await response.body.collect(upTo: 64 * 1024)
+            return nil
+        } catch {
+            logger.debug("provider probe failed", metadata: ["provider": .string(provider.name), "error.message": .string(String(describing: error))])
+            return ProviderConnectionFailure(provider: provider.name, cause: Self.isTimeout(error) ? .timedOut : ProviderConnectionFailure.cause(of: error))
         }
     }
 

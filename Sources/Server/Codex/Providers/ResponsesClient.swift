@@ -40,7 +40,7 @@ public struct ResponsesClient: ModelClient {
     }
 
     public func respond(to request: ModelRequest, onEvent: (ModelStreamEvent) async throws -> Void) async throws {
-        let response = try await transport.post(path: "/responses", body: try requestBody(request))
+        let response = try await transport.post(path: "/responses", body: try requestBody(request), retryDeadline: request.retryDeadline)
         let start = ContinuousClock.now
         var completed = false
         var usage: TokenUsage?
