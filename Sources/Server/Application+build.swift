@@ -32,6 +32,8 @@ public func buildApplication(
     router.add(middleware: CORSMiddleware(policy: configuration.corsAllowedOrigins, excludedPaths: ["/oauth/authorize"]))
     router.add(middleware: RateLimitHeadersMiddleware())
     router.add(middleware: ErrorMiddleware(operations: OperationTable.all))
+    let credentialThrottle = CredentialFailureThrottle(budgetPerMinute: configuration.authFailureBudgetPerMinute)
+    router.add(middleware: CredentialThrottleMiddleware(throttle: credentialThrottle))
     router.add(middleware: PageSecurityMiddleware())
 
     let database = try GatewayDatabase(path: configuration.databasePath, logger: logger)
@@ -75,7 +77,7 @@ public func buildApplication(
         conversations: core.manager,
         webhooks: WebhookIntake(store: webhookStore, service: webhookService, secret: configuration.webhookSecret),
         webSocketTickets: webSocketTickets,
-        oauth: OAuthEndpoints(service: oauth, apiKeys: apiKeys),
+        oauth: OAuthEndpoints(service: oauth, apiKeys: apiKeys, throttle: credentialThrottle),
         relay: OpenAIRelay(transport: core.transport, defaultModel: core.defaultModel, turnLimiter: rateLimiter),
         rateLimiter: rateLimiter
     )

@@ -5,14 +5,36 @@ import Hummingbird
 import Logging
 import NIOCore
 
-/// What the OAuth handlers need besides the service: the API keys that prove the approver.
+/// What the OAuth handlers need besides the service: the API keys that prove the approver, and
+/// the throttle that counts wrong secrets, codes and consent keys.
 public struct OAuthEndpoints: Sendable {
     let service: OAuthService
     let apiKeys: any APIKeyStore
+    let throttle: CredentialFailureThrottle?
 
-    public init(service: OAuthService, apiKeys: any APIKeyStore) {
+    public init(service: OAuthService, apiKeys: any APIKeyStore, throttle: CredentialFailureThrottle? = nil) {
         self.service = service
         self.apiKeys = apiKeys
+        self.throttle = throttle
+    }
+
+    /// What an attempt is counted against: the address it came from and the client it names.
+    func failureSubjects(context: GatewayRequestContext, clientID: String?, basicAuthorization: String? = nil) -> [CredentialFailureThrottle.Subject] {
+        let client = clientID ?? basicAuthorization.flatMap(OAuthService.parseBasic)?.id
+        return [CredentialFailureThrottle.subject(for: context.channel.remoteAddress), client.map { .client($0) }].compactMap { $0 }
+    }
+
+    /// Throws the 429 when the address or the client has spent its budget of failures.
+    func checkThrottle(_ subjects: [CredentialFailureThrottle.Subject], context: GatewayRequestContext) throws {
+        guard let retryAfter = throttle?.refusal(subjects) else { return }
+        context.logger.warning("oauth attempt refused: too many failures", metadata: ["client.subjects": .string(subjects.map(\.description).joined(separator: ", "))])
+        throw CredentialThrottleMiddleware.tooManyFailures(retryAfter: retryAfter)
+    }
+
+    /// Failures that may be guesses: a wrong client secret, authorization code or refresh token.
+    func record(_ failure: OAuthService.Failure, subjects: [CredentialFailureThrottle.Subject]) {
+        guard failure.error == .invalidClient || failure.error == .invalidGrant else { return }
+        throttle?.recordFailure(subjects)
     }
 }
 
@@ -76,7 +98,10 @@ extension GatewayHandlers {
         if form.decision == .deny {
             return .seeOther(headers: .init(location: oauth.service.deny(request)))
         }
+        let subjects = oauth.failureSubjects(context: context, clientID: request.client.clientID)
+        try oauth.checkThrottle(subjects, context: context)
         guard let key = form.apiKey, !key.isEmpty, let approver = try await oauth.apiKeys.principal(forKey: key) else {
+            oauth.throttle?.recordFailure(subjects)
             context.logger.warning("oauth consent refused: wrong API key", metadata: ["oauth.client_id": .string(request.client.clientID)])
             return .ok(.html(ConsentPage.form(request, csrfToken: oauth.service.csrfToken(for: request), error: "That is not a valid gateway API key.")))
         }
@@ -91,10 +116,14 @@ extension GatewayHandlers {
         } catch let error as GatewayError {
             return .badRequest(.json(OAuthError(error: .invalidRequest, errorDescription: error.message)), headers: .init(cacheControl: noStore))
         }
-        switch try await oauth.service.token(request, basicAuthorization: Self.basic(input.headers.authorization)) {
+        let basic = Self.basic(input.headers.authorization)
+        let subjects = oauth.failureSubjects(context: context, clientID: request.clientID, basicAuthorization: basic)
+        try oauth.checkThrottle(subjects, context: context)
+        switch try await oauth.service.token(request, basicAuthorization: basic) {
         case .success(let response):
             return .ok(.json(response), headers: .init(cacheControl: noStore))
         case .failure(let failure):
+            oauth.record(failure, subjects: subjects)
             context.logger.info("oauth token refused", metadata: ["oauth.error": .string(failure.error.rawValue)])
             let body = OAuthError(error: failure.error, errorDescription: failure.description)
             if failure.status == 401 {
@@ -111,10 +140,14 @@ extension GatewayHandlers {
         } catch let error as GatewayError {
             return .badRequest(.json(OAuthError(error: .invalidRequest, errorDescription: error.message)))
         }
-        switch try await oauth.service.revoke(request, basicAuthorization: Self.basic(input.headers.authorization)) {
+        let basic = Self.basic(input.headers.authorization)
+        let subjects = oauth.failureSubjects(context: context, clientID: request.clientID, basicAuthorization: basic)
+        try oauth.checkThrottle(subjects, context: context)
+        switch try await oauth.service.revoke(request, basicAuthorization: basic) {
         case .success:
             return .ok
         case .failure(let failure):
+            oauth.record(failure, subjects: subjects)
             let body = OAuthError(error: failure.error, errorDescription: failure.description)
             if failure.status == 401 {
                 return .unauthorized(.json(body), headers: .init(wwwAuthenticate: "Basic realm=\"\(GatewayAuthenticator.realm)\""))
