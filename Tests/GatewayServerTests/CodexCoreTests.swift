@@ -88,7 +88,9 @@ struct CodexCoreTests {
                 #expect(last.0 == "turn.completed")
                 // Ten deltas 150 ms apart (1.35 s): the first arrives long before the last.
                 #expect(last.1 - firstUpdate.1 >= .milliseconds(700), "\(arrivals)")
-                #expect(arrivals.filter { $0.0 == "item.updated" }.count == 10)
+                // Ten deltas of 6 bytes: the first five each grow the text by a quarter or more and
+                // go out as they come; later ones when they do, or a second after the last update.
+                #expect((5...10).contains(arrivals.filter { $0.0 == "item.updated" }.count))
             }
         }
     }

@@ -138,7 +138,7 @@ struct WebSocketTests {
                     let updates = all.enumerated().filter { $0.element[path: "event.type"] as? String == "item.updated" }
                     let a = updates.filter { $0.element["id"] as? String == "a" }.map(\.offset)
                     let b = updates.filter { $0.element["id"] as? String == "b" }.map(\.offset)
-                    #expect(a.count == 10 && b.count == 10)
+                    #expect(a.count >= 5 && b.count >= 5, "updates are coalesced (ItemUpdateCoalescer), the first five always go out")
                     // Interleaved, not one after the other.
                     #expect(try #require(a.first) < #require(b.last) && #require(b.first) < #require(a.last), "\(a) \(b)")
                     let threads = Set(all.compactMap { $0[path: "event.thread_id"] as? String })

@@ -21,7 +21,7 @@ public struct CodexCore: Sendable {
     /// about 3 % of a relayed request's CPU).
     public init(configuration: GatewayConfiguration, logger: Logger, turnLimiter: RateLimiter? = nil, tracing: Bool = false) throws {
         // The store first: an unwritable CODEX_HOME must stop startup before anything is opened.
-        let store = try RolloutConversationStore(codexHome: configuration.codexHome, logger: logger)
+        let store = try RolloutConversationStore(codexHome: configuration.codexHome, logger: logger, cacheBytes: configuration.conversationCacheBytes)
         let codex = configuration.codex
         let provider = codex.provider
         var clientConfiguration = HTTPClient.Configuration()

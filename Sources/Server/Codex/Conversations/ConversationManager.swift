@@ -220,14 +220,14 @@ public final class ConversationManager: Sendable {
                     try await client.respond(to: request) { event in
                         switch event {
                         case .textDelta(let delta):
-                            let (started, text) = state.withLock { state -> (Bool, String) in
+                            let (started, snapshot) = state.withLock { state -> (Bool, String?) in
                                 let wasStarted = state.itemStarted
                                 state.itemStarted = true
                                 state.text += delta
-                                return (wasStarted, state.text)
+                                return (wasStarted, state.updates.shouldSend(length: state.text.utf8.count) ? state.text : nil)
                             }
                             if !started { emit(.itemStarted(id: itemID, text: "")) }
-                            emit(.itemUpdated(id: itemID, text: text))
+                            if let snapshot { emit(.itemUpdated(id: itemID, text: snapshot)) }
                         case .usage(let usage):
                             state.withLock { $0.usage = usage }
                         case .toolCalls, .completed:
@@ -244,7 +244,10 @@ public final class ConversationManager: Sendable {
                 attempt += 1
                 logger.warning("model stream failed; retrying the turn", metadata: ["error.message": .string(error.description), "attempt": .stringConvertible(attempt)])
                 emit(.error(message: "Reconnecting... \(attempt)/\(streamMaxRetries)"))
-                state.withLock { $0.text = "" }
+                state.withLock { state in
+                    state.text = ""
+                    state.updates.reset()
+                }
                 do {
                     try await signal.race { try await Task.sleep(for: delay) }
                 } catch {
@@ -285,6 +288,7 @@ public final class ConversationManager: Sendable {
     private struct StreamState {
         var itemStarted = false
         var text = ""
+        var updates = ItemUpdateCoalescer()
         var usage: TokenUsage?
     }
 }

@@ -33,10 +33,12 @@ public actor RolloutConversationStore {
     let sessionsDirectory: URL
     let logger: Logger
     private var paths: [String: String] = [:]
-    private var cache: [String: ConversationRecord] = [:]
+    private var cache: ConversationCache
 
     /// Creates `sessions/` if needed and proves it writable; otherwise a clear startup error.
-    public init(codexHome: String, logger: Logger) throws {
+    ///
+    /// `cacheBytes` bounds the conversations kept parsed in memory (`CONVERSATION_CACHE_BYTES`).
+    public init(codexHome: String, logger: Logger, cacheBytes: Int = 64 << 20) throws {
         let sessions = URL(fileURLWithPath: codexHome).appendingPathComponent("sessions", isDirectory: true)
         do {
             try FileManager.default.createDirectory(at: sessions, withIntermediateDirectories: true)
@@ -53,6 +55,7 @@ public actor RolloutConversationStore {
         }
         self.sessionsDirectory = sessions
         self.logger = logger
+        self.cache = ConversationCache(byteBudget: cacheBytes)
         self.paths = Self.index(sessions)
     }
 
@@ -70,6 +73,9 @@ public actor RolloutConversationStore {
     }
 
     public var count: Int { paths.count }
+
+    /// Conversations parsed and held in memory now, and their estimated bytes.
+    var cached: (count: Int, bytes: Int) { (cache.count, cache.totalCost) }
 
     /// For readiness: can a file still be created in `sessions/`?
     public func isWritable() -> Bool {
@@ -114,7 +120,7 @@ public actor RolloutConversationStore {
 
     public func record(_ id: String) throws -> ConversationRecord? {
         let id = id.lowercased()
-        if let cached = cache[id] { return cached }
+        if let cached = cache.record(id) { return cached }
         guard let path = paths[id] else { return nil }
         let record = try Self.parse(path: path, id: id)
         cache[id] = record
