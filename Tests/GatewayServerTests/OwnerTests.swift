@@ -232,6 +232,17 @@ struct OwnerTests {
         }
     }
 
+    @Test func aCursorReadsBackToExactlyThePositionItWasMadeFrom() {
+        // Any time a Date holds (the store's come from parsing the rollout's timestamps).
+        for _ in 0..<20_000 {
+            let seconds = Double.random(in: 7e8...9e8)
+            let position = ConversationListPosition(createdAt: Date(timeIntervalSinceReferenceDate: seconds), id: "c")
+            let read = ConversationListPosition(cursor: position.cursor)
+            #expect(read == position, "\(seconds)")
+            if read != position { return }
+        }
+    }
+
     @Test func badLimitsAndCursorsAreRefused() async throws {
         try await withFakeUpstream { fake in
             try await Owners.setup(fake).gateway.withRouter { client in

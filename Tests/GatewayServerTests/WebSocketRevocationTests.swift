@@ -61,15 +61,20 @@ struct WebSocketRevocationTests {
             // The command line's own connection to the same database file.
             let database = try GatewayDatabase(path: setup.codexHome + "/gateway.sqlite3", logger: TestGateway.quietLogger)
             let keys = SQLiteAPIKeyStore(database: database)
-            let (key, info) = try await keys.create(name: "revoked-soon")
-            try await withLiveGateway(setup.gateway) { port in
-                let close = try await runTurnThenRevoke(port: port, headers: .apiKey(key)) {
-                    let revoked = try await keys.revoke(id: info.id)
-                    #expect(revoked)
+            do {
+                let (key, info) = try await keys.create(name: "revoked-soon")
+                try await withLiveGateway(setup.gateway) { port in
+                    let close = try await runTurnThenRevoke(port: port, headers: .apiKey(key)) {
+                        let revoked = try await keys.revoke(id: info.id)
+                        #expect(revoked)
+                    }
+                    #expect(close?.closeCode == .policyViolation)
+                    let cancelled = await fake.recorder.waitUntil(timeout: .seconds(5)) { $0.last?.clientDisconnected == true }
+                    #expect(cancelled, "the turn's upstream request was stopped")
                 }
-                #expect(close?.closeCode == .policyViolation)
-                let cancelled = await fake.recorder.waitUntil(timeout: .seconds(5)) { $0.last?.clientDisconnected == true }
-                #expect(cancelled, "the turn's upstream request was stopped")
+            } catch {
+                try? await database.close()  // an open connection must not outlive the test
+                throw error
             }
             try await database.close()
         }

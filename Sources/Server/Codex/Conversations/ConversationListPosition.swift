@@ -16,9 +16,11 @@ public struct ConversationListPosition: Sendable, Comparable {
         lhs.createdAt != rhs.createdAt ? lhs.createdAt < rhs.createdAt : lhs.id < rhs.id
     }
 
-    /// The opaque cursor clients hand back (base64url of a versioned text).
+    /// The opaque cursor clients hand back (base64url of a versioned text). The time is the
+    /// `Date`'s own value (seconds since 2001), which reads back exactly; seconds since 1970 could
+    /// come back one rounding off and move the cursor past its own conversation.
     public var cursor: String {
-        SecretToken.base64URL(Data("v1|\(createdAt.timeIntervalSince1970)|\(id)".utf8))
+        SecretToken.base64URL(Data("v1|\(createdAt.timeIntervalSinceReferenceDate)|\(id)".utf8))
     }
 
     /// Reads a cursor made by ``cursor``; nil when it is not one.
@@ -28,7 +30,7 @@ public struct ConversationListPosition: Sendable, Comparable {
         guard cursor.count <= 200, let data = Data(base64Encoded: base64), let text = String(data: data, encoding: .utf8) else { return nil }
         let parts = text.split(separator: "|", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0] == "v1", let seconds = Double(parts[1]), seconds.isFinite, !parts[2].isEmpty else { return nil }
-        self.init(createdAt: Date(timeIntervalSince1970: seconds), id: String(parts[2]))
+        self.init(createdAt: Date(timeIntervalSinceReferenceDate: seconds), id: String(parts[2]))
     }
 
     public init(createdAt: Date, id: String) {

@@ -134,16 +134,12 @@ public actor RolloutConversationStore {
         paths[id] = url.path
         cache[id] = record
         metas[id] = ConversationMeta(owner: owner, createdAt: now)
-        try append(
-            id,
-            type: "session_meta",
-            payload: [
-                "id": id, "timestamp": Self.timestamp(now), "cwd": FileManager.default.currentDirectoryPath,
-                "originator": "codex_gateway", "cli_version": GatewayVersion.current, "model_provider": provider, "model": model,
-                "owner": owner as Any,
-            ],
-            at: now
-        )
+        var meta: [String: Any] = [
+            "id": id, "timestamp": Self.timestamp(now), "cwd": FileManager.default.currentDirectoryPath,
+            "originator": "codex_gateway", "cli_version": GatewayVersion.current, "model_provider": provider, "model": model,
+        ]
+        if let owner { meta["owner"] = owner }
+        try append(id, type: "session_meta", payload: meta, at: now)
         return record
     }
 
