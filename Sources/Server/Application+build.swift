@@ -61,6 +61,7 @@ public func buildApplication(
     let webSocketTickets = WebSocketTicketStore()
     var webSocketSettings = WebSocketController.Settings()
     webSocketSettings.idleTimeout = configuration.webSocketIdleTimeout
+    webSocketSettings.credentialCheckInterval = configuration.webSocketCredentialCheckInterval
     webSocketSettings.activity = activity
     let webSocket = WebSocketController(conversations: core.manager, authenticator: authenticator, tickets: webSocketTickets, settings: webSocketSettings)
     webSocket.registerRoutes(on: router)
@@ -79,7 +80,8 @@ public func buildApplication(
         webSocketTickets: webSocketTickets,
         oauth: OAuthEndpoints(service: oauth, apiKeys: apiKeys, throttle: credentialThrottle),
         relay: OpenAIRelay(transport: core.transport, defaultModel: core.defaultModel, turnLimiter: rateLimiter),
-        rateLimiter: rateLimiter
+        rateLimiter: rateLimiter,
+        jsonRPCLimits: .init(maxBatch: configuration.jsonRPCMaxBatch, maxResponseBytes: configuration.jsonRPCMaxResponseBytes)
     )
     handlers.registerRoutes(
         on: router,

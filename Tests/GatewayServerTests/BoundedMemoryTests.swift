@@ -49,7 +49,7 @@ import Testing
         let store = try RolloutConversationStore(codexHome: home, logger: TestGateway.quietLogger, cacheBytes: 4096)
         var ids: [String] = []
         for index in 0..<10 {
-            let record = try await store.create(model: "m", provider: "p")
+            let record = try await store.create(model: "m", provider: "p", owner: "key_test")
             try await store.appendUserMessage(record.id, text: String(repeating: "q\(index)", count: 300), model: "m")
             try await store.appendAssistantMessage(record.id, text: "answer \(index)", usage: nil)
             ids.append(record.id)

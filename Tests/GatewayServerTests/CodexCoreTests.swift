@@ -32,19 +32,19 @@ func withLiveGateway(_ gateway: TestGateway, _ body: (Int) async throws -> Void)
     }
 }
 
-func execRequest(port: Int, _ body: String) -> HTTPClientRequest {
+func execRequest(port: Int, key: String = TestGateway.apiKey, _ body: String) -> HTTPClientRequest {
     var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/exec")
     request.method = .POST
-    request.headers.add(name: "X-API-Key", value: TestGateway.apiKey)
+    request.headers.add(name: "X-API-Key", value: key)
     request.headers.add(name: "Content-Type", value: "application/json")
     request.body = .bytes(ByteBuffer(string: body))
     return request
 }
 
-func jsonRPCRequest(port: Int, _ body: String) async throws -> [String: Any] {
+func jsonRPCRequest(port: Int, key: String = TestGateway.apiKey, _ body: String) async throws -> [String: Any] {
     var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/jsonrpc")
     request.method = .POST
-    request.headers.add(name: "X-API-Key", value: TestGateway.apiKey)
+    request.headers.add(name: "X-API-Key", value: key)
     request.body = .bytes(ByteBuffer(string: body))
     let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
     let bytes = try await response.body.collect(upTo: 1 << 20)
@@ -235,7 +235,7 @@ struct CodexCoreTests {
         #expect(!seen.1.eventLoop)
         #expect(!BlockingIOExecutor.shared.isCurrent)
         // And it still works from there.
-        let record = try await store.create(model: "m", provider: "p")
+        let record = try await store.create(model: "m", provider: "p", owner: "key_test")
         #expect(await store.contains(record.id))
         #expect(await store.isWritable())
     }

@@ -61,8 +61,8 @@ func withFakeUpstream(_ body: (FakeOpenAIServer) async throws -> Void) async thr
 
 extension TestClientProtocol {
     /// POSTs a JSON-RPC body with the test key and returns the parsed JSON (object or array).
-    func jsonRPC(_ body: String) async throws -> (TestResponse, Any?) {
-        var headers = HTTPFields.apiKey()
+    func jsonRPC(_ body: String, key: String = TestGateway.apiKey) async throws -> (TestResponse, Any?) {
+        var headers = HTTPFields.apiKey(key)
         headers[.contentType] = "application/json"
         let response = try await execute(uri: "/jsonrpc", method: .post, headers: headers, body: ByteBuffer(string: body))
         let json = response.body.readableBytes > 0 ? try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) : nil
@@ -70,8 +70,8 @@ extension TestClientProtocol {
     }
 
     /// POSTs to /exec and returns the response with its JSON lines parsed.
-    func exec(_ body: String, accept: String? = nil) async throws -> (TestResponse, [[String: Any]]) {
-        var headers = HTTPFields.apiKey()
+    func exec(_ body: String, accept: String? = nil, key: String = TestGateway.apiKey) async throws -> (TestResponse, [[String: Any]]) {
+        var headers = HTTPFields.apiKey(key)
         headers[.contentType] = "application/json"
         if let accept { headers[.accept] = accept }
         let response = try await execute(uri: "/exec", method: .post, headers: headers, body: ByteBuffer(string: body))

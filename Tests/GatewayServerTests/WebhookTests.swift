@@ -62,18 +62,18 @@ final class CallbackReceiver: Sendable {
 }
 
 extension TestClientProtocol {
-    func webhook(_ body: String, headers extra: HTTPFields = [:]) async throws -> TestResponse {
-        var headers = HTTPFields.apiKey()
+    func webhook(_ body: String, headers extra: HTTPFields = [:], key: String = TestGateway.apiKey) async throws -> TestResponse {
+        var headers = HTTPFields.apiKey(key)
         headers[.contentType] = "application/json"
         headers.append(contentsOf: extra)
         return try await execute(uri: "/webhook", method: .post, headers: headers, body: ByteBuffer(string: body))
     }
 
     /// Polls GET /webhook/{id} until `done` holds (or 10 s pass) and returns the last answer.
-    func delivery(_ id: String, until done: ([String: Any]) -> Bool) async throws -> [String: Any] {
+    func delivery(_ id: String, key: String = TestGateway.apiKey, until done: ([String: Any]) -> Bool) async throws -> [String: Any] {
         let deadline = ContinuousClock.now + .seconds(10)
         while true {
-            let response = try await execute(uri: "/webhook/\(id)", method: .get, headers: .apiKey())
+            let response = try await execute(uri: "/webhook/\(id)", method: .get, headers: .apiKey(key))
             let object = (try? response.json()) ?? [:]
             if done(object) || ContinuousClock.now > deadline { return object }
             try await Task.sleep(for: .milliseconds(50))
@@ -245,7 +245,8 @@ struct WebhookTests {
             // The row was on disk when 202 was sent, and is still unfinished.
             let database = try GatewayDatabase(path: home + "/gateway.sqlite3", logger: TestGateway.quietLogger)
             let store = WebhookStore(database: database)
-            let stored = try #require(try await store.delivery("resume-1"))
+            let owner = CredentialHash.fingerprint(CredentialHash.digest(TestGateway.apiKey))
+            let stored = try #require(try await store.delivery("resume-1", owner: owner))
             #expect(stored.status == .running || stored.status == .pending)
             try await database.close()
 

@@ -5,6 +5,8 @@ import Foundation
 public protocol APIKeyStore: Sendable {
     /// The principal for `key`, or nil when it is not a valid key.
     func principal(forKey key: String) async throws -> Principal?
+    /// Whether the key with this ID (a principal's `id`) is known here and not revoked.
+    func isActive(id: String) async throws -> Bool
 }
 
 /// SHA-256 fingerprints and constant-time comparison, shared by every credential store.
@@ -51,5 +53,9 @@ public struct MemoryAPIKeyStore: APIKeyStore {
             match = stored.principal
         }
         return match
+    }
+
+    public func isActive(id: String) async throws -> Bool {
+        keys.contains { $0.principal.id == id }
     }
 }

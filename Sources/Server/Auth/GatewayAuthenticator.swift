@@ -44,13 +44,13 @@ public struct GatewayAuthenticator: SecurityHandler {
             var headers = HTTPFields()
             headers[.retryAfter] = String(retryAfter)
             RateLimitHeadersMiddleware.apply(status, to: &headers)
-            throw GatewayError(
-                status: .tooManyRequests,
-                code: "rate_limited",
-                message: "Rate limit exceeded: \(status.limit) requests per \(Self.windowName(status)). Retry in \(retryAfter) s.",
-                headers: headers
-            )
+            throw GatewayError(status: .tooManyRequests, code: "rate_limited", message: Self.rateLimitMessage(status, retryAfter: retryAfter), headers: headers)
         }
+    }
+
+    /// What a refused request is told: which budget is exhausted and when to retry.
+    static func rateLimitMessage(_ status: RateLimitStatus, retryAfter: Int) -> String {
+        "Rate limit exceeded: \(status.limit) requests per \(windowName(status)). Retry in \(retryAfter) s."
     }
 
     private static func windowName(_ status: RateLimitStatus) -> String {
@@ -116,6 +116,21 @@ public struct GatewayAuthenticator: SecurityHandler {
             message: "The bearer token is not a valid API key or access token.",
             challenge: "error=\"invalid_token\", error_description=\"the token is unknown, expired or revoked\""
         )
+    }
+
+    /// Whether the credential `principal` was authenticated by still holds: the key not revoked,
+    /// the access token neither revoked nor expired. A store that cannot answer counts as "still
+    /// holds" (the next check asks again); `/ws` closes its sockets on a false.
+    public func isCurrent(_ principal: Principal) async -> Bool {
+        do {
+            switch principal.credential {
+            case .configuredKey: return true
+            case .storedKey(let id): return try await apiKeys.isActive(id: id)
+            case .accessToken(let hash): return try await accessTokens?.isCurrent(accessTokenHash: hash) ?? false
+            }
+        } catch {
+            return true
+        }
     }
 
     /// A 401 with the RFC 6750 challenge.

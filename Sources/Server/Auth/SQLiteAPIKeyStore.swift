@@ -70,7 +70,12 @@ public struct SQLiteAPIKeyStore: APIKeyStore {
             [.text(SecretToken.hash(key))]
         )
         guard let row = rows.first, let id = row.string("id") else { return nil }
-        return Principal(kind: .apiKey, id: id, limitOverrides: Self.limits(row))
+        return Principal(kind: .apiKey, id: id, limitOverrides: Self.limits(row), credential: .storedKey(id: id))
+    }
+
+    /// Whether the key with this ID exists and is not revoked (a live connection's re-check).
+    public func isActive(id: String) async throws -> Bool {
+        !(try await database.query("SELECT id FROM api_keys WHERE id = ? AND revoked_at IS NULL", [.text(id)])).isEmpty
     }
 
     private static func limits(_ row: SQLiteRow) -> RateLimitOverrides {
@@ -96,5 +101,10 @@ public struct CompositeAPIKeyStore: APIKeyStore {
             if let principal = try await store.principal(forKey: key) { return principal }
         }
         return nil
+    }
+
+    public func isActive(id: String) async throws -> Bool {
+        for store in stores where try await store.isActive(id: id) { return true }
+        return false
     }
 }

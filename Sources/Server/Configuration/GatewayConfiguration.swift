@@ -60,6 +60,15 @@ public struct GatewayConfiguration: Sendable {
     /// `CONVERSATION_CACHE_BYTES`: the conversations kept parsed in memory, least recently used
     /// first out, as an estimate of their text's bytes.
     public var conversationCacheBytes: Int = 64 << 20
+    /// `JSONRPC_MAX_BATCH`: the most requests one JSON-RPC batch may hold; a bigger batch is one
+    /// `-32600` error.
+    public var jsonRPCMaxBatch: Int = 50
+    /// `JSONRPC_MAX_RESPONSE_BYTES`: the most bytes of results one JSON-RPC answer (a batch's
+    /// together) may carry; entries past it get a `-32007` error instead of their result.
+    public var jsonRPCMaxResponseBytes: Int = 4 << 20
+    /// `WS_CREDENTIAL_CHECK_SECONDS`: how often each open `/ws` connection checks that its key or
+    /// token is still valid (not revoked, not expired); it is closed with 1008 when not.
+    public var webSocketCredentialCheckInterval: Duration = .seconds(5)
 
     public func environmentValue(_ name: String) -> String? { environment[name] }
 
@@ -235,6 +244,24 @@ public struct GatewayConfiguration: Sendable {
         }
         configuration.upstreamSplice = try bool("UPSTREAM_SPLICE", environment: environment) ?? true
         try configuration.loadLimits(environment: environment)
+        if let raw = environment.nonEmpty("JSONRPC_MAX_BATCH") {
+            guard let value = Int(raw), (1...1000).contains(value) else {
+                throw environment.error("JSONRPC_MAX_BATCH", "expected a number of requests from 1 to 1000, found '\(raw)'")
+            }
+            configuration.jsonRPCMaxBatch = value
+        }
+        if let raw = environment.nonEmpty("JSONRPC_MAX_RESPONSE_BYTES") {
+            guard let value = Int(raw), value >= 1024 else {
+                throw environment.error("JSONRPC_MAX_RESPONSE_BYTES", "expected a number of bytes, 1024 or more, found '\(raw)'")
+            }
+            configuration.jsonRPCMaxResponseBytes = value
+        }
+        if let raw = environment.nonEmpty("WS_CREDENTIAL_CHECK_SECONDS") {
+            guard let value = Double(raw), value >= 0.01, value <= 10 else {
+                throw environment.error("WS_CREDENTIAL_CHECK_SECONDS", "expected a number of seconds from 0.01 to 10, found '\(raw)'")
+            }
+            configuration.webSocketCredentialCheckInterval = .milliseconds(Int(value * 1000))
+        }
         return configuration
     }
 

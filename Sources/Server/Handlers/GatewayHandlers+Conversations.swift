@@ -27,7 +27,7 @@ extension GatewayHandlers {
                 model: request.model,
                 images: request.images ?? [],
                 outputSchema: request.outputSchema,
-                owner: context.principal
+                principal: context.principal
             )
         } catch let error as ConversationError {
             switch error {
@@ -59,6 +59,23 @@ extension GatewayHandlers {
             }
             return .ok(mediaType == "application/x-ndjson" ? .ndjson(body) : .jsonl(body))
         }
+    }
+
+    public func listConversations(_ input: Operations.ListConversations.Input, context: Context) async throws
+        -> Operations.ListConversations.Output
+    {
+        guard let principal = context.principal else {
+            throw GatewayAuthenticator.unauthorized(code: "unauthorized", message: "Credentials are required.", challenge: nil)
+        }
+        var after: ConversationListPosition?
+        if let cursor = input.query.cursor {
+            guard let position = ConversationListPosition(cursor: cursor) else {
+                return .badRequest(.json(envelope(context, 400, "invalid_request", "cursor is not a next_cursor this gateway gave out.")))
+            }
+            after = position
+        }
+        let limit = input.query.limit ?? ConversationManager.listLimits.default
+        return .ok(.json(try await jsonRPCDispatcher.list(for: principal, limit: limit, after: after)))
     }
 
     func envelope(_ context: Context, _ status: Int, _ code: String, _ message: String) -> ErrorEnvelope {

@@ -57,7 +57,7 @@ extension GatewayHandlers {
             return .found(headers: .init(location: location))
         case .success(let request):
             if oauth.service.autoApprove {
-                return .found(headers: .init(location: try await oauth.service.approve(request, approvedBy: "auto-approve")))
+                return .found(headers: .init(location: try await oauth.service.approve(request, approvedBy: OAuthService.autoApprover)))
             }
             return .ok(.html(ConsentPage.form(request, csrfToken: oauth.service.csrfToken(for: request))))
         }
@@ -105,7 +105,7 @@ extension GatewayHandlers {
             context.logger.warning("oauth consent refused: wrong API key", metadata: ["oauth.client_id": .string(request.client.clientID)])
             return .ok(.html(ConsentPage.form(request, csrfToken: oauth.service.csrfToken(for: request), error: "That is not a valid gateway API key.")))
         }
-        return .seeOther(headers: .init(location: try await oauth.service.approve(request, approvedBy: approver.id)))
+        return .seeOther(headers: .init(location: try await oauth.service.approve(request, approvedBy: approver.owner)))
     }
 
     public func token(_ input: Operations.Token.Input, context: Context) async throws -> Operations.Token.Output {

@@ -60,7 +60,8 @@ extension GatewayHandlers {
                 callbackURL = url
             default: return .badRequest(.json(envelope(context, 400, "invalid_request", "data.callback_url must be a string.")))
             }
-            if let conversationID, !(try await conversations.store.contains(conversationID)) {
+            // Another owner's conversation is answered as one that does not exist.
+            if let conversationID, !(try await conversations.isVisible(conversationID, to: context.principal)) {
                 return .badRequest(.json(envelope(context, 400, "conversation_not_found", "No conversation with id '\(conversationID)'.")))
             }
         }
@@ -70,11 +71,13 @@ extension GatewayHandlers {
         let id = given ?? UUID().uuidString.lowercased()
         let now = Date()
         let record = WebhookDeliveryRecord(
-            id: id,
+            id: UUID().uuidString.lowercased(),
+            deliveryID: id,
             event: event.event,
             payload: String(decoding: body, as: UTF8.self),
             status: event.event == "prompt" ? .pending : .stored,
             principal: context.principal?.id ?? "",
+            owner: context.principal?.owner ?? "",
             receivedAt: now,
             updatedAt: now,
             conversationID: conversationID,
@@ -89,11 +92,12 @@ extension GatewayHandlers {
         } else {
             context.logger.info("webhook replayed; answering as the first time", metadata: ["webhook.id": .string(id)])
         }
-        return .accepted(.json(WebhookAccepted(status: .accepted, id: stored.id, timestamp: Timestamps.string(stored.receivedAt))))
+        return .accepted(.json(WebhookAccepted(status: .accepted, id: stored.deliveryID, timestamp: Timestamps.string(stored.receivedAt))))
     }
 
     public func getWebhookDelivery(_ input: Operations.GetWebhookDelivery.Input, context: Context) async throws -> Operations.GetWebhookDelivery.Output {
-        guard let record = try await webhooks.store.delivery(input.path.id) else {
+        // Another owner's delivery is answered as one that does not exist.
+        guard let record = try await webhooks.store.delivery(input.path.id, owner: context.principal?.owner ?? "") else {
             return .notFound(.json(envelope(context, 404, "not_found", "No webhook delivery with id '\(input.path.id)'.")))
         }
         return .ok(.json(WebhookService.view(of: record)))

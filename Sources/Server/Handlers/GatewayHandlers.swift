@@ -29,13 +29,14 @@ public struct GatewayHandlers: APIProtocol {
         webSocketTickets: WebSocketTicketStore,
         oauth: OAuthEndpoints,
         relay: OpenAIRelay,
-        rateLimiter: RateLimiter? = nil
+        rateLimiter: RateLimiter? = nil,
+        jsonRPCLimits: JSONRPCDispatcher.Limits = .init()
     ) {
         self.spec = spec
         self.startedAt = .now
         self.readiness = readiness
         self.conversations = conversations
-        self.jsonRPCDispatcher = JSONRPCDispatcher(manager: conversations)
+        self.jsonRPCDispatcher = JSONRPCDispatcher(manager: conversations, limits: jsonRPCLimits, rateLimiter: rateLimiter)
         self.webhooks = webhooks
         self.webSocketTickets = webSocketTickets
         self.oauth = oauth

@@ -5,6 +5,11 @@ import Logging
 
 /// JSON-RPC 2.0 (jsonrpc.org/specification) over the conversation methods of PROTOCOLS.md §2:
 /// single requests, batches, notifications and every standard error code.
+///
+/// A batch is bounded (``Limits``): at most `maxBatch` requests, each charged to the caller's
+/// rate limit (the HTTP request pays for the first), run concurrently, so their turns count
+/// against the caller's concurrent-turn cap together; and at most `maxResponseBytes` of answers,
+/// entries past that getting a `-32007` error instead of their result.
 public struct JSONRPCDispatcher: Sendable {
     /// Error codes: the standard ones, then the gateway's server errors (-32000…-32099).
     public enum ErrorCode {
@@ -18,16 +23,35 @@ public struct JSONRPCDispatcher: Sendable {
         public static let conversationBusy = -32002
         public static let modelNotConfigured = -32003
         public static let unknownConversation = -32004
-        /// The caller already runs as many turns as its `concurrent_turns` limit allows.
+        /// The caller already runs as many turns as its `concurrent_turns` limit allows, or (for
+        /// an entry of a batch) its rate limit is exhausted.
         public static let tooManyTurns = -32005
+        /// The answer would exceed `JSONRPC_MAX_RESPONSE_BYTES`.
+        public static let responseLimitReached = -32007
     }
 
-    public static let methods = ["conversation.prompt", "conversation.status", "conversation.cancel", "conversation.history"]
+    /// What one request to the endpoint may cost (`JSONRPC_MAX_BATCH`, `JSONRPC_MAX_RESPONSE_BYTES`).
+    public struct Limits: Sendable {
+        public var maxBatch = 50
+        public var maxResponseBytes = 4 << 20
+
+        public init(maxBatch: Int = 50, maxResponseBytes: Int = 4 << 20) {
+            self.maxBatch = maxBatch
+            self.maxResponseBytes = maxResponseBytes
+        }
+    }
+
+    public static let methods = ["conversation.prompt", "conversation.status", "conversation.cancel", "conversation.history", "conversation.list"]
 
     let manager: ConversationManager
+    let limits: Limits
+    /// Charges each entry of a batch after the first; nil: no rate limiting.
+    let rateLimiter: RateLimiter?
 
-    public init(manager: ConversationManager) {
+    public init(manager: ConversationManager, limits: Limits = .init(), rateLimiter: RateLimiter? = nil) {
         self.manager = manager
+        self.limits = limits
+        self.rateLimiter = rateLimiter
     }
 
     /// What to send back: nothing (all notifications), one response, or a batch.
@@ -52,23 +76,49 @@ public struct JSONRPCDispatcher: Sendable {
         } catch {
             return .single(Self.errorResponse(id: .null, Failure(code: ErrorCode.parseError, message: "Parse error: the body is not valid JSON.")))
         }
+        let budget = ResponseBudget(bytes: limits.maxResponseBytes)
         switch payload {
         case .array(let entries):
             guard !entries.isEmpty else {
                 return .single(Self.errorResponse(id: .null, Failure(code: ErrorCode.invalidRequest, message: "Invalid Request: the batch is empty.")))
             }
-            var responses: [JSONRPCResponse] = []
-            for entry in entries {
-                if let response = await handle(entry: entry, logger: logger, owner: owner) { responses.append(response) }
+            guard entries.count <= limits.maxBatch else {
+                let message = "Invalid Request: a batch may hold at most \(limits.maxBatch) requests (JSONRPC_MAX_BATCH); this one has \(entries.count)."
+                return .single(Self.errorResponse(id: .null, Failure(code: ErrorCode.invalidRequest, message: message)))
+            }
+            // Charged in order before anything runs: the entries past the budget are the ones refused.
+            let refusals = entries.indices.map { $0 == 0 ? nil : admit(owner) }
+            let responses = await withTaskGroup(of: (Int, JSONRPCResponse?).self) { group in
+                for (index, entry) in entries.enumerated() {
+                    group.addTask {
+                        (index, await handle(entry: entry, logger: logger, owner: owner, refusal: refusals[index], budget: budget))
+                    }
+                }
+                var responses = [JSONRPCResponse?](repeating: nil, count: entries.count)
+                for await (index, response) in group { responses[index] = response }
+                return responses.compactMap { $0 }
             }
             return responses.isEmpty ? .none : .batch(responses)
         default:
-            return await handle(entry: payload, logger: logger, owner: owner).map(Reply.single) ?? .none
+            return await handle(entry: payload, logger: logger, owner: owner, budget: budget).map(Reply.single) ?? .none
         }
     }
 
-    /// One request object; nil for a notification.
-    func handle(entry: JSONValue, logger: Logger, owner: Principal? = nil) async -> JSONRPCResponse? {
+    /// Takes one request from `owner`'s rate limit for an entry of a batch; the error to answer it
+    /// with when the limit is exhausted.
+    func admit(_ owner: Principal?) -> Failure? {
+        guard let owner, let rateLimiter, case .refused(let status, let retryAfter) = rateLimiter.admit(owner) else { return nil }
+        return Failure(
+            code: ErrorCode.tooManyTurns,
+            message: GatewayAuthenticator.rateLimitMessage(status, retryAfter: retryAfter),
+            data: .object(["code": .string("rate_limited"), "retry_after": .integer(retryAfter)])
+        )
+    }
+
+    /// One request object; nil for a notification. `refusal`, when set, is answered instead of
+    /// running the method; an answer that does not fit what is left of `budget` is replaced by
+    /// a `-32007` error.
+    func handle(entry: JSONValue, logger: Logger, owner: Principal? = nil, refusal: Failure? = nil, budget: ResponseBudget) async -> JSONRPCResponse? {
         guard case .object(let object) = entry else {
             return Self.errorResponse(id: .null, Failure(code: ErrorCode.invalidRequest, message: "Invalid Request: expected an object."))
         }
@@ -98,14 +148,19 @@ public struct JSONRPCDispatcher: Sendable {
         func respond(_ result: Result<JSONValue, Failure>) -> JSONRPCResponse? {
             guard !isNotification else { return nil }
             switch result {
-            case .success(let value): return JSONRPCResponse(jsonrpc: .v2_0, id: id, result: value)
+            case .success(let value):
+                let response = JSONRPCResponse(jsonrpc: .v2_0, id: id, result: value)
+                let size = (try? JSONEncoder().encode(response).count) ?? Int.max
+                guard budget.take(size) else { return Self.errorResponse(id: id, budget.exhausted) }
+                return response
             case .failure(let failure): return Self.errorResponse(id: id, failure)
             }
         }
+        if let refusal { return respond(.failure(refusal)) }
         var methodLogger = logger
         methodLogger[metadataKey: "jsonrpc.method"] = .string(method)
         do {
-            return respond(.success(try await call(method, params: params, logger: methodLogger, owner: owner)))
+            return respond(.success(try await call(method, params: params, logger: methodLogger, owner: owner, budget: budget)))
         } catch let failure as Failure {
             return respond(.failure(failure))
         } catch {
@@ -114,35 +169,39 @@ public struct JSONRPCDispatcher: Sendable {
         }
     }
 
-    func call(_ method: String, params: JSONValue?, logger: Logger, owner: Principal? = nil) async throws -> JSONValue {
+    func call(_ method: String, params: JSONValue?, logger: Logger, owner: Principal? = nil, budget: ResponseBudget) async throws -> JSONValue {
         switch method {
         case "conversation.prompt":
             let prompt: PromptParams = try decodeParams(params, positional: ["prompt", "conversation_id", "model"])
             return try await self.prompt(prompt, owner: owner)
         case "conversation.status":
             let id = try conversationID(params)
-            let record = try await lookup(id)
-            return try Self.json(
-                ConversationStatus(
-                    conversationID: record.id,
-                    status: manager.isRunning(record.id) ? .running : .idle,
-                    model: record.model,
-                    createdAt: Timestamps.string(record.createdAt),
-                    updatedAt: Timestamps.string(record.updatedAt),
-                    turns: record.turns
-                )
-            )
+            let record = try await lookup(id, for: owner)
+            return try Self.json(status(of: record))
+        case "conversation.list":
+            let list: ConversationListParams = try decodeParams(params, positional: ["limit", "cursor"])
+            var after: ConversationListPosition?
+            if let cursor = list.cursor {
+                guard let position = ConversationListPosition(cursor: cursor) else {
+                    throw Failure(code: ErrorCode.invalidParams, message: "Invalid params: cursor is not a next_cursor this gateway gave out.")
+                }
+                after = position
+            }
+            guard let owner else { throw Failure(code: ErrorCode.internalError, message: "Internal error.") }
+            return try Self.json(try await self.list(for: owner, limit: list.limit ?? ConversationManager.listLimits.default, after: after))
         case "conversation.cancel":
             let id = try conversationID(params)
             do {
-                let cancelled = try await manager.cancel(id)
+                let cancelled = try await manager.cancel(id, by: owner)
                 return try Self.json(CancelResult(cancelled: cancelled, conversationID: id.lowercased()))
             } catch let error as ConversationError {
                 throw Self.failure(error)
             }
         case "conversation.history":
             let id = try conversationID(params)
-            let record = try await lookup(id)
+            let record = try await lookup(id, for: owner)
+            // Checked before the answer is built: one long conversation cannot fill the memory.
+            guard budget.mayFit(record.messages.reduce(0) { $0 + $1.content.utf8.count }) else { throw budget.exhausted }
             let messages = record.messages.compactMap { message -> HistoryMessage? in
                 guard let role = HistoryMessage.Role(rawValue: message.role.rawValue) else { return nil }
                 return HistoryMessage(role: role, content: message.content, timestamp: Timestamps.string(message.timestamp))
@@ -164,7 +223,7 @@ public struct JSONRPCDispatcher: Sendable {
                 conversationID: params.conversationID ?? params.sessionID,
                 prompt: params.prompt,
                 model: params.model,
-                owner: owner
+                principal: owner
             )
         } catch let error as ConversationError {
             throw Self.failure(error)
@@ -201,9 +260,26 @@ public struct JSONRPCDispatcher: Sendable {
         return id
     }
 
-    func lookup(_ id: String) async throws -> ConversationRecord {
+    /// A page of `principal`'s conversations, as `conversation.list` and `GET /conversations` answer.
+    func list(for principal: Principal, limit: Int, after: ConversationListPosition?) async throws -> ConversationList {
+        let (records, next) = try await manager.list(for: principal, limit: limit, after: after)
+        return ConversationList(conversations: records.map(status(of:)), nextCursor: next)
+    }
+
+    func status(of record: ConversationRecord) -> ConversationStatus {
+        ConversationStatus(
+            conversationID: record.id,
+            status: manager.isRunning(record.id) ? .running : .idle,
+            model: record.model,
+            createdAt: Timestamps.string(record.createdAt),
+            updatedAt: Timestamps.string(record.updatedAt),
+            turns: record.turns
+        )
+    }
+
+    func lookup(_ id: String, for principal: Principal?) async throws -> ConversationRecord {
         do {
-            return try await manager.record(id)
+            return try await manager.record(id, for: principal)
         } catch let error as ConversationError {
             throw Self.failure(error)
         }

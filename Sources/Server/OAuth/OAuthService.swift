@@ -268,7 +268,7 @@ public struct OAuthService: Sendable {
         case (nil, nil):
             break
         }
-        return .success(try await issueTokens(clientID: client.clientID, grantID: stored.grantID, scope: stored.scope))
+        return .success(try await issueTokens(clientID: client.clientID, grantID: stored.grantID, approvedBy: stored.approvedBy, scope: stored.scope))
     }
 
     func refresh(_ request: TokenRequest, client: OAuthClient) async throws -> Result<TokenResponse, Failure> {
@@ -300,16 +300,20 @@ public struct OAuthService: Sendable {
             }
             scope = requested
         }
-        let response = try await issueTokens(clientID: client.clientID, grantID: stored.grantID, scope: scope, persist: false)
+        let response = try await issueTokens(clientID: client.clientID, grantID: stored.grantID, approvedBy: stored.approvedBy, scope: scope, persist: false)
         // Rotate atomically; a concurrent retry that lost the race gets the winner's pair.
         guard try await store.markRotated(refreshToken, result: Self.seal(response, with: refreshToken)) else {
             return try await refresh(request, client: client)
         }
-        try await persist(response, clientID: client.clientID, grantID: stored.grantID, scope: scope)
+        try await persist(response, clientID: client.clientID, grantID: stored.grantID, approvedBy: stored.approvedBy, scope: scope)
         return .success(response)
     }
 
-    func issueTokens(clientID: String, grantID: String, scope: String?, persist shouldPersist: Bool = true) async throws -> TokenResponse {
+    /// `approvedBy` (who approved the grant, kept with every token of it) decides whose conversations
+    /// the tokens reach: see ``owner(approvedBy:clientID:)``.
+    func issueTokens(clientID: String, grantID: String, approvedBy: String?, scope: String?, persist shouldPersist: Bool = true) async throws
+        -> TokenResponse
+    {
         let response = TokenResponse(
             accessToken: SecretToken.generate(prefix: "cgat_"),
             tokenType: .bearer,
@@ -317,17 +321,17 @@ public struct OAuthService: Sendable {
             refreshToken: SecretToken.generate(prefix: "cgrt_"),
             scope: scope
         )
-        if shouldPersist { try await persist(response, clientID: clientID, grantID: grantID, scope: scope) }
+        if shouldPersist { try await persist(response, clientID: clientID, grantID: grantID, approvedBy: approvedBy, scope: scope) }
         return response
     }
 
-    func persist(_ response: TokenResponse, clientID: String, grantID: String, scope: String?) async throws {
+    func persist(_ response: TokenResponse, clientID: String, grantID: String, approvedBy: String?, scope: String?) async throws {
         try await store.insertToken(
-            response.accessToken, kind: "access", clientID: clientID, grantID: grantID, scope: scope,
+            response.accessToken, kind: "access", clientID: clientID, grantID: grantID, approvedBy: approvedBy, scope: scope,
             expiresAt: Date().addingTimeInterval(settings.accessTokenLifetime.seconds)
         )
         try await store.insertToken(
-            response.refreshToken, kind: "refresh", clientID: clientID, grantID: grantID, scope: scope,
+            response.refreshToken, kind: "refresh", clientID: clientID, grantID: grantID, approvedBy: approvedBy, scope: scope,
             expiresAt: Date().addingTimeInterval(settings.refreshTokenLifetime.seconds)
         )
     }
@@ -374,8 +378,30 @@ public struct OAuthService: Sendable {
             stored.expiresAt > Date()
         else { return nil }
         let scopes = (stored.scope ?? "").split(separator: " ").map(String.init)
-        return Principal(kind: .oauth, id: "oauth:\(stored.clientID):\(stored.grantID.prefix(8))", scopes: scopes)
+        return Principal(
+            kind: .oauth,
+            id: "oauth:\(stored.clientID):\(stored.grantID.prefix(8))",
+            owner: Self.owner(approvedBy: stored.approvedBy, clientID: stored.clientID),
+            scopes: scopes,
+            credential: .accessToken(hash: SecretToken.hash(token))
+        )
     }
+
+    /// Whether the access token with this hash is still valid: not revoked and not expired.
+    public func isCurrent(accessTokenHash hash: String) async throws -> Bool {
+        guard let stored = try await store.token(hash: hash) else { return false }
+        return stored.kind == "access" && stored.revokedAt == nil && stored.expiresAt > Date()
+    }
+
+    /// Who a token acts for: the API key that approved its grant on the consent page; under
+    /// auto-approve (or for a grant with no recorded approver), its client.
+    static func owner(approvedBy: String?, clientID: String) -> String {
+        guard let approvedBy, !approvedBy.isEmpty, approvedBy != autoApprover else { return "oauth-client:\(clientID)" }
+        return approvedBy
+    }
+
+    /// The `approved_by` of grants approved without a person (`OAUTH_AUTO_APPROVE`).
+    static let autoApprover = "auto-approve"
 
     public func metadata() -> AuthorizationServerMetadata {
         let base = settings.issuer

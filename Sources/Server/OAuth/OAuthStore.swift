@@ -32,6 +32,8 @@ struct StoredToken: Sendable {
     var kind: String
     var clientID: String
     var grantID: String
+    /// Who approved the grant (an API key's ID, or `auto-approve`); nil for tokens issued before it was kept.
+    var approvedBy: String?
     var scope: String?
     var expiresAt: Date
     var revokedAt: Date?
@@ -134,22 +136,32 @@ public struct OAuthStore: Sendable {
 
     // MARK: Tokens
 
-    func insertToken(_ token: String, kind: String, clientID: String, grantID: String, scope: String?, expiresAt: Date) async throws {
+    func insertToken(_ token: String, kind: String, clientID: String, grantID: String, approvedBy: String?, scope: String?, expiresAt: Date)
+        async throws
+    {
         try await database.query(
-            "INSERT INTO oauth_tokens (token_hash, kind, client_id, grant_id, scope, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            """
+            INSERT INTO oauth_tokens (token_hash, kind, client_id, grant_id, approved_by, scope, created_at, expires_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """,
             [
-                .text(SecretToken.hash(token)), .text(kind), .text(clientID), .text(grantID), .optionalText(scope),
+                .text(SecretToken.hash(token)), .text(kind), .text(clientID), .text(grantID), .optionalText(approvedBy), .optionalText(scope),
                 .float(Date().timeIntervalSince1970), .float(expiresAt.timeIntervalSince1970),
             ]
         )
     }
 
     func token(_ token: String) async throws -> StoredToken? {
-        try await database.query("SELECT * FROM oauth_tokens WHERE token_hash = ?", [.text(SecretToken.hash(token))]).first.map {
+        try await self.token(hash: SecretToken.hash(token))
+    }
+
+    func token(hash: String) async throws -> StoredToken? {
+        try await database.query("SELECT * FROM oauth_tokens WHERE token_hash = ?", [.text(hash)]).first.map {
             StoredToken(
                 kind: $0.string("kind") ?? "",
                 clientID: $0.string("client_id") ?? "",
                 grantID: $0.string("grant_id") ?? "",
+                approvedBy: $0.string("approved_by"),
                 scope: $0.string("scope"),
                 expiresAt: Date(timeIntervalSince1970: $0.double("expires_at") ?? 0),
                 revokedAt: $0.double("revoked_at").map { Date(timeIntervalSince1970: $0) },

@@ -76,12 +76,15 @@ public final class RateLimiter: Sendable {
     }
 
     /// A permit to run one turn, or nil when the principal already runs as many as it may.
-    /// The turn counts until the permit is released (or dropped).
+    /// The turn counts until the permit is released (or dropped). A principal without overrides
+    /// gets the limits its latest admitted request had (a webhook's turn, run later as the
+    /// sender, is capped like the sender's requests).
     public func acquireTurn(for principal: Principal) -> TurnPermit? {
-        let limits = limits(for: principal)
         let now = clock()
         let acquired = state.withLock { entries -> Bool in
-            var entry = Self.entry(entries[principal.id], limits: limits, now: now)
+            let existing = entries[principal.id]
+            let limits = principal.limitOverrides.isEmpty ? existing?.limits ?? defaults : limits(for: principal)
+            var entry = Self.entry(existing, limits: limits, now: now)
             defer { entries[principal.id] = entry }
             guard limits.concurrentTurns == 0 || entry.runningTurns < limits.concurrentTurns else { return false }
             entry.runningTurns += 1

@@ -118,6 +118,17 @@ public final class GatewayDatabase: Sendable {
         ALTER TABLE api_keys ADD COLUMN rate_limit_per_day INTEGER;
         ALTER TABLE api_keys ADD COLUMN rate_limit_concurrent_turns INTEGER
         """,
+        // Owners (PROTOCOLS.md §0): a token acts for whoever approved its grant; a webhook delivery
+        // belongs to its sender, and its delivery ID is unique per owner only. Rows from before
+        // keep their ID as the delivery ID and their sender as the owner.
+        """
+        ALTER TABLE oauth_tokens ADD COLUMN approved_by TEXT;
+        UPDATE oauth_tokens SET approved_by = (SELECT approved_by FROM oauth_codes WHERE oauth_codes.grant_id = oauth_tokens.grant_id LIMIT 1);
+        ALTER TABLE webhook_deliveries ADD COLUMN owner TEXT;
+        ALTER TABLE webhook_deliveries ADD COLUMN delivery_id TEXT;
+        UPDATE webhook_deliveries SET owner = principal, delivery_id = id;
+        CREATE UNIQUE INDEX webhook_deliveries_owner ON webhook_deliveries(owner, delivery_id)
+        """,
     ]
 
     static func migrate(_ connection: SQLiteConnection) throws {

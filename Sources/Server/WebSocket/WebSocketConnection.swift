@@ -24,6 +24,11 @@ import WSCore
 /// `ConversationManager.streamTurn`) and the reading loop (its pings' pongs), and the gateway stops
 /// reading from it until it reads again. Every message it was sent is still delivered, in order.
 /// A client that takes nothing for the idle timeout is dropped (there is no one to deliver to).
+///
+/// The credential the handshake authenticated is checked again every
+/// `credentialCheckInterval`: once the key is revoked (also from another process) or the access
+/// token is revoked or expired, the connection is closed with 1008 (policy violation) and its
+/// running turns are cancelled.
 struct WebSocketConnection: Sendable {
     let conversations: ConversationManager
     /// Who the handshake authenticated; each `exec` counts against its limits like a request.
@@ -43,6 +48,7 @@ struct WebSocketConnection: Sendable {
         let readError = await withDiscardingTaskGroup(returning: (any Error)?.self) { group in
             group.addTask { await Self.write(sender, to: outbound, activity: activity, logger: logger) }
             group.addTask { await closeWhenIdle(activity, outbound: outbound, channel: context.channel) }
+            group.addTask { await closeWhenCredentialLapses(sender: sender, outbound: outbound, channel: context.channel) }
             var failure: (any Error)?
             do {
                 for try await message in inbound.messages(maxSize: settings.maxMessageSize) {
@@ -101,7 +107,7 @@ struct WebSocketConnection: Sendable {
                 conversationID: exec.conversationID,
                 prompt: exec.prompt,
                 model: exec.model,
-                owner: principal
+                principal: principal
             )
         } catch let error as GatewayError where error.code == "rate_limited" {
             await sender.post(.error(WSErrorMessage(type: .error, message: error.message, code: error.code, id: exec.id)))
@@ -127,7 +133,7 @@ struct WebSocketConnection: Sendable {
 
     private func interrupt(_ conversationID: String, sender: Sender) async {
         do {
-            if try await conversations.cancel(conversationID) {
+            if try await conversations.cancel(conversationID, by: principal) {
                 await sender.post(.ack(WSAckMessage(type: .ack, message: "cancelled", conversationID: conversationID)))
             } else {
                 let message = "The conversation '\(conversationID)' has no turn running."
@@ -196,6 +202,26 @@ struct WebSocketConnection: Sendable {
                 channel.eventLoop.scheduleTask(in: TimeAmount(settings.closeTimeout)) { channel.close(promise: nil) }
                 try await outbound.close(.goingAway, reason: "idle timeout")
                 try await channel.closeFuture.get()
+            }
+        } catch {
+            // Cancelled: the connection ended first.
+        }
+    }
+
+    /// Re-checks the principal's credential every `credentialCheckInterval`; when it no longer
+    /// holds, stops the turns (later sends fail), closes with 1008 and drops the connection if the
+    /// client does not answer the close in time. Returns when cancelled (the connection ended).
+    private func closeWhenCredentialLapses(sender: Sender, outbound: WebSocketOutboundWriter, channel: any Channel) async {
+        do {
+            while true {
+                try await channel.eventLoop.sleep(for: settings.credentialCheckInterval)
+                if await authenticator.isCurrent(principal) { continue }
+                logger.notice("closing a WebSocket whose credential was revoked or expired")
+                sender.close()
+                channel.eventLoop.scheduleTask(in: TimeAmount(settings.closeTimeout)) { channel.close(promise: nil) }
+                try await outbound.close(.policyViolation, reason: "credential revoked or expired")
+                try await channel.closeFuture.get()
+                return
             }
         } catch {
             // Cancelled: the connection ended first.

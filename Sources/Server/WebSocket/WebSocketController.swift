@@ -23,6 +23,9 @@ public struct WebSocketController: Sendable {
         public var maxMessageSize = 1 << 20
         /// Protocol-level pings; a peer that misses a pong is closed with 1001.
         public var pingInterval: Duration = .seconds(30)
+        /// How often a connection checks that the key or token it was opened with is still valid
+        /// (`WS_CREDENTIAL_CHECK_SECONDS`); revoked or expired, the connection is closed with 1008.
+        public var credentialCheckInterval: Duration = .seconds(5)
         /// How long a close handshake may take before the connection is dropped.
         public var closeTimeout: Duration = .seconds(10)
         /// Told about every message received, so memory is not trimmed while WebSockets are busy

@@ -95,10 +95,11 @@ public final class WebhookService: Service {
             return
         }
         do {
-            let plan = try await conversations.prepareTurn(
+            let plan = try await conversations.prepareTurnWhenAllowed(
                 conversationID: delivery.conversationID ?? data?["conversation_id"]?.stringValue,
                 prompt: prompt,
-                model: data?["model"]?.stringValue
+                model: data?["model"]?.stringValue,
+                principal: delivery.sender
             )
             let outcome = try await conversations.streamTurn(plan) { _ in }
             switch outcome {
@@ -151,7 +152,7 @@ public final class WebhookService: Service {
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/json")
             request.headers.add(name: "User-Agent", value: "codex-gateway/\(GatewayVersion.current)")
-            request.headers.add(name: "X-Webhook-Id", value: delivery.id)
+            request.headers.add(name: "X-Webhook-Id", value: delivery.deliveryID)
             if let secret = settings.secret {
                 request.headers.add(name: "X-Hub-Signature-256", value: WebhookSignature.sign(body, secret: secret))
             }
@@ -181,7 +182,7 @@ public final class WebhookService: Service {
     /// The API view of a delivery, as `GET /webhook/{id}` answers and callbacks carry.
     static func view(of record: WebhookDeliveryRecord) -> WebhookDelivery {
         WebhookDelivery(
-            id: record.id,
+            id: record.deliveryID,
             event: record.event,
             status: WebhookDelivery.Status(rawValue: record.status.rawValue) ?? .failed,
             receivedAt: Timestamps.string(record.receivedAt),

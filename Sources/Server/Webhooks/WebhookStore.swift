@@ -16,12 +16,20 @@ public struct WebhookDeliveryRecord: Sendable, Equatable {
         case pending, delivered, failed
     }
 
+    /// The row's own key (for deliveries stored before owners were kept, the delivery ID).
     public var id: String
+    /// The ID the sender gave (`X-Webhook-Id`, `X-GitHub-Delivery`) or one made up for it;
+    /// unique per owner only.
+    public var deliveryID: String
     public var event: String
     /// The body exactly as received.
     public var payload: String
     public var status: Status
+    /// The sender's ``Principal/id``: its turn counts against that principal's turn cap.
     public var principal: String
+    /// The sender's ``Principal/owner``: only it can read the delivery, and the turn's
+    /// conversation is its.
+    public var owner: String
     public var receivedAt: Date
     public var updatedAt: Date
     public var conversationID: String?
@@ -35,7 +43,17 @@ public struct WebhookDeliveryRecord: Sendable, Equatable {
     public var callbackNextAttemptAt: Date?
 }
 
-/// Webhook deliveries in the gateway database.
+extension WebhookDeliveryRecord {
+    /// The principal the delivery's turn runs as: its sender's rate-limit identity (so the turn
+    /// counts against the sender's turn cap; the cap is the one its latest request was given) and
+    /// owner (so the conversation is the sender's).
+    public var sender: Principal {
+        Principal(kind: principal.hasPrefix("oauth:") ? .oauth : .apiKey, id: principal, owner: owner)
+    }
+}
+
+/// Webhook deliveries in the gateway database. A delivery belongs to the owner that sent it:
+/// delivery IDs are unique per owner, so two keys may use the same ID independently.
 public struct WebhookStore: Sendable {
     let database: GatewayDatabase
 
@@ -43,30 +61,33 @@ public struct WebhookStore: Sendable {
         self.database = database
     }
 
-    /// Stores a new delivery, or returns the one already stored under that ID (idempotency).
-    /// The row is on disk when this returns.
+    /// Stores a new delivery, or returns the one its owner already stored under that delivery ID
+    /// (idempotency). The row is on disk when this returns.
     public func insertIfAbsent(_ record: WebhookDeliveryRecord) async throws -> (record: WebhookDeliveryRecord, isNew: Bool) {
         let inserted = try await database.query(
             """
-            INSERT INTO webhook_deliveries (id, event, payload, status, principal, received_at, updated_at, conversation_id,
+            INSERT INTO webhook_deliveries (id, delivery_id, owner, event, payload, status, principal, received_at, updated_at, conversation_id,
                 callback_url, callback_status, callback_attempts)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
-            ON CONFLICT(id) DO NOTHING
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+            ON CONFLICT(owner, delivery_id) DO NOTHING
             RETURNING id
             """,
             [
-                .text(record.id), .text(record.event), .text(record.payload), .text(record.status.rawValue), .text(record.principal),
+                .text(record.id), .text(record.deliveryID), .text(record.owner), .text(record.event), .text(record.payload),
+                .text(record.status.rawValue), .text(record.principal),
                 .float(record.receivedAt.timeIntervalSince1970), .float(record.updatedAt.timeIntervalSince1970),
                 .optionalText(record.conversationID), .optionalText(record.callbackURL), .optionalText(record.callbackStatus?.rawValue),
             ]
         )
         if !inserted.isEmpty { return (record, true) }
-        guard let existing = try await delivery(record.id) else { return (record, true) }
+        guard let existing = try await delivery(record.deliveryID, owner: record.owner) else { return (record, true) }
         return (existing, false)
     }
 
-    public func delivery(_ id: String) async throws -> WebhookDeliveryRecord? {
-        try await database.query("SELECT * FROM webhook_deliveries WHERE id = ?", [.text(id)]).first.map(Self.record)
+    /// `owner`'s delivery with this delivery ID; nil when there is none (or it is another owner's).
+    public func delivery(_ deliveryID: String, owner: String) async throws -> WebhookDeliveryRecord? {
+        try await database.query("SELECT * FROM webhook_deliveries WHERE owner = ? AND delivery_id = ?", [.text(owner), .text(deliveryID)])
+            .first.map(Self.record)
     }
 
     /// Claims a pending delivery for processing; nil if someone else has it.
@@ -152,12 +173,15 @@ public struct WebhookStore: Sendable {
                 outputTokens: object["output_tokens"] ?? 0
             )
         }
+        let id = row.string("id") ?? ""
         return WebhookDeliveryRecord(
-            id: row.string("id") ?? "",
+            id: id,
+            deliveryID: row.string("delivery_id") ?? id,
             event: row.string("event") ?? "",
             payload: row.string("payload") ?? "",
             status: row.string("status").flatMap(WebhookDeliveryRecord.Status.init) ?? .failed,
             principal: row.string("principal") ?? "",
+            owner: row.string("owner") ?? "",
             receivedAt: Date(timeIntervalSince1970: row.double("received_at") ?? 0),
             updatedAt: Date(timeIntervalSince1970: row.double("updated_at") ?? 0),
             conversationID: row.string("conversation_id"),

@@ -7,6 +7,10 @@ import Synchronization
 /// The Codex core: runs turns of conversations against the configured model, one turn at a time
 /// per conversation, persisting every message.
 ///
+/// A conversation belongs to the principal that started it (``Principal/owner``): every method
+/// that takes a `principal` answers ``ConversationError/notFound(_:)`` for anyone else's, exactly
+/// as for one that does not exist. A nil `principal` is the gateway itself (no check).
+///
 /// Turns run in the caller's task (structured): ``streamTurn(_:consume:)`` runs the turn in a
 /// child task and hands its events to `consume` in order; if `consume` throws (the client went
 /// away) the turn is cancelled, and so is the upstream request. ``cancel(_:)`` stops a running
@@ -24,6 +28,8 @@ public final class ConversationManager: Sendable {
     let logger: Logger
     /// Caps the turns a principal runs at once; nil: no cap.
     let turnLimiter: RateLimiter?
+    /// How often a turn waiting for its principal's turn cap asks again.
+    let turnSlotPollInterval: Duration = .milliseconds(250)
     private let running = Mutex<[String: CancellationSignal]>([:])
     private let runningTurnsMeter = Meter(label: GatewayMetrics.runningTurns)
 
@@ -59,27 +65,30 @@ public final class ConversationManager: Sendable {
         public var model: String
         public var images: [String] = []
         public var outputSchema: JSONValue?
+        /// Who a new conversation will belong to.
+        var owner: String?
         /// Counts the turn against its principal's concurrent-turn cap until it ends.
         var permit: TurnPermit?
     }
 
     /// Checks everything that can be answered with a clean error before any output: the prompt,
     /// the conversation's existence, whether it is busy, the model's credentials and, for an
-    /// `owner`, its cap on concurrent turns (the turn holds a permit from here until it ends).
+    /// `principal`, whether it owns the conversation and its cap on concurrent turns (the turn holds
+    /// a permit from here until it ends).
     public func prepareTurn(
         conversationID: String?,
         prompt: String,
         model: String?,
         images: [String] = [],
         outputSchema: JSONValue? = nil,
-        owner: Principal? = nil
+        principal: Principal? = nil
     ) async throws -> TurnPlan {
         guard !prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw ConversationError.invalidPrompt("The prompt must not be empty.")
         }
         var resolvedModel = model ?? defaultModel
         if let conversationID {
-            guard let record = try await store.record(conversationID) else { throw ConversationError.notFound(conversationID) }
+            let record = try await record(conversationID, for: principal)
             if model == nil, !record.model.isEmpty { resolvedModel = record.model }
             if isRunning(record.id) { throw ConversationError.busy(record.id) }
         }
@@ -89,9 +98,9 @@ public final class ConversationManager: Sendable {
             throw ConversationError.modelNotConfigured(variable: error.variable, message: error.description)
         }
         var permit: TurnPermit?
-        if let owner, let turnLimiter {
-            guard let granted = turnLimiter.acquireTurn(for: owner) else {
-                throw ConversationError.tooManyTurns(limit: turnLimiter.limits(for: owner).concurrentTurns)
+        if let principal, let turnLimiter {
+            guard let granted = turnLimiter.acquireTurn(for: principal) else {
+                throw ConversationError.tooManyTurns(limit: turnLimiter.limits(for: principal).concurrentTurns)
             }
             permit = granted
         }
@@ -101,8 +110,22 @@ public final class ConversationManager: Sendable {
             model: resolvedModel,
             images: images,
             outputSchema: outputSchema,
+            owner: principal?.owner,
             permit: permit
         )
+    }
+
+    /// ``prepareTurn(conversationID:prompt:model:images:outputSchema:principal:)`` for work that was
+    /// already accepted (a webhook): while `principal` runs as many turns as it may, waits for one
+    /// to end instead of refusing. Throws `CancellationError` when cancelled while waiting.
+    public func prepareTurnWhenAllowed(conversationID: String?, prompt: String, model: String?, principal: Principal) async throws -> TurnPlan {
+        while true {
+            do {
+                return try await prepareTurn(conversationID: conversationID, prompt: prompt, model: model, principal: principal)
+            } catch ConversationError.tooManyTurns {
+                try await Task.sleep(for: turnSlotPollInterval)
+            }
+        }
     }
 
     public func isRunning(_ id: String) -> Bool {
@@ -110,18 +133,49 @@ public final class ConversationManager: Sendable {
     }
 
     /// Cancels the running turn of a conversation; false when none was running.
-    public func cancel(_ id: String) async throws -> Bool {
-        guard try await store.record(id) != nil else { throw ConversationError.notFound(id) }
+    public func cancel(_ id: String, by principal: Principal? = nil) async throws -> Bool {
+        _ = try await record(id, for: principal)
         guard let signal = running.withLock({ $0[id.lowercased()] }) else { return false }
         signal.cancel()
         logger.info("turn cancel requested", metadata: ["conversation.id": .string(id)])
         return true
     }
 
-    public func record(_ id: String) async throws -> ConversationRecord {
-        guard let record = try await store.record(id) else { throw ConversationError.notFound(id) }
+    /// The conversation, if `principal` may see it.
+    public func record(_ id: String, for principal: Principal? = nil) async throws -> ConversationRecord {
+        guard let record = try await store.record(id), principal == nil || (record.owner != nil && record.owner == principal?.owner) else {
+            throw ConversationError.notFound(id)
+        }
         return record
     }
+
+    /// Whether `principal` may use the conversation (it exists and is theirs).
+    public func isVisible(_ id: String, to principal: Principal?) async throws -> Bool {
+        do {
+            _ = try await record(id, for: principal)
+            return true
+        } catch ConversationError.notFound {
+            return false
+        }
+    }
+
+    /// `principal`'s conversations, newest first: a page of at most `limit` after `after` (the
+    /// cursor of a previous page, read with ``ConversationListPosition/init(cursor:)``), and the
+    /// cursor of the next page (nil at the end).
+    public func list(for principal: Principal, limit: Int, after: ConversationListPosition?) async throws
+        -> (records: [ConversationRecord], nextCursor: String?)
+    {
+        let (ids, more) = await store.list(owner: principal.owner, limit: limit, after: after)
+        var records: [ConversationRecord] = []
+        for id in ids {
+            if let record = try await store.record(id) { records.append(record) }
+        }
+        guard more, let last = ids.last else { return (records, nil) }
+        return (records, await store.position(of: last)?.cursor)
+    }
+
+    /// The largest page ``list(for:limit:after:)`` answers, and the one it answers by default.
+    public static let listLimits = (default: 50, maximum: 200)
 
     /// Runs the turn and hands each event to `consume` as it happens; returns the outcome.
     @discardableResult
@@ -169,7 +223,7 @@ public final class ConversationManager: Sendable {
                 }
                 record = existing
             } else {
-                record = try await store.create(model: plan.model, provider: providerID)
+                record = try await store.create(model: plan.model, provider: providerID, owner: plan.owner)
                 logger.info(
                     "codex.conversation_starts",
                     metadata: ["conversation.id": .string(record.id), "model": .string(plan.model), "provider": .string(providerID)]

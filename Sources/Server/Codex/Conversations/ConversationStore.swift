@@ -7,6 +7,9 @@ public struct ConversationRecord: Sendable {
     public var id: String
     public var model: String
     public var provider: String
+    /// The principal owner (``Principal/owner``) that created it; nil for conversations from
+    /// before owners were recorded, which no principal can reach.
+    public var owner: String?
     public var createdAt: Date
     public var updatedAt: Date
     /// Completed or aborted turns.
@@ -21,7 +24,9 @@ public struct ConversationRecord: Sendable {
 /// `{"timestamp","type","payload"}` line per record, `session_meta` first, each line written
 /// (with a single `write(2)`) as soon as it exists.
 ///
-/// Files are indexed by name at startup and parsed on first use, so restarts are cheap.
+/// Files are indexed by name at startup and parsed on first use, so restarts are cheap; only
+/// their first line (`session_meta`, with the owner and creation time) is read at startup, for
+/// ``list(owner:limit:after:)``.
 ///
 /// The actor runs on ``BlockingIOExecutor``'s thread, not on its callers' event loops: its file
 /// reads and writes block, and a slow volume must not stall the connections of a loop.
@@ -34,6 +39,8 @@ public actor RolloutConversationStore {
     let logger: Logger
     private var paths: [String: String] = [:]
     private var cache: ConversationCache
+    /// Each conversation's owner and creation time, from its `session_meta`.
+    private var metas: [String: ConversationMeta] = [:]
 
     /// Creates `sessions/` if needed and proves it writable; otherwise a clear startup error.
     ///
@@ -57,6 +64,27 @@ public actor RolloutConversationStore {
         self.logger = logger
         self.cache = ConversationCache(byteBudget: cacheBytes)
         self.paths = Self.index(sessions)
+        self.metas = paths.mapValues(Self.readMeta(path:))
+        let unowned = metas.filter { $0.value.owner == nil }.keys.sorted()
+        if !unowned.isEmpty {
+            logger.warning(
+                "conversations without an owner are reachable by no one",
+                metadata: ["conversation.count": .stringConvertible(unowned.count), "conversation.ids": .string(unowned.prefix(20).joined(separator: ","))]
+            )
+        }
+    }
+
+    /// The owner and creation time recorded in a rollout file's first line (`session_meta`).
+    static func readMeta(path: String) -> ConversationMeta {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return ConversationMeta(owner: nil, createdAt: .distantPast) }
+        defer { try? handle.close() }
+        let head = (try? handle.read(upToCount: 64 * 1024)) ?? Data()
+        let line = head.split(separator: UInt8(ascii: "\n"), maxSplits: 1).first ?? Data()
+        guard let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any], object["type"] as? String == "session_meta" else {
+            return ConversationMeta(owner: nil, createdAt: .distantPast)
+        }
+        let payload = object["payload"] as? [String: Any]
+        return ConversationMeta(owner: payload?["owner"] as? String, createdAt: parseTimestamp(object["timestamp"] as? String) ?? .distantPast)
     }
 
     /// Maps conversation IDs to rollout files by their names.
@@ -89,9 +117,11 @@ public actor RolloutConversationStore {
         paths[id.lowercased()] != nil
     }
 
-    public func create(model: String, provider: String) throws -> ConversationRecord {
+    /// Starts a conversation owned by `owner` (``Principal/owner``).
+    public func create(model: String, provider: String, owner: String?) throws -> ConversationRecord {
         let id = UUID().uuidString.lowercased()
-        let now = Date()
+        // To the millisecond, as the file records it, so the order of ``list`` is the same after a restart.
+        let now = Self.parseTimestamp(Self.timestamp(Date())) ?? Date()
         let components = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: now)
         let directory = sessionsDirectory
             .appendingPathComponent(String(format: "%04d", components.year!))
@@ -104,17 +134,18 @@ public actor RolloutConversationStore {
         )
         let url = directory.appendingPathComponent("rollout-\(stamp)-\(id).jsonl")
         FileManager.default.createFile(atPath: url.path, contents: nil)
-        let record = ConversationRecord(id: id, model: model, provider: provider, createdAt: now, updatedAt: now, turns: 0, messages: [], path: url.path)
+        let record = ConversationRecord(
+            id: id, model: model, provider: provider, owner: owner, createdAt: now, updatedAt: now, turns: 0, messages: [], path: url.path
+        )
         paths[id] = url.path
         cache[id] = record
-        try append(
-            id,
-            type: "session_meta",
-            payload: [
-                "id": id, "timestamp": Self.timestamp(now), "cwd": FileManager.default.currentDirectoryPath,
-                "originator": "codex_gateway", "cli_version": GatewayVersion.current, "model_provider": provider, "model": model,
-            ]
-        )
+        metas[id] = ConversationMeta(owner: owner, createdAt: now)
+        var meta: [String: Any] = [
+            "id": id, "timestamp": Self.timestamp(now), "cwd": FileManager.default.currentDirectoryPath,
+            "originator": "codex_gateway", "cli_version": GatewayVersion.current, "model_provider": provider, "model": model,
+        ]
+        if let owner { meta["owner"] = owner }
+        try append(id, type: "session_meta", payload: meta, at: now)
         return record
     }
 
@@ -125,6 +156,22 @@ public actor RolloutConversationStore {
         let record = try Self.parse(path: path, id: id)
         cache[id] = record
         return record
+    }
+
+    /// The IDs of `owner`'s conversations, newest first (ties by ID, descending): at most `limit`,
+    /// starting after the position `after` (a previous page's last); and whether more follow.
+    public func list(owner: String, limit: Int, after: ConversationListPosition?) -> (ids: [String], more: Bool) {
+        let ordered = metas.lazy
+            .filter { $0.value.owner == owner }
+            .map { ConversationListPosition(createdAt: $0.value.createdAt, id: $0.key) }
+            .filter { after == nil || $0 < after! }
+            .sorted(by: >)
+        return (ordered.prefix(limit).map(\.id), ordered.count > limit)
+    }
+
+    /// Where a conversation stands in ``list(owner:limit:after:)``.
+    public func position(of id: String) -> ConversationListPosition? {
+        metas[id.lowercased()].map { ConversationListPosition(createdAt: $0.createdAt, id: id.lowercased()) }
     }
 
     /// Records the start of a turn: its context and the user's message.
@@ -204,7 +251,9 @@ public actor RolloutConversationStore {
     /// Rebuilds a conversation from its rollout file; unreadable lines (a torn last write) are skipped.
     static func parse(path: String, id: String) throws -> ConversationRecord {
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        var record = ConversationRecord(id: id, model: "", provider: "", createdAt: Date(), updatedAt: Date(), turns: 0, messages: [], path: path)
+        var record = ConversationRecord(
+            id: id, model: "", provider: "", owner: nil, createdAt: Date(), updatedAt: Date(), turns: 0, messages: [], path: path
+        )
         for line in text.split(separator: "\n") {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                 let type = object["type"] as? String, let payload = object["payload"] as? [String: Any]
@@ -213,6 +262,7 @@ public actor RolloutConversationStore {
             switch type {
             case "session_meta":
                 record.createdAt = date
+                record.owner = payload["owner"] as? String
                 record.model = payload["model"] as? String ?? record.model
                 record.provider = payload["model_provider"] as? String ?? record.provider
             case "turn_context":
