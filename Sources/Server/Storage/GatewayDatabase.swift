@@ -21,10 +21,9 @@ public final class GatewayDatabase: Sendable {
     public init(path: String, logger: Logger) throws {
         self.path = path
         do {
-            try FileManager.default.createDirectory(
-                at: URL(fileURLWithPath: path).deletingLastPathComponent(),
-                withIntermediateDirectories: true
-            )
+            try PrivateFiles.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent())
+            // SQLite gives its -wal and -shm files the database file's mode.
+            try PrivateFiles.createFile(atPath: path)
             let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
             self.connection = try SQLiteConnection.open(storage: .file(path: path), threadPool: .singleton, logger: logger, on: eventLoop).wait()
         } catch {
@@ -39,6 +38,9 @@ public final class GatewayDatabase: Sendable {
                 _ = try connection.query(pragma).wait()
             }
             try Self.migrate(connection)
+            for file in [path, path + "-wal", path + "-shm"] where !PrivateFiles.restrict(file, to: PrivateFiles.fileMode) {
+                logger.warning("could not restrict a database file to its owner (0600)", metadata: ["path": .string(file)])
+            }
         } catch {
             try? connection.close().wait()
             throw ConfigurationError(source: path, key: "DATABASE_PATH", message: "cannot prepare the database: \(error)")

@@ -48,7 +48,10 @@ public actor RolloutConversationStore {
     public init(codexHome: String, logger: Logger, cacheBytes: Int = 64 << 20) throws {
         let sessions = URL(fileURLWithPath: codexHome).appendingPathComponent("sessions", isDirectory: true)
         do {
-            try FileManager.default.createDirectory(at: sessions, withIntermediateDirectories: true)
+            try PrivateFiles.createDirectory(at: sessions)
+            for directory in [codexHome, sessions.path] where !PrivateFiles.restrict(directory, to: PrivateFiles.directoryMode) {
+                logger.warning("could not restrict a directory to its owner (0700)", metadata: ["path": .string(directory)])
+            }
             let probe = sessions.appendingPathComponent(".write-test-\(UUID().uuidString)")
             try Data().write(to: probe)
             try FileManager.default.removeItem(at: probe)
@@ -127,13 +130,13 @@ public actor RolloutConversationStore {
             .appendingPathComponent(String(format: "%04d", components.year!))
             .appendingPathComponent(String(format: "%02d", components.month!))
             .appendingPathComponent(String(format: "%02d", components.day!))
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try PrivateFiles.createDirectory(at: directory)
         let stamp = String(
             format: "%04d-%02d-%02dT%02d-%02d-%02d",
             components.year!, components.month!, components.day!, components.hour!, components.minute!, components.second!
         )
         let url = directory.appendingPathComponent("rollout-\(stamp)-\(id).jsonl")
-        FileManager.default.createFile(atPath: url.path, contents: nil)
+        try PrivateFiles.createFile(atPath: url.path)
         let record = ConversationRecord(
             id: id, model: model, provider: provider, owner: owner, createdAt: now, updatedAt: now, turns: 0, messages: [], path: url.path
         )
