@@ -26,7 +26,7 @@ public func buildApplication(
     let activity = IdleMemoryTrimmer.Activity()
     router.add(middleware: RequestIDMiddleware(activity: activity))
     // Request counts and latency by route template (`http.route`); see RequestMetricsMiddleware.
-    router.add(middleware: RequestMetricsMiddleware())
+    router.add(middleware: RequestMetricsMiddleware(operations: OperationTable.all))
     if tracing { router.add(middleware: TracingMiddleware()) }
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: CORSMiddleware(policy: configuration.corsAllowedOrigins, excludedPaths: ["/oauth/authorize"]))

@@ -110,6 +110,7 @@ public struct WebSocketController: Sendable {
             settings: settings,
             logger: logger
         )
+        GatewayMetrics.recordWebSocketUpgrade()
         return .upgrade(headers: headers) { inbound, outbound, context in
             try await connection.run(inbound: inbound, outbound: outbound, context: context)
         }
