@@ -16,6 +16,8 @@ import ServiceLifecycle
 public final class GatewayDatabase: Sendable {
     let connection: SQLiteConnection
     public let path: String
+    /// Key fingerprints under this installation's salt (``InstallationSalt``).
+    public let fingerprinter: KeyFingerprinter
 
     /// Opens (creating if needed) and migrates the database; a clear startup error if it cannot.
     public init(path: String, logger: Logger) throws {
@@ -39,6 +41,7 @@ public final class GatewayDatabase: Sendable {
                 _ = try connection.query(pragma).wait()
             }
             try Self.migrate(connection)
+            self.fingerprinter = KeyFingerprinter(salt: try InstallationSalt.load(connection))
         } catch {
             try? connection.close().wait()
             throw ConfigurationError(source: path, key: "DATABASE_PATH", message: "cannot prepare the database: \(error)")
@@ -117,6 +120,13 @@ public final class GatewayDatabase: Sendable {
         ALTER TABLE api_keys ADD COLUMN rate_limit_per_hour INTEGER;
         ALTER TABLE api_keys ADD COLUMN rate_limit_per_day INTEGER;
         ALTER TABLE api_keys ADD COLUMN rate_limit_concurrent_turns INTEGER
+        """,
+        // Secrets of this installation (InstallationSalt).
+        """
+        CREATE TABLE installation_secrets (
+            name TEXT PRIMARY KEY,
+            value BLOB NOT NULL
+        )
         """,
     ]
 
