@@ -343,7 +343,8 @@ extension JSONSyntaxScanner {
         Int(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self))
     }
 
-    /// `value` as a JSON string literal.
+    /// `value` as a JSON string literal. Control characters (C0, DEL and C1) are escaped as well as
+    /// those JSON requires, so the literal shows no raw control character (in a log, on a terminal).
     public static func quoted(_ value: String) -> String {
         var quoted = "\""
         for scalar in value.unicodeScalars {
@@ -353,7 +354,7 @@ extension JSONSyntaxScanner {
             case "\n": quoted += "\\n"
             case "\r": quoted += "\\r"
             case "\t": quoted += "\\t"
-            case _ where scalar.value < 0x20:
+            case _ where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value):
                 let hex = String(scalar.value, radix: 16)
                 quoted += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             default: quoted.unicodeScalars.append(scalar)

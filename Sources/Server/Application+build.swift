@@ -26,9 +26,9 @@ public func buildApplication(
     let activity = IdleMemoryTrimmer.Activity()
     router.add(middleware: RequestIDMiddleware(activity: activity))
     // Request counts and latency by route template (`http.route`); see RequestMetricsMiddleware.
-    router.add(middleware: RequestMetricsMiddleware())
+    router.add(middleware: RequestMetricsMiddleware(operations: OperationTable.all))
     if tracing { router.add(middleware: TracingMiddleware()) }
-    router.add(middleware: AccessLogMiddleware())
+    router.add(middleware: AccessLogMiddleware(operations: OperationTable.all))
     router.add(middleware: CORSMiddleware(policy: configuration.corsAllowedOrigins, excludedPaths: ["/oauth/authorize"]))
     router.add(middleware: RateLimitHeadersMiddleware())
     router.add(middleware: ErrorMiddleware(operations: OperationTable.all))
@@ -50,7 +50,9 @@ public func buildApplication(
     )
 
     // API keys: GATEWAY_API_KEY, then those created with `codex-gateway keys create`.
-    let apiKeys = CompositeAPIKeyStore([MemoryAPIKeyStore(keys: configuration.apiKeys), SQLiteAPIKeyStore(database: database)])
+    let apiKeys = CompositeAPIKeyStore([
+        MemoryAPIKeyStore(keys: configuration.apiKeys, fingerprinter: database.fingerprinter), SQLiteAPIKeyStore(database: database),
+    ])
     let oauthStore = OAuthStore(database: database)
     try await registerConfiguredOAuthClient(configuration: configuration, store: oauthStore, logger: logger)
     let oauth = OAuthService(store: oauthStore, settings: configuration.oauthSettings, logger: logger)
@@ -120,8 +122,9 @@ func reportStartupWarnings(configuration: GatewayConfiguration, logger: Logger) 
     if configuration.apiKeys.isEmpty {
         logger.warning("GATEWAY_API_KEY is not set: every authenticated operation will answer 401 until a key is configured")
     }
-    for key in configuration.apiKeys where key.count < 16 {
-        logger.warning("an API key in GATEWAY_API_KEY is shorter than 16 characters; use a long random key", metadata: ["key": .string(CredentialHash.fingerprint(CredentialHash.digest(key)))])
+    for (index, key) in configuration.apiKeys.enumerated() where key.count < 16 {
+        // Which key by its place: this runs before the database (and its fingerprint salt) is open.
+        logger.warning("an API key in GATEWAY_API_KEY is shorter than 16 characters; use a long random key", metadata: ["key.position": .stringConvertible(index + 1)])
     }
     let provider = configuration.codex.provider
     if let envKey = provider.envKey, (configuration.environmentValue(envKey) ?? "").isEmpty {

@@ -39,11 +39,12 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(78)
         }
         LoggingSystem.bootstrap { label in
-            let stdout = StructuredLogHandler(label: label, level: level, format: format)
-            guard let otlpHandler = otlp?.logHandler else { return stdout }
+            let stderr = StructuredLogHandler(label: label, level: level, format: format)
+            guard let otlpHandler = otlp?.logHandler else { return stderr }
             var exported = otlpHandler(label)
             exported.logLevel = level
-            return MultiplexLogHandler([stdout, exported])
+            exported.metadataProvider = RequestLogScope.metadataProvider
+            return MultiplexLogHandler([stderr, exported])
         }
         var logger = Logger(label: "codex-gateway")
         if otlp != nil { logger.info("OTLP export on", metadata: ["otlp.services": .stringConvertible(otlp?.services.count ?? 0)]) }

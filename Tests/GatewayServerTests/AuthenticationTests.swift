@@ -103,7 +103,7 @@ struct AuthenticationTests {
     }
 
     @Test func keysAreComparedByDigest() async throws {
-        let store = MemoryAPIKeyStore(keys: ["alpha-key-0000000000"])
+        let store = MemoryAPIKeyStore(keys: ["alpha-key-0000000000"], fingerprinter: KeyFingerprinter(salt: Array(repeating: 7, count: 32)))
         #expect(try await store.principal(forKey: "alpha-key-0000000000") != nil)
         #expect(try await store.principal(forKey: "alpha-key-000000000") == nil)
         #expect(try await store.principal(forKey: "alpha-key-00000000000") == nil)

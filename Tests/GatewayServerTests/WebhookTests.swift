@@ -245,7 +245,7 @@ struct WebhookTests {
             // The row was on disk when 202 was sent, and is still unfinished.
             let database = try GatewayDatabase(path: home + "/gateway.sqlite3", logger: TestGateway.quietLogger)
             let store = WebhookStore(database: database)
-            let owner = CredentialHash.fingerprint(CredentialHash.digest(TestGateway.apiKey))
+            let owner = database.fingerprinter.fingerprint(ofKey: TestGateway.apiKey)
             let stored = try #require(try await store.delivery("resume-1", owner: owner))
             #expect(stored.status == .running || stored.status == .pending)
             try await database.close()

@@ -9,7 +9,7 @@ public protocol APIKeyStore: Sendable {
     func isActive(id: String) async throws -> Bool
 }
 
-/// SHA-256 fingerprints and constant-time comparison, shared by every credential store.
+/// SHA-256 digests and constant-time comparison, shared by every credential store.
 public enum CredentialHash {
     public static func digest(_ secret: String) -> [UInt8] {
         var secret = secret
@@ -23,11 +23,6 @@ public enum CredentialHash {
         for index in lhs.indices { difference |= lhs[index] ^ rhs[index] }
         return difference == 0
     }
-
-    /// A short, non-reversible identifier of a secret, safe to log and show.
-    public static func fingerprint(_ digest: [UInt8]) -> String {
-        "key_" + digest.prefix(6).map { String(format: "%02x", $0) }.joined()
-    }
 }
 
 /// Keys from configuration (`GATEWAY_API_KEY`), hashed at startup.
@@ -36,10 +31,12 @@ public struct MemoryAPIKeyStore: APIKeyStore {
     /// showed in the relay's profile.
     private let keys: [(digest: [UInt8], principal: Principal)]
 
-    public init(keys: [String]) {
+    /// - Parameter fingerprinter: names each key's principal (the database's, so that the
+    ///   fingerprints are those of the installation).
+    public init(keys: [String], fingerprinter: KeyFingerprinter) {
         self.keys = keys.map { key in
             let digest = CredentialHash.digest(key)
-            return (digest, Principal(kind: .apiKey, id: CredentialHash.fingerprint(digest)))
+            return (digest, Principal(kind: .apiKey, id: fingerprinter.fingerprint(ofDigest: digest)))
         }
     }
 

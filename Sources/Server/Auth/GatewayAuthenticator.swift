@@ -29,6 +29,7 @@ public struct GatewayAuthenticator: SecurityHandler {
         let principal = try await principal(for: request.headers, alternatives: alternatives)
         context.principal = principal
         context.logger[metadataKey: "principal"] = .string(principal.id)
+        RequestLogScope.current?.authenticated(as: principal)
         context.rateLimit.status = try admit(principal)
     }
 

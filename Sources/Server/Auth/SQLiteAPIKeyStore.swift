@@ -22,7 +22,7 @@ public struct SQLiteAPIKeyStore: APIKeyStore {
     /// Creates a key; the plain key is returned once and never stored.
     public func create(name: String) async throws -> (key: String, info: APIKeyInfo) {
         let key = SecretToken.generate(prefix: "cgk_")
-        let info = APIKeyInfo(id: CredentialHash.fingerprint(CredentialHash.digest(key)), name: name, createdAt: Date(), revokedAt: nil)
+        let info = APIKeyInfo(id: database.fingerprinter.fingerprint(ofKey: key), name: name, createdAt: Date(), revokedAt: nil)
         try await database.query(
             "INSERT INTO api_keys (id, key_hash, name, created_at) VALUES (?, ?, ?, ?)",
             [.text(info.id), .text(SecretToken.hash(key)), .text(name), .float(info.createdAt.timeIntervalSince1970)]

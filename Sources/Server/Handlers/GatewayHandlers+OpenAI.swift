@@ -76,7 +76,7 @@ extension GatewayHandlers {
         let isStream = contentType?.lowercased().hasPrefix("text/event-stream") ?? request.stream
         let body: ResponseBody
         do {
-            body = try await relayBody(response, isStream: isStream, permit: permit, relayed: relayed)
+            body = try await relayBody(response, isStream: isStream, permit: permit, relayed: relayed, stripsUsage: request.stripsUsage)
         } catch {
             return .badGateway(.json(brokenOff(error, context: context)))
         }
@@ -124,11 +124,12 @@ extension GatewayHandlers {
         _ response: HTTPClientResponse,
         isStream: Bool,
         permit: TurnPermit? = nil,
-        relayed: RelayedStream? = nil
+        relayed: RelayedStream? = nil,
+        stripsUsage: Bool = false
     ) async throws -> ResponseBody {
         let upstream = response.body
         let contentLength = response.headers.first(name: "Content-Length").flatMap(Int.init)
-        let progress = RelayProgress(isStream: isStream, contentLength: contentLength, permit: permit)
+        let progress = RelayProgress(isStream: isStream, contentLength: contentLength, permit: permit, stripsUsage: stripsUsage)
         if !isStream, let contentLength, (0...UpstreamExchange.collectLimit).contains(contentLength), relayed?.isEngaged != true {
             defer { progress.ended() }
             let buffer = try await upstream.collect(upTo: contentLength)
@@ -141,6 +142,7 @@ extension GatewayHandlers {
             write = { writer in
                 defer { progress.ended() }
                 try await relayed.run(progress)
+                if let rest = progress.remainder() { try await writer.write(rest) }
                 progress.completed()
                 try await writer.finish(nil)
             }
@@ -148,9 +150,9 @@ extension GatewayHandlers {
             write = { writer in
                 defer { progress.ended() }
                 for try await buffer in upstream {
-                    progress.observe(buffer)
-                    try await writer.write(buffer)
+                    if let relayed = progress.relay(buffer) { try await writer.write(relayed) }
                 }
+                if let rest = progress.remainder() { try await writer.write(rest) }
                 progress.completed()
                 try await writer.finish(nil)
             }

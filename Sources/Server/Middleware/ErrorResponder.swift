@@ -95,21 +95,39 @@ public struct ErrorMiddleware: RouterMiddleware {
 
 /// The documented path templates, to tell "no such path" (404) from "wrong method" (405).
 struct RouteTemplates: Sendable {
-    private let templates: [(segments: [Substring], method: HTTPRequest.Method)]
+    private let templates: [(path: String, segments: [Substring], method: HTTPRequest.Method)]
+
+    /// The one label of every request whose path matches no template: raw paths would make the
+    /// labels of telemetry unbounded.
+    static let unmatched = "unmatched"
 
     init(_ operations: [OperationDescriptor]) {
-        self.templates = operations.map { ($0.path.split(separator: "/"), $0.method) }
+        self.templates = operations.map { ($0.path, $0.path.split(separator: "/"), $0.method) }
     }
 
     func methods(forPath path: String) -> [HTTPRequest.Method] {
-        let segments = path.split(separator: "/")
         var methods: [HTTPRequest.Method] = []
-        for template in templates where template.segments.count == segments.count {
-            let matches = zip(template.segments, segments).allSatisfy { pattern, segment in
-                pattern.hasPrefix("{") && pattern.hasSuffix("}") || pattern == segment
-            }
-            if matches && !methods.contains(template.method) { methods.append(template.method) }
+        for template in matching(path) where !methods.contains(template.method) {
+            methods.append(template.method)
         }
         return methods.sorted { $0.rawValue < $1.rawValue }
+    }
+
+    /// The template of a route for telemetry: the one the router matched, else the documented
+    /// template `path` matches whatever the method (a 405), else ``unmatched``. (Hummingbird's
+    /// router names a request it found no route for `NotFound`.)
+    func label(matched endpointPath: String?, path: String) -> String {
+        if let endpointPath, endpointPath != "NotFound" { return endpointPath }
+        return matching(path).first(where: { _ in true })?.path ?? Self.unmatched
+    }
+
+    private func matching(_ path: String) -> some Sequence<(path: String, segments: [Substring], method: HTTPRequest.Method)> {
+        let segments = path.split(separator: "/")
+        return templates.lazy.filter { template in
+            template.segments.count == segments.count
+                && zip(template.segments, segments).allSatisfy { pattern, segment in
+                    pattern.hasPrefix("{") && pattern.hasSuffix("}") || pattern == segment
+                }
+        }
     }
 }

@@ -3,7 +3,8 @@ import Hummingbird
 import Logging
 
 /// Gives every request an ID: a valid incoming `X-Request-Id` is kept, anything else replaced.
-/// The ID goes into the logger metadata, the error envelope and the response header.
+/// The ID goes into the logger metadata, the error envelope and the response header, and into the
+/// ``RequestLogScope`` of everything the request runs, a streamed body included.
 public struct RequestIDMiddleware: RouterMiddleware {
     public typealias Context = GatewayRequestContext
 
@@ -22,8 +23,17 @@ public struct RequestIDMiddleware: RouterMiddleware {
         let id = request.headers[Self.header].flatMap(Self.accept) ?? Self.generate()
         context.requestID = id
         context.logger[metadataKey: "request_id"] = .string(id)
-        var response = try await next(request, context)
+        let scope = RequestLogScope(requestID: id)
+        var response = try await RequestLogScope.$current.withValue(scope) { try await next(request, context) }
         response.headers[Self.header] = id
+        if response.body.contentLength == nil {
+            // A stream is written after this returns: its work logs under the request too. (A
+            // body of known length is complete already, and stays unwrapped.)
+            let body = response.body
+            response.body = ResponseBody { writer in
+                try await RequestLogScope.$current.withValue(scope) { try await body.write(writer) }
+            }
+        }
         return response
     }
 

@@ -16,6 +16,8 @@ import ServiceLifecycle
 public final class GatewayDatabase: Sendable {
     let connection: SQLiteConnection
     public let path: String
+    /// Key fingerprints under this installation's salt (``InstallationSalt``).
+    public let fingerprinter: KeyFingerprinter
 
     /// Opens (creating if needed) and migrates the database; a clear startup error if it cannot.
     public init(path: String, logger: Logger) throws {
@@ -41,6 +43,7 @@ public final class GatewayDatabase: Sendable {
             for file in [path, path + "-wal", path + "-shm"] where !PrivateFiles.restrict(file, to: PrivateFiles.fileMode) {
                 logger.warning("could not restrict a database file to its owner (0600)", metadata: ["path": .string(file)])
             }
+            self.fingerprinter = KeyFingerprinter(salt: try InstallationSalt.load(connection))
         } catch {
             try? connection.close().wait()
             throw ConfigurationError(source: path, key: "DATABASE_PATH", message: "cannot prepare the database: \(error)")
@@ -130,6 +133,13 @@ public final class GatewayDatabase: Sendable {
         ALTER TABLE webhook_deliveries ADD COLUMN delivery_id TEXT;
         UPDATE webhook_deliveries SET owner = principal, delivery_id = id;
         CREATE UNIQUE INDEX webhook_deliveries_owner ON webhook_deliveries(owner, delivery_id)
+        """,
+        // Secrets of this installation (InstallationSalt).
+        """
+        CREATE TABLE installation_secrets (
+            name TEXT PRIMARY KEY,
+            value BLOB NOT NULL
+        )
         """,
     ]
 

@@ -32,19 +32,65 @@ public enum GatewayMetrics {
         // Gauges exist from the start, so a scrape shows 0 rather than nothing.
         Meter(label: openWebSockets).set(0)
         Meter(label: runningTurns).set(0)
+        _ = webSocketUpgradeCounter
     }()
+
+    private static let webSocketUpgradeCounter = Counter(label: webSocketUpgrades)
+
+    /// A `GET /ws` became a WebSocket connection.
+    static func recordWebSocketUpgrade() {
+        webSocketUpgradeCounter.increment()
+    }
 
     /// Routes swift-metrics to the Prometheus registry (once per process; later calls do nothing).
     public static func bootstrap() {
         _ = bootstrapped
     }
 
-    /// The registry in the Prometheus text exposition format 0.0.4.
+    /// WebSocket connections upgraded, since the start.
+    public static let webSocketUpgrades = "codex_gateway_websocket_upgrades_total"
+
+    /// What each family measures, for its `# HELP` line (by exposed name). swift-metrics has no
+    /// help text, so the registry has none; ``exposition()`` adds these.
+    static let help: [String: String] = [
+        "hb_requests": "HTTP requests answered, by route template, method and status.",
+        "hb_request_errors": "HTTP requests that ended in an error no handler turned into a response.",
+        "http_server_request_duration": "HTTP request duration in seconds (streams: to their last byte).",
+        "http_server_active_requests": "HTTP requests in flight.",
+        rateLimitRefusals: "Requests refused with 429, by reason.",
+        upstreamRequestDuration: "Model provider requests, time to the response head in seconds, by status.",
+        upstreamErrors: "Failed model provider requests, by kind.",
+        tokens: "Tokens reported by the model provider, by type.",
+        openWebSockets: "WebSocket connections open now.",
+        webSocketUpgrades: "WebSocket connections upgraded from GET /ws.",
+        runningTurns: "Turns (including relayed completions) running now.",
+    ]
+
+    /// The registry and the process metrics in the Prometheus text exposition format 0.0.4, every
+    /// family with its `# HELP` and `# TYPE`.
     public static func exposition() -> [UInt8] {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(16 * 1024)
         registry.emit(into: &buffer)
-        return buffer
+        return Array(withHelp(String(decoding: buffer, as: UTF8.self)).utf8) + Array(ProcessMetrics.exposition().utf8)
+    }
+
+    /// `text` with a `# HELP` line before every `# TYPE` line that has none.
+    static func withHelp(_ text: String) -> String {
+        var result = ""
+        result.reserveCapacity(text.utf8.count + 2048)
+        var previous: Substring = ""
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("# TYPE "), let name = line.dropFirst(7).split(separator: " ").first, !previous.hasPrefix("# HELP \(name) ") {
+                result += "# HELP \(name) \(help[String(name)] ?? "codex-gateway metric \(name).")\n"
+            }
+            result += line
+            result += "\n"
+            previous = line
+        }
+        // The split gave one empty piece after the final newline.
+        if result.hasSuffix("\n\n") { result.removeLast() }
+        return result
     }
 
     /// Prometheus names allow `[a-zA-Z_:][a-zA-Z0-9_:]*`; Hummingbird's use dots (`http.route`).

@@ -1,3 +1,4 @@
+import GatewayRuntime
 import HTTPTypes
 import Hummingbird
 import Metrics
@@ -17,10 +18,18 @@ import Synchronization
 /// answers of known length are then complete in memory, except a relayed answer over 1 MiB,
 /// which is timed to its head. A body of unknown length (a stream: SSE, JSON Lines, a relayed
 /// stream) is wrapped and recorded at its last byte, as before.
+///
+/// A request that matched no route is labelled with the documented template its path matches
+/// (a wrong method: `405`), else `unmatched`: never the raw path.
 public struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     private let cache = RequestMetricsCache()
+    private let routes: RouteTemplates
 
-    public init() {}
+    /// - Parameter operations: the documented operations, whose templates label requests that
+    ///   matched no route.
+    public init(operations: [OperationDescriptor] = []) {
+        self.routes = RouteTemplates(operations)
+    }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
@@ -28,7 +37,7 @@ public struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddlewar
         active.increment()
         do {
             var response = try await next(request, context)
-            let metrics = cache.endpoint(.init(route: context.endpointPath ?? "Unknown", method: request.method, status: response.status))
+            let metrics = cache.endpoint(.init(route: route(request, context), method: request.method, status: response.status))
             guard response.body.contentLength == nil else {
                 metrics.record(since: start)
                 active.decrement()
@@ -45,12 +54,16 @@ public struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddlewar
             return response
         } catch {
             let status = (error as? any HTTPResponseError)?.status ?? .internalServerError
-            let metrics = cache.endpoint(.init(route: context.endpointPath ?? "NotFound", method: request.method, status: status))
-            metrics.requests.increment()
-            metrics.errors.increment()
+            let key = RequestMetricsCache.Key(route: route(request, context), method: request.method, status: status)
+            cache.endpoint(key).requests.increment()
+            cache.errors(key).increment()
             active.decrement()
             throw error
         }
+    }
+
+    private func route(_ request: Request, _ context: Context) -> String {
+        routes.label(matched: context.endpointPath, path: request.uri.path)
     }
 }
 
@@ -66,7 +79,6 @@ final class RequestMetricsCache: Sendable {
     struct Endpoint: Sendable {
         let requests: Counter
         let duration: Metrics.Timer
-        let errors: Counter
 
         init(_ key: Key) {
             let dimensions = [
@@ -76,12 +88,6 @@ final class RequestMetricsCache: Sendable {
             ]
             requests = Counter(label: "hb.requests", dimensions: dimensions)
             duration = Metrics.Timer(label: "http.server.request.duration", dimensions: dimensions, preferredDisplayUnit: .seconds)
-            errors = Counter(
-                label: "hb.request.errors",
-                dimensions: [
-                    ("http.route", key.route), ("http.request.method", key.method.rawValue), ("error.type", String(key.status.code)),
-                ]
-            )
         }
 
         func record(since start: ContinuousClock.Instant) {
@@ -92,6 +98,8 @@ final class RequestMetricsCache: Sendable {
     }
 
     private let endpoints = Mutex<[Key: Endpoint]>([:])
+    /// Made only when an error is seen, so a route that never failed has no series of errors.
+    private let errorCounters = Mutex<[Key: Counter]>([:])
     private let active = Mutex<[HTTPRequest.Method: Meter]>([:])
 
     func endpoint(_ key: Key) -> Endpoint {
@@ -99,6 +107,18 @@ final class RequestMetricsCache: Sendable {
             if let known = endpoints[key] { return known }
             let made = Endpoint(key)
             endpoints[key] = made
+            return made
+        }
+    }
+
+    func errors(_ key: Key) -> Counter {
+        errorCounters.withLock { counters in
+            if let known = counters[key] { return known }
+            let made = Counter(
+                label: "hb.request.errors",
+                dimensions: [("http.route", key.route), ("http.request.method", key.method.rawValue), ("error.type", String(key.status.code))]
+            )
+            counters[key] = made
             return made
         }
     }

@@ -113,8 +113,13 @@ public struct WebSocketController: Sendable {
             settings: settings,
             logger: logger
         )
+        GatewayMetrics.recordWebSocketUpgrade()
+        let scope = RequestLogScope(requestID: requestID, principal: credentials.principal)
         return .upgrade(headers: headers) { inbound, outbound, context in
-            try await connection.run(inbound: inbound, outbound: outbound, context: context)
+            // The connection's turns log under its handshake's request ID.
+            try await RequestLogScope.$current.withValue(scope) {
+                try await connection.run(inbound: inbound, outbound: outbound, context: context)
+            }
         }
     }
 

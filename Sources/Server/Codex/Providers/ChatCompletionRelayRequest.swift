@@ -4,10 +4,14 @@ import NIOCore
 /// A Chat Completions request checked just enough to relay: well-formed JSON, an object with a
 /// non-empty `messages` array of objects, a string `model` (the configured one when absent or
 /// null) and a boolean `stream`. The bytes go upstream unchanged unless the model had to be filled
-/// in, and then only the model is added: nothing is decoded or re-encoded.
+/// in, or a stream asks for no usage: then only that is added (`stream_options.include_usage: true`,
+/// so that the gateway can count the tokens): nothing is decoded or re-encoded.
 struct ChatCompletionRelayRequest {
     var body: ByteBuffer
     var stream: Bool
+    /// The provider is asked for the usage of a stream whose client did not ask for it: its usage
+    /// chunk is to be taken out of the client's stream (``UsageChunkFilter``).
+    var stripsUsage = false
 
     init(body: ByteBuffer, defaultModel: String) throws {
         let notAnObject = "The body must be a JSON object (an OpenAI Chat Completions request)."
@@ -48,7 +52,41 @@ struct ChatCompletionRelayRequest {
         case .success(let (stream, fill)):
             self.stream = stream
             self.body = fill.map { $0.apply(to: body, model: defaultModel) } ?? body
+            if stream, let asking = Self.askingForUsage(self.body) {
+                self.body = asking
+                self.stripsUsage = true
+            }
         }
+    }
+
+    /// `body` with `stream_options.include_usage` set to true; nil when it is already, or when
+    /// `stream_options` is neither an object nor null (the provider's to refuse).
+    static func askingForUsage(_ body: ByteBuffer) -> ByteBuffer? {
+        let edit = body.withUnsafeReadableBytes { bytes -> (range: Range<Int>, text: String)? in
+            guard let members = try? JSONSyntaxScanner.topLevelMembers(of: bytes) else { return nil }
+            guard let options = members.last(where: { $0.keyIs("stream_options", in: bytes) }) else {
+                let brace = bytes.firstIndex(of: UInt8(ascii: "{"))! + 1
+                return (brace..<brace, #""stream_options":{"include_usage":true},"#)
+            }
+            if options.kind == .null { return (options.value, #"{"include_usage":true}"#) }
+            guard options.kind == .object else { return nil }
+            let object = UnsafeRawBufferPointer(rebasing: bytes[options.value])
+            guard let fields = try? JSONSyntaxScanner.topLevelMembers(of: object) else { return nil }
+            let start = options.value.lowerBound
+            guard let include = fields.last(where: { $0.keyIs("include_usage", in: object) }) else {
+                return ((start + 1)..<(start + 1), fields.isEmpty ? #""include_usage":true"# : #""include_usage":true,"#)
+            }
+            if include.kind == .bool, object[include.value.lowerBound] == UInt8(ascii: "t") { return nil }
+            return ((start + include.value.lowerBound)..<(start + include.value.upperBound), "true")
+        }
+        guard let edit else { return nil }
+        let bytes = body.readableBytesView
+        var edited = ByteBuffer()
+        edited.reserveCapacity(bytes.count + edit.text.utf8.count)
+        edited.writeBytes(bytes[..<(bytes.startIndex + edit.range.lowerBound)])
+        edited.writeString(edit.text)
+        edited.writeBytes(bytes[(bytes.startIndex + edit.range.upperBound)...])
+        return edited
     }
 
     /// Where the configured model goes when the request names none.

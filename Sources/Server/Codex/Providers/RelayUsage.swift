@@ -180,7 +180,9 @@ public struct RelayEndDetector: Sendable {
 
 /// What the relay keeps track of while an answer passes: the usage it reports, and its end, at
 /// which the turn's permit is freed before the client can see it (so a client that starts its
-/// next turn on seeing `data: [DONE]`, or the last byte of a sized body, is not refused).
+/// next turn on seeing `data: [DONE]`, or the last byte of a sized body, is not refused). When the
+/// gateway asked for a stream's usage on the client's behalf, it takes the usage chunk out of what
+/// the client gets (``relay(_:)``).
 ///
 /// One consumer at a time uses it: the relay's task, or, for a stream written to a
 /// ``StreamOutlet``, the event loop.
@@ -188,11 +190,31 @@ final class RelayProgress: @unchecked Sendable {
     private var sniffer: RelayUsageSniffer
     private var end: RelayEndDetector
     private let permit: TurnPermit?
+    private var usageFilter: UsageChunkFilter?
 
-    init(isStream: Bool, contentLength: Int?, permit: TurnPermit?) {
+    /// - Parameter stripsUsage: the client did not ask for the stream's usage chunk (see
+    ///   ``ChatCompletionRelayRequest/stripsUsage``).
+    init(isStream: Bool, contentLength: Int?, permit: TurnPermit?, stripsUsage: Bool = false) {
         self.sniffer = RelayUsageSniffer(isStream: isStream)
         self.end = RelayEndDetector(isStream: isStream, contentLength: contentLength)
         self.permit = permit
+        self.usageFilter = isStream && stripsUsage ? UsageChunkFilter() : nil
+    }
+
+    /// Whether the client gets other bytes than the provider's (so they cannot be spliced as is).
+    var rewritesStream: Bool { usageFilter != nil }
+
+    /// Sees `buffer` pass (``observe(_:)``) and returns what the client gets of it: all of it,
+    /// or without the usage chunk; nil for nothing yet.
+    func relay(_ buffer: ByteBuffer) -> ByteBuffer? {
+        observe(buffer)
+        guard usageFilter != nil else { return buffer }
+        return usageFilter!.filter(buffer)
+    }
+
+    /// What ``relay(_:)`` still holds once the answer has ended, for the client.
+    func remainder() -> ByteBuffer? {
+        usageFilter?.remainder()
     }
 
     func observe(_ buffer: ByteBuffer) {

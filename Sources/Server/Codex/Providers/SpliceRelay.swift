@@ -468,11 +468,17 @@ final class SpliceExchange: OutletSource, @unchecked Sendable {
             waitingData += data
             outletState = .waiting(forward: waitingForward, data: waitingData)
         case .running(let progress, _):
-            for part in data { progress.observe(part) }
+            let parts: [ByteBuffer]
+            if framed {
+                for part in data { progress.observe(part) }
+                parts = forward
+            } else {
+                parts = data.compactMap(progress.relay)  // (unframed, what goes forward is the data)
+            }
             let outlet = self.outlet.value
             var writable = true
-            for (index, part) in forward.enumerated() {
-                let flush = index == forward.count - 1
+            for (index, part) in parts.enumerated() {
+                let flush = index == parts.count - 1
                 writable = framed ? outlet.writeFramed(part, flush: flush) : outlet.write(part, flush: flush)
             }
             if !writable { connection.setReading(false) }
@@ -551,11 +557,11 @@ final class SpliceExchange: OutletSource, @unchecked Sendable {
         switch outletState {
         case .waiting(let forward, let data):
             outletState = .running(progress, done: done)
-            pass(forward, data: data)
+            pass(unframedIfRewritten(forward, data, progress), data: data)
             if outlet.value.isWritable { connection.setReading(true) }
         case .endedEarly(let forward, let data, let error):
             outletState = .running(progress, done: done)
-            pass(forward, data: data)
+            pass(unframedIfRewritten(forward, data, progress), data: data)
             outletState = .over
             outlet.value.detach(self)
             if let error { done.fail(error) } else { done.succeed() }
@@ -563,6 +569,14 @@ final class SpliceExchange: OutletSource, @unchecked Sendable {
             done.fail(HTTPClientError.cancelled)
         }
         return done.futureResult
+    }
+
+    /// A stream the relay rewrites (``RelayProgress/rewritesStream``) goes as data, framed by the
+    /// encoder, not as the provider's chunks: from the start, so `forward` gives way to `data`.
+    private func unframedIfRewritten(_ forward: [ByteBuffer], _ data: [ByteBuffer], _ progress: RelayProgress) -> [ByteBuffer] {
+        guard framed, progress.rewritesStream else { return forward }
+        framed = false
+        return data
     }
 
     func outletDrained() {

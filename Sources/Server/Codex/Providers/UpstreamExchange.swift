@@ -282,8 +282,11 @@ final class UpstreamExchange: HTTPClientResponseDelegate, OutletSource, Sendable
         case .outlet(nil):
             wantsMore = false  // held until the relay starts
         case .outlet(let progress?):
-            progress.observe(buffer)
-            wantsMore = outlet!.value.write(buffer, flush: true)
+            if let relayed = progress.relay(buffer) {
+                wantsMore = outlet!.value.write(relayed, flush: true)
+            } else {
+                wantsMore = outlet!.value.isWritable
+            }
         }
         if wantsMore { return eventLoop.makeSucceededVoidFuture() }
         let promise = eventLoop.makePromise(of: Void.self)
@@ -343,8 +346,7 @@ extension UpstreamExchange {
         let outlet = self.outlet!.value
         func send(_ pending: [ByteBuffer]) {
             for buffer in pending {
-                progress.observe(buffer)
-                _ = outlet.write(buffer, flush: false)
+                if let relayed = progress.relay(buffer) { _ = outlet.write(relayed, flush: false) }
             }
             outlet.flush()
         }
