@@ -81,8 +81,8 @@ struct PrintOpenAPI: ParsableCommand {
 }
 
 /// Opens the gateway database the server uses, from the same configuration, and says which on stderr.
-func openDatabase() throws -> GatewayDatabase {
-    let configuration = try loadConfiguration(try loadEnvironment())
+func openDatabase(_ loaded: GatewayConfiguration? = nil) throws -> GatewayDatabase {
+    let configuration = try loaded ?? loadConfiguration(try loadEnvironment())
     FileHandle.standardError.write(Data("codex-gateway: database \(configuration.databasePath)\n".utf8))
     var logger = Logger(label: "codex-gateway")
     logger.logLevel = .error
@@ -150,7 +150,7 @@ struct Keys: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try loadConfiguration(try loadEnvironment())
-            let database = try openDatabase()
+            let database = try openDatabase(configuration)
             let keys = try await SQLiteAPIKeyStore(database: database).list()
             try await database.close()
             for key in configuration.apiKeys {
