@@ -61,6 +61,11 @@ struct StartupTests {
         expectConfigurationFailure(result, variable: "PORT", containing: "already in use")
     }
 
+    @Test func aHostThatDoesNotResolveExits78NamingHOST() throws {
+        let result = try gateway(["HOST": "no-such-host.invalid"]).run([])
+        expectConfigurationFailure(result, variable: "HOST", containing: "does not resolve")
+    }
+
     @Test func anUnwritableCodexHomeExits78NamingCODEX_HOME() throws {
         let result = try gateway(["CODEX_HOME": pathUnderAFile()]).run([])
         expectConfigurationFailure(result, variable: "CODEX_HOME", containing: "is a file, not a directory")

@@ -28,10 +28,10 @@ public enum StartupPreflight {
             return "cannot be created (\(creationProblem(path)))"
         }
         let probe = (path as NSString).appendingPathComponent(".codex-gateway-write-test-\(UUID().uuidString)")
-        guard FileManager.default.createFile(atPath: probe, contents: Data()) else {
-            return "is not writable (\(String(cString: strerror(errno))))"
-        }
-        try? FileManager.default.removeItem(atPath: probe)
+        let descriptor = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard descriptor >= 0 else { return "is not writable (\(String(cString: strerror(errno))))" }
+        close(descriptor)
+        unlink(probe)
         return nil
     }
 
