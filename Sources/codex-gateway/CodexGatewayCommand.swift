@@ -34,6 +34,8 @@ struct Serve: AsyncParsableCommand {
         let otlp: OTLPExport?
         do {
             otlp = try OTLPExport.start(environment: ProcessInfo.processInfo.environment)
+        } catch let error as ConfigurationError {
+            throw configurationFailure(error)
         } catch {
             FileHandle.standardError.write(Data("codex-gateway: configuration error: OTLP export: \(error)\n".utf8))
             throw ExitCode(78)

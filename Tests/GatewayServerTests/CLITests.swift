@@ -72,7 +72,7 @@ struct CLITests {
 
     @Test func doctorFailsNamingTheMissingProviderKeyAndAnUnwritableHome() throws {
         let file = TemporaryDirectory.make() + "/a-file"
-        FileManager.default.createFile(atPath: file, contents: Data())
+        _ = FileManager.default.createFile(atPath: file, contents: Data())
         let result = try cli(["CODEX_HOME": file, "GATEWAY_API_KEY": ""]).run(["doctor", "--timeout", "0.5"])
         #expect(result.status == 1)
         #expect(result.stdout.contains("FAIL CODEX_HOME: \(file) is a file, not a directory"), "\(result.stdout)")

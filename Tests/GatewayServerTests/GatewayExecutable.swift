@@ -18,11 +18,19 @@ struct GatewayExecutable {
     var environment: [String: String]
     var directory: String = TemporaryDirectory.make()
 
-    /// Runs a command to its end.
-    func run(_ arguments: [String]) throws -> Result {
-        let process = try start(arguments)
-        process.process.waitUntilExit()
-        return process.result()
+    /// Runs a command to its end; one still running after `timeout` (a server that started when
+    /// it should have refused to) is stopped and reported with status -1.
+    func run(_ arguments: [String], timeout: Duration = .seconds(60)) throws -> Result {
+        let running = try start(arguments)
+        let deadline = ContinuousClock.now + timeout
+        while running.process.isRunning && ContinuousClock.now < deadline { usleep(20_000) }
+        guard !running.process.isRunning else {
+            running.stop(grace: .seconds(5))
+            var result = running.result()
+            result.status = -1
+            return result
+        }
+        return running.result()
     }
 
     /// Starts a long-running command (the server); the caller terminates it.
@@ -30,8 +38,7 @@ struct GatewayExecutable {
         try #require(FileManager.default.isExecutableFile(atPath: Self.url.path), "build the executable first: \(Self.url.path)")
         let output = directory + "/stdout-\(UUID().uuidString)"
         let errors = directory + "/stderr-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: output, contents: nil)
-        FileManager.default.createFile(atPath: errors, contents: nil)
+        for path in [output, errors] { try #require(FileManager.default.createFile(atPath: path, contents: nil)) }
         let process = Process()
         process.executableURL = Self.url
         process.arguments = arguments

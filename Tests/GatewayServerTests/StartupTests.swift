@@ -30,7 +30,7 @@ struct StartupTests {
     /// A path under a regular file: nothing can be created there, not even by root.
     func pathUnderAFile() -> String {
         let file = TemporaryDirectory.make() + "/a-file"
-        FileManager.default.createFile(atPath: file, contents: Data())
+        _ = FileManager.default.createFile(atPath: file, contents: Data())
         return file + "/below"
     }
 
@@ -64,6 +64,11 @@ struct StartupTests {
     @Test func aHostThatDoesNotResolveExits78NamingHOST() throws {
         let result = try gateway(["HOST": "no-such-host.invalid"]).run([])
         expectConfigurationFailure(result, variable: "HOST", containing: "does not resolve")
+    }
+
+    @Test func anOTLPEndpointThatIsNotAURLExits78NamingIt() throws {
+        let result = try gateway(["OTEL_EXPORTER_OTLP_ENDPOINT": "otel-collector:4318"]).run([])
+        expectConfigurationFailure(result, variable: "OTEL_EXPORTER_OTLP_ENDPOINT", containing: "expected an http(s) URL")
     }
 
     @Test func anUnwritableCodexHomeExits78NamingCODEX_HOME() throws {
