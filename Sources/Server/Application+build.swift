@@ -36,7 +36,13 @@ public func buildApplication(
     router.add(middleware: CredentialThrottleMiddleware(throttle: credentialThrottle))
     router.add(middleware: PageSecurityMiddleware())
 
-    let database = try GatewayDatabase(path: configuration.databasePath, logger: logger)
+    let database: GatewayDatabase
+    do {
+        database = try GatewayDatabase(path: configuration.databasePath, logger: logger)
+    } catch {
+        try? await core.httpClientService.clients.shutdown()  // a client dropped unshut traps
+        throw error
+    }
     var webhookSettings = WebhookService.Settings(secret: configuration.webhookSecret)
     webhookSettings.callbackMaxAttempts = configuration.webhookCallbackMaxAttempts
     webhookSettings.callbackRetryBase = .milliseconds(Int64(configuration.webhookCallbackRetrySeconds * 1000))
@@ -97,7 +103,9 @@ public func buildApplication(
         // Stopped in reverse order: the webhook worker, then the database, then the HTTP client.
         services: [core.httpClientService, DatabaseService(database: database), webhookService, IdleMemoryTrimmer(activity: activity)],
         onServerRunning: { channel in
-            await onServerRunning(channel.localAddress?.port ?? configuration.port)
+            let port = channel.localAddress?.port ?? configuration.port
+            logger.info("codex-gateway started", metadata: configuration.startupMetadata(listeningPort: port))
+            await onServerRunning(port)
         },
         logger: logger
     )
@@ -121,10 +129,6 @@ func registerConfiguredOAuthClient(configuration: GatewayConfiguration, store: O
 func reportStartupWarnings(configuration: GatewayConfiguration, logger: Logger) {
     if configuration.apiKeys.isEmpty {
         logger.warning("GATEWAY_API_KEY is not set: every authenticated operation will answer 401 until a key is configured")
-    }
-    for (index, key) in configuration.apiKeys.enumerated() where key.count < 16 {
-        // Which key by its place: this runs before the database (and its fingerprint salt) is open.
-        logger.warning("an API key in GATEWAY_API_KEY is shorter than 16 characters; use a long random key", metadata: ["key.position": .stringConvertible(index + 1)])
     }
     let provider = configuration.codex.provider
     if let envKey = provider.envKey, (configuration.environmentValue(envKey) ?? "").isEmpty {

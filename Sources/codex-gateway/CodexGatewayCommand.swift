@@ -10,7 +10,7 @@ struct CodexGatewayCommand: AsyncParsableCommand {
         commandName: "codex-gateway",
         abstract: "HTTP gateway to the Codex agent core.",
         version: GatewayVersion.current,
-        subcommands: [Serve.self, PrintOpenAPI.self, Keys.self, OAuthClients.self],
+        subcommands: [Serve.self, PrintOpenAPI.self, PrintConfiguration.self, Doctor.self, Keys.self, OAuthClients.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -22,18 +22,20 @@ struct Serve: AsyncParsableCommand {
     )
 
     func run() async throws {
-        let configuration: GatewayConfiguration
+        let environment = try loadEnvironment()
+        let configuration = try loadConfiguration(environment)
         do {
-            configuration = try GatewayConfiguration.load(environment: try Environment.load())
+            try StartupPreflight.check(configuration, environment: environment)
         } catch let error as ConfigurationError {
-            FileHandle.standardError.write(Data("codex-gateway: configuration error: \(error)\n".utf8))
-            throw ExitCode(78)  // EX_CONFIG
+            throw configurationFailure(error)
         }
         let format: StructuredLogHandler.Format = configuration.logFormat == .json ? .json : .text
         let level = configuration.logLevel
         let otlp: OTLPExport?
         do {
             otlp = try OTLPExport.start(environment: ProcessInfo.processInfo.environment)
+        } catch let error as ConfigurationError {
+            throw configurationFailure(error)
         } catch {
             FileHandle.standardError.write(Data("codex-gateway: configuration error: OTLP export: \(error)\n".utf8))
             throw ExitCode(78)
@@ -49,7 +51,12 @@ struct Serve: AsyncParsableCommand {
         var logger = Logger(label: "codex-gateway")
         if otlp != nil { logger.info("OTLP export on", metadata: ["otlp.services": .stringConvertible(otlp?.services.count ?? 0)]) }
         logger.logLevel = level
-        try await runGateway(configuration: configuration, logger: logger, tracing: otlp != nil, services: otlp?.services ?? [])
+        do {
+            try await runGateway(configuration: configuration, logger: logger, tracing: otlp != nil, services: otlp?.services ?? [])
+        } catch {
+            guard let failure = StartupPreflight.configurationError(for: error, configuration: configuration, environment: environment) else { throw error }
+            throw configurationFailure(failure)
+        }
     }
 }
 
@@ -76,12 +83,17 @@ struct PrintOpenAPI: ParsableCommand {
     }
 }
 
-/// Opens the gateway database the server uses, from the same configuration.
-func openDatabase() throws -> GatewayDatabase {
-    let configuration = try GatewayConfiguration.load(environment: try Environment.load())
+/// Opens the gateway database the server uses, from the same configuration, and says which on stderr.
+func openDatabase(_ loaded: GatewayConfiguration? = nil) throws -> GatewayDatabase {
+    let configuration = try loaded ?? loadConfiguration(try loadEnvironment())
+    FileHandle.standardError.write(Data("codex-gateway: database \(configuration.databasePath)\n".utf8))
     var logger = Logger(label: "codex-gateway")
     logger.logLevel = .error
-    return try GatewayDatabase(path: configuration.databasePath, logger: logger)
+    do {
+        return try GatewayDatabase(path: configuration.databasePath, logger: logger)
+    } catch let error as ConfigurationError {
+        throw configurationFailure(error)
+    }
 }
 
 struct Keys: AsyncParsableCommand {
@@ -92,11 +104,12 @@ struct Keys: AsyncParsableCommand {
     )
 
     /// Per-key limits; omitted ones keep the configured default (RATE_LIMIT_*). 0 is unlimited.
+    /// Values are parsed unconditionally so that `--per-minute -5` gets the range error, not "missing value".
     struct LimitOptions: ParsableArguments {
-        @Option(help: "Requests per minute.") var perMinute: Int?
-        @Option(help: "Requests per hour.") var perHour: Int?
-        @Option(help: "Requests per day.") var perDay: Int?
-        @Option(help: "Turns running at once.") var concurrentTurns: Int?
+        @Option(parsing: .unconditional, help: "Requests per minute.") var perMinute: Int?
+        @Option(parsing: .unconditional, help: "Requests per hour.") var perHour: Int?
+        @Option(parsing: .unconditional, help: "Requests per day.") var perDay: Int?
+        @Option(parsing: .unconditional, help: "Turns running at once.") var concurrentTurns: Int?
 
         var overrides: RateLimitOverrides {
             RateLimitOverrides(perMinute: perMinute, perHour: perHour, perDay: perDay, concurrentTurns: concurrentTurns)
@@ -134,12 +147,20 @@ struct Keys: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List keys (IDs and names; never the keys).")
+        static let configuration = CommandConfiguration(
+            abstract: "List keys (IDs and names; never the keys), those of GATEWAY_API_KEY first, by fingerprint."
+        )
 
         func run() async throws {
-            let database = try openDatabase()
+            let configuration = try loadConfiguration(try loadEnvironment())
+            let database = try openDatabase(configuration)
             let keys = try await SQLiteAPIKeyStore(database: database).list()
+            let fingerprinter = database.fingerprinter
             try await database.close()
+            for key in configuration.apiKeys {
+                let fingerprint = fingerprinter.fingerprint(ofKey: key)
+                print("\(fingerprint)\tGATEWAY_API_KEY\tfrom the environment\tactive\tdefault limits")
+            }
             for key in keys {
                 let state = key.revokedAt == nil ? "active" : "revoked \(Timestamps.string(key.revokedAt!))"
                 print("\(key.id)\t\(key.name)\tcreated \(Timestamps.string(key.createdAt))\t\(state)\t\(Keys.describe(key.limits))")
@@ -167,21 +188,42 @@ struct Keys: AsyncParsableCommand {
 extension Keys {
     struct Limits: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Set a key's rate limits; limits not given return to the configured default. A running gateway applies them to the key's next request."
+            abstract: "Change a key's rate limits: only those given change; --reset first returns all to the configured default. A running gateway applies them to the key's next request."
         )
         @Argument var id: String
         @OptionGroup var limits: LimitOptions
+        @Flag(help: "Return every limit to the configured default (RATE_LIMIT_*) before applying those given.") var reset = false
+
+        func validate() throws {
+            guard reset || !limits.overrides.isEmpty else {
+                throw ValidationError("give at least one of --per-minute, --per-hour, --per-day, --concurrent-turns, or --reset")
+            }
+        }
 
         func run() async throws {
             let database = try openDatabase()
-            let updated = try await SQLiteAPIKeyStore(database: database).setLimits(id: id, limits.overrides)
+            let store = SQLiteAPIKeyStore(database: database)
+            let current = try await store.list().first { $0.id == id && $0.revokedAt == nil }
+            var merged = reset ? RateLimitOverrides() : current?.limits ?? RateLimitOverrides()
+            merged.apply(limits.overrides)
+            let updated = current != nil ? try await store.setLimits(id: id, merged) : false
             try await database.close()
             guard updated else {
                 FileHandle.standardError.write(Data("No active key \(id).\n".utf8))
                 throw ExitCode(1)
             }
-            print("\(id): \(Keys.describe(limits.overrides)).")
+            print("\(id): \(Keys.describe(merged)).")
         }
+    }
+}
+
+extension RateLimitOverrides {
+    /// Takes each limit `other` sets; keeps the others.
+    mutating func apply(_ other: RateLimitOverrides) {
+        perMinute = other.perMinute ?? perMinute
+        perHour = other.perHour ?? perHour
+        perDay = other.perDay ?? perDay
+        concurrentTurns = other.concurrentTurns ?? concurrentTurns
     }
 }
 
@@ -192,24 +234,51 @@ struct OAuthClients: AsyncParsableCommand {
         subcommands: [Add.self, List.self, Remove.self]
     )
 
+    /// The shortest client secret `add --secret` accepts.
+    static let minimumSecretLength = 32
+
+    /// An absolute URI without a fragment, `https://`, or plain `http://` only to this machine
+    /// (`127.0.0.1`, `[::1]`, `localhost`), where a native app receives its code.
+    static func validateRedirectURI(_ uri: String) throws {
+        guard let components = URLComponents(string: uri), let scheme = components.scheme?.lowercased(), let host = components.host, !host.isEmpty,
+            components.fragment == nil
+        else {
+            throw ValidationError("--redirect-uri '\(uri)' is not an absolute URI without a fragment")
+        }
+        switch scheme {
+        case "https": return
+        case "http" where ["127.0.0.1", "[::1]", "::1", "localhost"].contains(host.lowercased()): return
+        case "http": throw ValidationError("--redirect-uri '\(uri)' is plain http to another machine; use https (http only for 127.0.0.1, [::1] or localhost)")
+        default: return  // a native app's private-use scheme (com.example.app:/callback)
+        }
+    }
+
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a client; prints its secret once.")
         @Option(help: "The client ID.") var id: String
         @Option(help: "A display name.") var name: String?
         @Option(name: .customLong("redirect-uri"), help: "An exact redirect URI (repeatable).") var redirectURIs: [String] = []
-        @Option(help: "The secret (default: a new random one).") var secret: String?
+        @Option(help: "The secret, \(OAuthClients.minimumSecretLength) characters or more (default: a new random one).") var secret: String?
+        @Flag(help: "Replace a client of the same ID (its secret, name and redirect URIs).") var replace = false
+
+        func validate() throws {
+            for uri in redirectURIs { try OAuthClients.validateRedirectURI(uri) }
+            if let secret, secret.count < OAuthClients.minimumSecretLength {
+                throw ValidationError(
+                    "--secret has \(secret.count) characters; at least \(OAuthClients.minimumSecretLength) are required (or leave it out for a random one)")
+            }
+        }
 
         func run() async throws {
-            for uri in redirectURIs {
-                guard let components = URLComponents(string: uri), components.scheme != nil, components.host != nil else {
-                    throw ValidationError("'\(uri)' is not an absolute URI")
-                }
-            }
             let clientSecret = secret ?? SecretToken.generate(prefix: "cgcs_")
             let database = try openDatabase()
-            try await OAuthStore(database: database).upsertClient(
-                clientID: id, secret: clientSecret, name: name ?? id, redirectURIs: redirectURIs, source: "cli"
-            )
+            let store = OAuthStore(database: database)
+            if !replace, try await store.client(id) != nil {
+                try await database.close()
+                FileHandle.standardError.write(Data("A client \(id) already exists; add --replace to replace it.\n".utf8))
+                throw ExitCode(1)
+            }
+            try await store.upsertClient(clientID: id, secret: clientSecret, name: name ?? id, redirectURIs: redirectURIs, source: "cli")
             try await database.close()
             print(clientSecret)
             FileHandle.standardError.write(Data("Registered \(id). The secret is shown only this once.\n".utf8))

@@ -1,3 +1,5 @@
+import Foundation
+import GatewayServer
 import Logging
 import OTel
 import ServiceLifecycle
@@ -16,14 +18,23 @@ struct OTLPExport {
     /// The exporters and batch processors; they flush on shutdown.
     var services: [any Service]
 
+    static let endpointVariables = ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
+
     static func isConfigured(_ environment: [String: String]) -> Bool {
-        ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
-            .contains { !(environment[$0] ?? "").isEmpty }
+        endpointVariables.contains { !(environment[$0] ?? "").isEmpty }
     }
 
-    /// Builds the backends and bootstraps the tracer; nil when OTLP is not configured.
+    /// Builds the backends and bootstraps the tracer; nil when OTLP is not configured. An endpoint
+    /// that is not an absolute http(s) URL is a ``ConfigurationError`` naming its variable.
     static func start(environment: [String: String]) throws -> OTLPExport? {
         guard isConfigured(environment) else { return nil }
+        for name in endpointVariables {
+            guard let raw = environment[name], !raw.isEmpty else { continue }
+            guard let url = URLComponents(string: raw), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host?.isEmpty == false else {
+                throw ConfigurationError(
+                    source: "environment", key: name, message: "expected an http(s) URL such as http://otel-collector:4318, found '\(raw)'")
+            }
+        }
         var configuration = OTel.Configuration.default
         configuration.serviceName = "codex-gateway"
         configuration.metrics.enabled = false

@@ -40,10 +40,10 @@ struct AuthenticationTests {
     }
 
     @Test func anyKeyOfACommaSeparatedListWorks() async throws {
-        let gateway = TestGateway(["GATEWAY_API_KEY": "first-key-aaaaaaaaaaaa, second-key-bbbbbbbbbbbb"])
+        let gateway = TestGateway(["GATEWAY_API_KEY": "first-key-aaaaaaaaaaaaaaaaaaaaaaaaaaaa, second-key-bbbbbbbbbbbbbbbbbbbbbbbbbbb"])
         try await gateway.withRouter { client in
-            let first = try await client.execute(uri: "/whoami", method: .get, headers: .apiKey("first-key-aaaaaaaaaaaa"))
-            let second = try await client.execute(uri: "/whoami", method: .get, headers: .apiKey("second-key-bbbbbbbbbbbb"))
+            let first = try await client.execute(uri: "/whoami", method: .get, headers: .apiKey("first-key-aaaaaaaaaaaaaaaaaaaaaaaaaaaa"))
+            let second = try await client.execute(uri: "/whoami", method: .get, headers: .apiKey("second-key-bbbbbbbbbbbbbbbbbbbbbbbbbbb"))
             #expect(first.status == .ok)
             #expect(second.status == .ok)
             #expect(try first.json()["id"] as? String != second.json()["id"] as? String)
@@ -94,11 +94,14 @@ struct AuthenticationTests {
         }
     }
 
-    @Test func theSeedREADMEExampleKeyWorksWhenConfigured() async throws {
-        // README: curl -H "X-API-Key: your-api-key" …
-        try await TestGateway(["GATEWAY_API_KEY": "your-api-key"]).withRouter { client in
-            let response = try await client.execute(uri: "/whoami", method: .get, headers: .apiKey("your-api-key"))
-            #expect(response.status == .ok)
+    @Test func theSeedREADMEExampleKeysAreRefusedAtStartupNamingTheVariable() throws {
+        // The seed's curl -H "X-API-Key: your-api-key" and its .env's your-secure-api-key-here are too short to configure.
+        for key in ["your-api-key", "your-secure-api-key-here"] {
+            #expect {
+                _ = try TestGateway(["GATEWAY_API_KEY": key]).configuration()
+            } throws: { error in
+                (error as? ConfigurationError)?.key == "GATEWAY_API_KEY"
+            }
         }
     }
 

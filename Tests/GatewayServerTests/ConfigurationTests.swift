@@ -61,8 +61,43 @@ struct ConfigurationTests {
     }
 
     @Test func apiKeysAreACommaSeparatedList() throws {
-        let configuration = try load(["GATEWAY_API_KEY": " one-key-aaaaaaaaaaaa ,two-key-bbbbbbbbbbbb,, "])
-        #expect(configuration.apiKeys == ["one-key-aaaaaaaaaaaa", "two-key-bbbbbbbbbbbb"])
+        let configuration = try load(["GATEWAY_API_KEY": " one-key-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa ,two-key-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbb,, "])
+        #expect(configuration.apiKeys == ["one-key-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "two-key-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"])
+    }
+
+    @Test func apiKeysShorterThan32CharactersAreRefusedNamingTheVariable() throws {
+        expectError(["GATEWAY_API_KEY": "your-secure-api-key-here"], key: "GATEWAY_API_KEY", containing: "at least 32")
+        expectError(["GATEWAY_API_KEY": "\(String(repeating: "a", count: 32)),short-one"], key: "GATEWAY_API_KEY", containing: "key 2 of 2")
+        #expect(try load(["GATEWAY_API_KEY": String(repeating: "k", count: 32)]).apiKeys.count == 1)
+    }
+
+    @Test func theSeedDotEnvIsReadButItsPlaceholderKeyIsRefused() throws {
+        let directory = TemporaryDirectory.make()
+        let path = directory + "/.env"
+        try """
+        OPENAI_API_KEY=sk-proj-your-key-here
+        PORT=8080
+        RUST_LOG=info,codex_gateway=debug
+        GATEWAY_API_KEY=your-secure-api-key-here
+        OAUTH_CLIENT_ID=codex-gateway-client
+        OAUTH_CLIENT_SECRET=your-oauth-secret-here
+        CODEX_HOME=\(directory)
+
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        let environment = try Environment.load(dotEnvPath: path, processEnvironment: [:])
+        #expect(environment["GATEWAY_API_KEY"] == "your-secure-api-key-here")
+        #expect {
+            try GatewayConfiguration.load(environment: environment)
+        } throws: { error in
+            let error = error as? ConfigurationError
+            return error?.key == "GATEWAY_API_KEY" && error?.source == path
+        }
+    }
+
+    @Test func aDotEnvWithCRLFLineEndingsReadsEveryLineWithoutCarriageReturns() throws {
+        let parsed = try DotEnv.parse("PORT=3000\r\nGATEWAY_API_KEY=\"quoted-key\"\r\nHOST=127.0.0.1 # comment\r\nRUST_LOG=warn\r\n")
+        #expect(parsed == ["PORT": "3000", "GATEWAY_API_KEY": "quoted-key", "HOST": "127.0.0.1", "RUST_LOG": "warn"])
+        #expect(parsed.values.allSatisfy { !$0.unicodeScalars.contains("\r") })
     }
 
     @Test func dotEnvFillsWhatTheEnvironmentLeavesUnset() throws {
@@ -71,14 +106,14 @@ struct ConfigurationTests {
         try """
         # Gateway
         PORT=3000
-        export GATEWAY_API_KEY="from-file-key-cccccccc"
+        export GATEWAY_API_KEY="from-file-key-cccccccccccccccccccccccc"
         RUST_LOG=info,codex_gateway=debug
         CORS_ALLOWED_ORIGINS='https://a.example # not a comment'
         HOST=127.0.0.1 # a comment
         """.write(toFile: path, atomically: true, encoding: .utf8)
         let environment = try Environment.load(dotEnvPath: path, processEnvironment: ["PORT": "4000", "CODEX_HOME": directory])
         #expect(environment["PORT"] == "4000", "real environment variables win")
-        #expect(environment["GATEWAY_API_KEY"] == "from-file-key-cccccccc")
+        #expect(environment["GATEWAY_API_KEY"] == "from-file-key-cccccccccccccccccccccccc")
         #expect(environment["CORS_ALLOWED_ORIGINS"] == "https://a.example # not a comment")
         #expect(environment["HOST"] == "127.0.0.1")
         #expect(throws: ConfigurationError.self, "a quoted value keeps its '#'") { try GatewayConfiguration.load(environment: environment) }

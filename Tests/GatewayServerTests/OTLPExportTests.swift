@@ -16,9 +16,7 @@ struct OTLPExportTests {
         var body: [UInt8]
     }
 
-    static var executable: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("codex-gateway")
-    }
+    static var executable: URL { GatewayExecutable.url }
 
     @Test func logsAndTracesReachTheCollectorOverOTLPHTTP() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.executable.path), "build the executable first: \(Self.executable.path)")

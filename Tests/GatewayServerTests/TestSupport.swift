@@ -9,7 +9,7 @@ import NIOPosix
 
 /// A gateway built from an environment dictionary, with a throwaway `CODEX_HOME`.
 struct TestGateway {
-    static let apiKey = "test-key-0123456789abcdef"
+    static let apiKey = "test-key-0123456789abcdef0123456789"
 
     var environment: [String: String]
 

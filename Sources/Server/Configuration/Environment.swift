@@ -47,14 +47,17 @@ public struct Environment: Sendable {
     }
 }
 
-/// Parser for `.env` files: `KEY=value` lines, `#` comments, optional `export `, single or double
+/// Parser for `.env` files: `KEY=value` lines (LF or CRLF), `#` comments, optional `export `, single or double
 /// quotes (double quotes understand `\n`, `\"` and `\\`).
 public enum DotEnv {
     public static func parse(_ text: String, file: String = ".env") throws -> [String: String] {
         var result: [String: String] = [:]
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            var line = rawLine.trimmingCharacters(in: .whitespaces)
-            if line.hasSuffix("\r") { line.removeLast() }
+        // Split on Unicode scalars: a Swift Character joins "\r\n" into one, so CRLF lines would not split on "\n".
+        let lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { String(String.UnicodeScalarView($0)) }
+        for (index, rawLine) in lines.enumerated() {
+            var line = rawLine
+            if line.unicodeScalars.last == "\r" { line.unicodeScalars.removeLast() }
+            line = line.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
             if line.hasPrefix("export ") { line = String(line.dropFirst(7)).trimmingCharacters(in: .whitespaces) }
             guard let equals = line.firstIndex(of: "=") else {

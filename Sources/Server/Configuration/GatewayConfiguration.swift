@@ -106,10 +106,7 @@ public struct GatewayConfiguration: Sendable {
             .split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }
-        for key in apiKeys where key.contains(where: { $0.isWhitespace || !$0.isASCII || $0.asciiValue! < 0x21 }) {
-            _ = key
-            throw environment.error("GATEWAY_API_KEY", "keys must be printable ASCII without spaces")
-        }
+        try validateAPIKeys(apiKeys, environment: environment)
 
         let clientID = environment.nonEmpty("OAUTH_CLIENT_ID")
         let clientSecret = environment.nonEmpty("OAUTH_CLIENT_SECRET")
