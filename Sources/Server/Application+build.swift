@@ -24,6 +24,7 @@ public func buildApplication(
     let core = try CodexCore(configuration: configuration, logger: logger, turnLimiter: rateLimiter, tracing: tracing)
     let router = Router(context: GatewayRequestContext.self)
     let activity = IdleMemoryTrimmer.Activity()
+    router.add(middleware: ContentTypeOptionsMiddleware())
     router.add(middleware: RequestIDMiddleware(activity: activity))
     // Request counts and latency by route template (`http.route`); see RequestMetricsMiddleware.
     router.add(middleware: RequestMetricsMiddleware())
