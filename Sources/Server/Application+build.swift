@@ -86,7 +86,7 @@ public func buildApplication(
     )
     return Application(
         router: router,
-        server: webSocket.serverBuilder(),
+        server: webSocket.serverBuilder(timeouts: configuration.httpTimeouts),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "codex-gateway"),
         // Stopped in reverse order: the webhook worker, then the database, then the HTTP client.
         services: [core.httpClientService, DatabaseService(database: database), webhookService, IdleMemoryTrimmer(activity: activity)],

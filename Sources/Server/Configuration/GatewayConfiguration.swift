@@ -51,6 +51,10 @@ public struct GatewayConfiguration: Sendable {
     /// HTTP/1.1 connections, their chunks copied as they are (``SpliceConnections``); `false`
     /// sends them through AsyncHTTPClient like every other request.
     public var upstreamSplice: Bool = true
+    /// `HTTP_HEADER_TIMEOUT_SECONDS`, `HTTP_BODY_TIMEOUT_SECONDS`, `HTTP_IDLE_TIMEOUT_SECONDS`: how
+    /// long a client may take to send a request head, then its body, and how long a keep-alive
+    /// connection may sit silent (``HTTPTimeouts``).
+    public var httpTimeouts: HTTPTimeouts = .defaults
 
     public func environmentValue(_ name: String) -> String? { environment[name] }
 
@@ -225,6 +229,18 @@ public struct GatewayConfiguration: Sendable {
             configuration.upstreamMaxConnections = value
         }
         configuration.upstreamSplice = try bool("UPSTREAM_SPLICE", environment: environment) ?? true
+        func timeout(_ key: String, _ fallback: Duration) throws -> Duration {
+            guard let raw = environment.nonEmpty(key) else { return fallback }
+            guard let value = Double(raw), value > 0, value.isFinite else {
+                throw environment.error(key, "expected a positive number of seconds, found '\(raw)'")
+            }
+            return .milliseconds(Int64(value * 1000))
+        }
+        configuration.httpTimeouts = HTTPTimeouts(
+            header: try timeout("HTTP_HEADER_TIMEOUT_SECONDS", HTTPTimeouts.defaults.header),
+            body: try timeout("HTTP_BODY_TIMEOUT_SECONDS", HTTPTimeouts.defaults.body),
+            idle: try timeout("HTTP_IDLE_TIMEOUT_SECONDS", HTTPTimeouts.defaults.idle)
+        )
         return configuration
     }
 
