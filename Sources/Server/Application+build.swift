@@ -39,11 +39,16 @@ public func buildApplication(
     var webhookSettings = WebhookService.Settings(secret: configuration.webhookSecret)
     webhookSettings.callbackMaxAttempts = configuration.webhookCallbackMaxAttempts
     webhookSettings.callbackRetryBase = .milliseconds(Int64(configuration.webhookCallbackRetrySeconds * 1000))
+    webhookSettings.callbackConcurrency = configuration.webhookCallbackConcurrency
+    webhookSettings.callbackPerHost = configuration.webhookCallbackPerHost
     let webhookStore = WebhookStore(database: database)
+    // Every URL fetched on a caller's behalf goes through this client and its policy.
+    let outboundPolicy = OutboundPolicy(allowPrivate: configuration.outboundAllowPrivate)
+    let outbound = OutboundHTTPClient(policy: outboundPolicy, logger: logger)
     let webhookService = WebhookService(
         store: webhookStore,
         conversations: core.manager,
-        httpClient: core.httpClientService.client,
+        outbound: outbound,
         settings: webhookSettings,
         logger: logger
     )
@@ -73,7 +78,7 @@ public func buildApplication(
             ("database", { await database.ping() ? nil : "the database at \(database.path) does not answer" }),
         ]),
         conversations: core.manager,
-        webhooks: WebhookIntake(store: webhookStore, service: webhookService, secret: configuration.webhookSecret),
+        webhooks: WebhookIntake(store: webhookStore, service: webhookService, secret: configuration.webhookSecret, outbound: outboundPolicy),
         webSocketTickets: webSocketTickets,
         oauth: OAuthEndpoints(service: oauth, apiKeys: apiKeys),
         relay: OpenAIRelay(transport: core.transport, defaultModel: core.defaultModel, turnLimiter: rateLimiter),
@@ -88,8 +93,8 @@ public func buildApplication(
         router: router,
         server: webSocket.serverBuilder(timeouts: configuration.httpTimeouts),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "codex-gateway"),
-        // Stopped in reverse order: the webhook worker, then the database, then the HTTP client.
-        services: [core.httpClientService, DatabaseService(database: database), webhookService, IdleMemoryTrimmer(activity: activity)],
+        // Stopped in reverse order: the webhook worker, then the database, then the HTTP clients.
+        services: [core.httpClientService, outbound, DatabaseService(database: database), webhookService, IdleMemoryTrimmer(activity: activity)],
         onServerRunning: { channel in
             await onServerRunning(channel.localAddress?.port ?? configuration.port)
         },

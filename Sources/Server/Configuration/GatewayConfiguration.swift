@@ -55,6 +55,13 @@ public struct GatewayConfiguration: Sendable {
     /// long a client may take to send a request head, then its body, and how long a keep-alive
     /// connection may sit silent (``HTTPTimeouts``).
     public var httpTimeouts: HTTPTimeouts = .defaults
+    /// `OUTBOUND_ALLOW_PRIVATE`: URLs fetched for a caller (webhook callbacks) may reach loopback,
+    /// private and link-local addresses (``OutboundPolicy``).
+    public var outboundAllowPrivate: Bool = false
+    /// `WEBHOOK_CALLBACK_CONCURRENCY`, `WEBHOOK_CALLBACK_PER_HOST`: callbacks POSTed at once, in all
+    /// and to one host.
+    public var webhookCallbackConcurrency: Int = 16
+    public var webhookCallbackPerHost: Int = 2
 
     public func environmentValue(_ name: String) -> String? { environment[name] }
 
@@ -241,6 +248,14 @@ public struct GatewayConfiguration: Sendable {
             body: try timeout("HTTP_BODY_TIMEOUT_SECONDS", HTTPTimeouts.defaults.body),
             idle: try timeout("HTTP_IDLE_TIMEOUT_SECONDS", HTTPTimeouts.defaults.idle)
         )
+        configuration.outboundAllowPrivate = try bool("OUTBOUND_ALLOW_PRIVATE", environment: environment) ?? false
+        for (key, keyPath) in [("WEBHOOK_CALLBACK_CONCURRENCY", \GatewayConfiguration.webhookCallbackConcurrency), ("WEBHOOK_CALLBACK_PER_HOST", \.webhookCallbackPerHost)] {
+            guard let raw = environment.nonEmpty(key) else { continue }
+            guard let value = Int(raw), (1...1000).contains(value) else {
+                throw environment.error(key, "expected a number of callbacks from 1 to 1000, found '\(raw)'")
+            }
+            configuration[keyPath: keyPath] = value
+        }
         return configuration
     }
 

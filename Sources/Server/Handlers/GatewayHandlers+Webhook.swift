@@ -6,16 +6,19 @@ import Hummingbird
 import Logging
 import NIOCore
 
-/// What the webhook handlers need: the store, the background service to wake, the secret.
+/// What the webhook handlers need: the store, the background service to wake, the secret, and
+/// the policy callback URLs must meet.
 public struct WebhookIntake: Sendable {
     let store: WebhookStore
     let service: WebhookService
     let secret: String?
+    let outbound: OutboundPolicy
 
-    public init(store: WebhookStore, service: WebhookService, secret: String?) {
+    public init(store: WebhookStore, service: WebhookService, secret: String?, outbound: OutboundPolicy = .init()) {
         self.store = store
         self.service = service
         self.secret = secret
+        self.outbound = outbound
     }
 }
 
@@ -52,10 +55,8 @@ extension GatewayHandlers {
             switch event.data?["callback_url"] {
             case nil, .null?: break
             case .string(let url)?:
-                guard let components = URLComponents(string: url), ["http", "https"].contains(components.scheme?.lowercased() ?? ""),
-                    components.host?.isEmpty == false
-                else {
-                    return .badRequest(.json(envelope(context, 400, "invalid_request", "data.callback_url must be an absolute http(s) URL.")))
+                if let refusal = webhooks.outbound.check(url) {
+                    return .badRequest(.json(envelope(context, 400, "invalid_callback_url", "data.callback_url \(refusal).")))
                 }
                 callbackURL = url
             default: return .badRequest(.json(envelope(context, 400, "invalid_request", "data.callback_url must be a string.")))
