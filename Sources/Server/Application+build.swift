@@ -78,7 +78,14 @@ public func buildApplication(
             ("database", { await database.ping() ? nil : "the database at \(database.path) does not answer" }),
         ]),
         conversations: core.manager,
-        webhooks: WebhookIntake(store: webhookStore, service: webhookService, secret: configuration.webhookSecret, outbound: outboundPolicy),
+        webhooks: WebhookIntake(
+            store: webhookStore,
+            signatures: WebhookSignatureStore(database: database),
+            service: webhookService,
+            secret: configuration.webhookSecret,
+            tolerance: configuration.webhookTolerance,
+            outbound: outboundPolicy
+        ),
         webSocketTickets: webSocketTickets,
         oauth: OAuthEndpoints(service: oauth, apiKeys: apiKeys),
         relay: OpenAIRelay(transport: core.transport, defaultModel: core.defaultModel, turnLimiter: rateLimiter),

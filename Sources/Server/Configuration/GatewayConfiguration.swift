@@ -58,6 +58,8 @@ public struct GatewayConfiguration: Sendable {
     /// `OUTBOUND_ALLOW_PRIVATE`: URLs fetched for a caller (webhook callbacks) may reach loopback,
     /// private and link-local addresses (``OutboundPolicy``).
     public var outboundAllowPrivate: Bool = false
+    /// `WEBHOOK_TOLERANCE_SECONDS`: how far a signed webhook's `X-Webhook-Timestamp` may be from now.
+    public var webhookTolerance: Duration = .seconds(300)
     /// `WEBHOOK_CALLBACK_CONCURRENCY`, `WEBHOOK_CALLBACK_PER_HOST`: callbacks POSTed at once, in all
     /// and to one host.
     public var webhookCallbackConcurrency: Int = 16
@@ -249,6 +251,7 @@ public struct GatewayConfiguration: Sendable {
             idle: try timeout("HTTP_IDLE_TIMEOUT_SECONDS", HTTPTimeouts.defaults.idle)
         )
         configuration.outboundAllowPrivate = try bool("OUTBOUND_ALLOW_PRIVATE", environment: environment) ?? false
+        configuration.webhookTolerance = try timeout("WEBHOOK_TOLERANCE_SECONDS", configuration.webhookTolerance)
         for (key, keyPath) in [("WEBHOOK_CALLBACK_CONCURRENCY", \GatewayConfiguration.webhookCallbackConcurrency), ("WEBHOOK_CALLBACK_PER_HOST", \.webhookCallbackPerHost)] {
             guard let raw = environment.nonEmpty(key) else { continue }
             guard let value = Int(raw), (1...1000).contains(value) else {

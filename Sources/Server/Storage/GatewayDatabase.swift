@@ -118,6 +118,15 @@ public final class GatewayDatabase: Sendable {
         ALTER TABLE api_keys ADD COLUMN rate_limit_per_day INTEGER;
         ALTER TABLE api_keys ADD COLUMN rate_limit_concurrent_turns INTEGER
         """,
+        // Body-only webhook signatures already used, so a signed body is not run again under another ID.
+        """
+        CREATE TABLE webhook_signatures (
+            signature TEXT PRIMARY KEY,
+            principal TEXT NOT NULL,
+            delivery_id TEXT NOT NULL,
+            seen_at REAL NOT NULL
+        )
+        """,
     ]
 
     static func migrate(_ connection: SQLiteConnection) throws {

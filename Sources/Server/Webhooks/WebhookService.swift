@@ -185,8 +185,11 @@ public final class WebhookService: Service {
                 request.headers.add(name: "Content-Type", value: "application/json")
                 request.headers.add(name: "User-Agent", value: "codex-gateway/\(GatewayVersion.current)")
                 request.headers.add(name: "X-Webhook-Id", value: delivery.id)
+                let timestamp = Int(Date().timeIntervalSince1970)
+                request.headers.add(name: WebhookSignature.timestampHeader, value: String(timestamp))
                 if let secret = settings.secret {
-                    request.headers.add(name: "X-Hub-Signature-256", value: WebhookSignature.sign(body, secret: secret))
+                    request.headers.add(name: WebhookSignature.signatureHeader, value: WebhookSignature.sign(body, id: delivery.id, timestamp: timestamp, secret: secret))
+                    request.headers.add(name: WebhookSignature.bodySignatureHeader, value: WebhookSignature.sign(body, secret: secret))
                 }
                 request.body = .bytes(ByteBuffer(bytes: body))
                 let timeout = TimeAmount.milliseconds(Int64(settings.callbackTimeout.components.seconds * 1000))
