@@ -24,6 +24,7 @@ public func buildApplication(
     let core = try CodexCore(configuration: configuration, logger: logger, turnLimiter: rateLimiter, tracing: tracing)
     let router = Router(context: GatewayRequestContext.self)
     let activity = IdleMemoryTrimmer.Activity()
+    router.add(middleware: ContentTypeOptionsMiddleware())
     router.add(middleware: RequestIDMiddleware(activity: activity))
     // Request counts and latency by route template (`http.route`); see RequestMetricsMiddleware.
     router.add(middleware: RequestMetricsMiddleware(operations: OperationTable.all))
@@ -46,11 +47,16 @@ public func buildApplication(
     var webhookSettings = WebhookService.Settings(secret: configuration.webhookSecret)
     webhookSettings.callbackMaxAttempts = configuration.webhookCallbackMaxAttempts
     webhookSettings.callbackRetryBase = .milliseconds(Int64(configuration.webhookCallbackRetrySeconds * 1000))
+    webhookSettings.callbackConcurrency = configuration.webhookCallbackConcurrency
+    webhookSettings.callbackPerHost = configuration.webhookCallbackPerHost
     let webhookStore = WebhookStore(database: database)
+    // Every URL fetched on a caller's behalf goes through this client and its policy.
+    let outboundPolicy = OutboundPolicy(allowPrivate: configuration.outboundAllowPrivate)
+    let outbound = OutboundHTTPClient(policy: outboundPolicy, logger: logger)
     let webhookService = WebhookService(
         store: webhookStore,
         conversations: core.manager,
-        httpClient: core.httpClientService.client,
+        outbound: outbound,
         settings: webhookSettings,
         logger: logger
     )
@@ -84,7 +90,14 @@ public func buildApplication(
             ("database", { await database.ping() ? nil : "the database at \(database.path) does not answer" }),
         ], advisory: [("provider", { await providerReachability.check() })]),
         conversations: core.manager,
-        webhooks: WebhookIntake(store: webhookStore, service: webhookService, secret: configuration.webhookSecret),
+        webhooks: WebhookIntake(
+            store: webhookStore,
+            signatures: WebhookSignatureStore(database: database),
+            service: webhookService,
+            secret: configuration.webhookSecret,
+            tolerance: configuration.webhookTolerance,
+            outbound: outboundPolicy
+        ),
         webSocketTickets: webSocketTickets,
         oauth: OAuthEndpoints(service: oauth, apiKeys: apiKeys, throttle: credentialThrottle),
         relay: OpenAIRelay(transport: core.transport, defaultModel: core.defaultModel, turnLimiter: rateLimiter),
@@ -98,10 +111,10 @@ public func buildApplication(
     )
     return Application(
         router: router,
-        server: webSocket.serverBuilder(),
+        server: webSocket.serverBuilder(timeouts: configuration.httpTimeouts),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "codex-gateway"),
-        // Stopped in reverse order: the webhook worker, then the database, then the HTTP client.
-        services: [core.httpClientService, DatabaseService(database: database), webhookService, IdleMemoryTrimmer(activity: activity)],
+        // Stopped in reverse order: the webhook worker, then the database, then the HTTP clients.
+        services: [core.httpClientService, outbound, DatabaseService(database: database), webhookService, IdleMemoryTrimmer(activity: activity)],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
             logger.info("codex-gateway started", metadata: configuration.startupMetadata(listeningPort: port))

@@ -10,7 +10,8 @@ import ServiceLifecycle
 import Synchronization
 import Testing
 
-/// A local HTTP server that records callback POSTs and fails the first `failures` of them.
+/// A local HTTP server that records callback POSTs and fails the first `failures` of them, or
+/// answers the n-th (from 1) with `answer`.
 final class CallbackReceiver: Sendable {
     struct Call: Sendable {
         var headers: HTTPFields
@@ -19,9 +20,11 @@ final class CallbackReceiver: Sendable {
 
     let calls = Mutex<[Call]>([])
     let failures: Int
+    let answer: (@Sendable (Int) async -> Response)?
 
-    init(failures: Int = 0) {
+    init(failures: Int = 0, answer: (@Sendable (Int) async -> Response)? = nil) {
         self.failures = failures
+        self.answer = answer
     }
 
     var received: [Call] { calls.withLock { $0 } }
@@ -35,6 +38,7 @@ final class CallbackReceiver: Sendable {
                 calls.append(Call(headers: request.headers, body: String(buffer: bytes)))
                 return calls.count
             }
+            if let answer = self.answer { return await answer(count) }
             return Response(status: count <= self.failures ? .internalServerError : .ok)
         }
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
@@ -189,7 +193,10 @@ struct WebhookTests {
             try await withFakeUpstream { fake in
                 let setup = try CodexTestSetup.make(
                     fake: fake,
-                    environment: ["WEBHOOK_SECRET": "cb-secret", "WEBHOOK_CALLBACK_RETRY_SECONDS": "0.05", "WEBHOOK_CALLBACK_MAX_ATTEMPTS": "5"]
+                    environment: [
+                        "WEBHOOK_SECRET": "cb-secret", "WEBHOOK_CALLBACK_RETRY_SECONDS": "0.05", "WEBHOOK_CALLBACK_MAX_ATTEMPTS": "5",
+                        "OUTBOUND_ALLOW_PRIVATE": "true",
+                    ]
                 )
                 try await setup.gateway.withRouter { client in
                     let body = #"{"event": "prompt", "data": {"prompt": "call me back", "callback_url": "\#(url)"}}"#
@@ -217,7 +224,7 @@ struct WebhookTests {
             try await withFakeUpstream { fake in
                 let setup = try CodexTestSetup.make(
                     fake: fake,
-                    environment: ["WEBHOOK_CALLBACK_RETRY_SECONDS": "0.02", "WEBHOOK_CALLBACK_MAX_ATTEMPTS": "2"]
+                    environment: ["WEBHOOK_CALLBACK_RETRY_SECONDS": "0.02", "WEBHOOK_CALLBACK_MAX_ATTEMPTS": "2", "OUTBOUND_ALLOW_PRIVATE": "true"]
                 )
                 try await setup.gateway.withRouter { client in
                     let response = try await client.webhook(#"{"event": "prompt", "data": {"prompt": "x", "callback_url": "\#(url)"}}"#)

@@ -69,6 +69,19 @@ public struct GatewayConfiguration: Sendable {
     /// `WS_CREDENTIAL_CHECK_SECONDS`: how often each open `/ws` connection checks that its key or
     /// token is still valid (not revoked, not expired); it is closed with 1008 when not.
     public var webSocketCredentialCheckInterval: Duration = .seconds(5)
+    /// `HTTP_HEADER_TIMEOUT_SECONDS`, `HTTP_BODY_TIMEOUT_SECONDS`, `HTTP_IDLE_TIMEOUT_SECONDS`: how
+    /// long a client may take to send a request head, then its body, and how long a keep-alive
+    /// connection may sit silent (``HTTPTimeouts``).
+    public var httpTimeouts: HTTPTimeouts = .defaults
+    /// `OUTBOUND_ALLOW_PRIVATE`: URLs fetched for a caller (webhook callbacks) may reach loopback,
+    /// private and link-local addresses (``OutboundPolicy``).
+    public var outboundAllowPrivate: Bool = false
+    /// `WEBHOOK_TOLERANCE_SECONDS`: how far a signed webhook's `X-Webhook-Timestamp` may be from now.
+    public var webhookTolerance: Duration = .seconds(300)
+    /// `WEBHOOK_CALLBACK_CONCURRENCY`, `WEBHOOK_CALLBACK_PER_HOST`: callbacks POSTed at once, in all
+    /// and to one host.
+    public var webhookCallbackConcurrency: Int = 16
+    public var webhookCallbackPerHost: Int = 2
 
     public func environmentValue(_ name: String) -> String? { environment[name] }
 
@@ -258,6 +271,27 @@ public struct GatewayConfiguration: Sendable {
                 throw environment.error("WS_CREDENTIAL_CHECK_SECONDS", "expected a number of seconds from 0.01 to 10, found '\(raw)'")
             }
             configuration.webSocketCredentialCheckInterval = .milliseconds(Int(value * 1000))
+        }
+        func timeout(_ key: String, _ fallback: Duration) throws -> Duration {
+            guard let raw = environment.nonEmpty(key) else { return fallback }
+            guard let value = Double(raw), value > 0, value.isFinite else {
+                throw environment.error(key, "expected a positive number of seconds, found '\(raw)'")
+            }
+            return .milliseconds(Int64(value * 1000))
+        }
+        configuration.httpTimeouts = HTTPTimeouts(
+            header: try timeout("HTTP_HEADER_TIMEOUT_SECONDS", HTTPTimeouts.defaults.header),
+            body: try timeout("HTTP_BODY_TIMEOUT_SECONDS", HTTPTimeouts.defaults.body),
+            idle: try timeout("HTTP_IDLE_TIMEOUT_SECONDS", HTTPTimeouts.defaults.idle)
+        )
+        configuration.outboundAllowPrivate = try bool("OUTBOUND_ALLOW_PRIVATE", environment: environment) ?? false
+        configuration.webhookTolerance = try timeout("WEBHOOK_TOLERANCE_SECONDS", configuration.webhookTolerance)
+        for (key, keyPath) in [("WEBHOOK_CALLBACK_CONCURRENCY", \GatewayConfiguration.webhookCallbackConcurrency), ("WEBHOOK_CALLBACK_PER_HOST", \.webhookCallbackPerHost)] {
+            guard let raw = environment.nonEmpty(key) else { continue }
+            guard let value = Int(raw), (1...1000).contains(value) else {
+                throw environment.error(key, "expected a number of callbacks from 1 to 1000, found '\(raw)'")
+            }
+            configuration[keyPath: keyPath] = value
         }
         return configuration
     }

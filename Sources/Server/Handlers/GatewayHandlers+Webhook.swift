@@ -6,31 +6,56 @@ import Hummingbird
 import Logging
 import NIOCore
 
-/// What the webhook handlers need: the store, the background service to wake, the secret.
+/// What the webhook handlers need: the stores, the background service to wake, the secret and
+/// how old a signed timestamp may be, and the policy callback URLs must meet.
 public struct WebhookIntake: Sendable {
     let store: WebhookStore
+    let signatures: WebhookSignatureStore
     let service: WebhookService
     let secret: String?
+    let tolerance: Duration
+    let outbound: OutboundPolicy
 
-    public init(store: WebhookStore, service: WebhookService, secret: String?) {
+    public init(
+        store: WebhookStore,
+        signatures: WebhookSignatureStore,
+        service: WebhookService,
+        secret: String?,
+        tolerance: Duration = .seconds(300),
+        outbound: OutboundPolicy = .init()
+    ) {
         self.store = store
+        self.signatures = signatures
         self.service = service
         self.secret = secret
+        self.tolerance = tolerance
+        self.outbound = outbound
     }
 }
 
 extension GatewayHandlers {
     public func receiveWebhook(_ input: Operations.ReceiveWebhook.Input, context: Context) async throws -> Operations.ReceiveWebhook.Output {
         let body = Data(input.rawBody.readableBytesView)
+        // An empty header is no ID at all.
+        let givenID = [input.headers.xWebhookID, input.headers.xGitHubDelivery]
+            .compactMap { $0?.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty }
         // The signature is checked on the bytes as sent, before anything is parsed.
-        if let secret = webhooks.secret, !WebhookSignature.isValid(input.headers.xHubSignature256, body: body, secret: secret) {
-            let message = input.headers.xHubSignature256 == nil
-                ? "X-Hub-Signature-256 is required (sha256=<hex HMAC of the body>)."
-                : "X-Hub-Signature-256 does not match the body."
-            return .unauthorized(
-                .json(envelope(context, 401, "invalid_signature", message)),
-                headers: .init(wwwAuthenticate: "Bearer realm=\"\(GatewayAuthenticator.realm)\"")
+        var bodyOnlySignature: String?
+        if let secret = webhooks.secret {
+            let verdict = WebhookSignature.verify(
+                body: body,
+                id: givenID,
+                timestamp: input.headers.xWebhookTimestamp,
+                signature: input.headers.xWebhookSignature,
+                bodySignature: input.headers.xHubSignature256,
+                secret: secret,
+                tolerance: webhooks.tolerance
             )
+            switch verdict {
+            case .timestamped: break
+            case .bodyOnly(let signature): bodyOnlySignature = signature
+            case .refused(let code, let message): return invalidSignature(context, code: code, message: message)
+            }
         }
         let event: WebhookEvent
         do {
@@ -52,10 +77,8 @@ extension GatewayHandlers {
             switch event.data?["callback_url"] {
             case nil, .null?: break
             case .string(let url)?:
-                guard let components = URLComponents(string: url), ["http", "https"].contains(components.scheme?.lowercased() ?? ""),
-                    components.host?.isEmpty == false
-                else {
-                    return .badRequest(.json(envelope(context, 400, "invalid_request", "data.callback_url must be an absolute http(s) URL.")))
+                if let refusal = webhooks.outbound.check(url) {
+                    return .badRequest(.json(envelope(context, 400, "invalid_callback_url", "data.callback_url \(refusal).")))
                 }
                 callbackURL = url
             default: return .badRequest(.json(envelope(context, 400, "invalid_request", "data.callback_url must be a string.")))
@@ -65,10 +88,17 @@ extension GatewayHandlers {
                 return .badRequest(.json(envelope(context, 400, "conversation_not_found", "No conversation with id '\(conversationID)'.")))
             }
         }
-        // An empty header is no ID at all.
-        let given = [input.headers.xWebhookID, input.headers.xGitHubDelivery]
-            .compactMap { $0?.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty }
-        let id = given ?? UUID().uuidString.lowercased()
+        let id = givenID ?? UUID().uuidString.lowercased()
+        if let bodyOnlySignature,
+            !(try await webhooks.signatures.claim(bodyOnlySignature, principal: context.principal?.id ?? "", deliveryID: id))
+        {
+            return invalidSignature(
+                context,
+                code: "replayed_signature",
+                message: "This body and its X-Hub-Signature-256 were already delivered under another delivery ID. "
+                    + "To send the same body again, sign it with X-Webhook-Timestamp and X-Webhook-Signature."
+            )
+        }
         let now = Date()
         let record = WebhookDeliveryRecord(
             id: UUID().uuidString.lowercased(),
@@ -93,6 +123,13 @@ extension GatewayHandlers {
             context.logger.info("webhook replayed; answering as the first time", metadata: ["webhook.id": .string(id)])
         }
         return .accepted(.json(WebhookAccepted(status: .accepted, id: stored.deliveryID, timestamp: Timestamps.string(stored.receivedAt))))
+    }
+
+    private func invalidSignature(_ context: Context, code: String, message: String) -> Operations.ReceiveWebhook.Output {
+        .unauthorized(
+            .json(envelope(context, 401, code, message)),
+            headers: .init(wwwAuthenticate: "Bearer realm=\"\(GatewayAuthenticator.realm)\"")
+        )
     }
 
     public func getWebhookDelivery(_ input: Operations.GetWebhookDelivery.Input, context: Context) async throws -> Operations.GetWebhookDelivery.Output {

@@ -9,15 +9,20 @@ import NIOCore
 /// Renders errors as the gateway's error envelope (PROTOCOLS.md §0).
 public enum ErrorResponder {
     public static func response(for error: GatewayError, requestID: String) -> Response {
-        let envelope = ErrorEnvelope(error: error.message, code: error.code, status: Int(error.status.code), requestID: requestID)
         var headers = error.headers
         headers[.contentType] = "application/json"
         headers[.cacheControl] = "no-store"
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
-        let body = (try? encoder.encode(envelope)).map { ByteBuffer(bytes: $0) } ?? ByteBuffer(string: "{}")
+        let body = envelope(for: error, requestID: requestID)
         headers[.contentLength] = String(body.readableBytes)
         return Response(status: error.status, headers: headers, body: ResponseBody(byteBuffer: body))
+    }
+
+    /// The envelope's JSON bytes, for answers written below the router too.
+    static func envelope(for error: GatewayError, requestID: String) -> ByteBuffer {
+        let envelope = ErrorEnvelope(error: error.message, code: error.code, status: Int(error.status.code), requestID: requestID)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
+        return (try? encoder.encode(envelope)).map { ByteBuffer(bytes: $0) } ?? ByteBuffer(string: "{}")
     }
 
     /// A machine code for statuses Hummingbird raises itself.

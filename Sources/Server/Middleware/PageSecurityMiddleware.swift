@@ -14,7 +14,6 @@ public struct PageSecurityMiddleware: RouterMiddleware {
         response.headers[.contentSecurityPolicy] = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"
         response.headers[.cacheControl] = "no-store"
         response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
-        response.headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
         return response
     }
 }

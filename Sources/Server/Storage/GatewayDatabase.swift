@@ -141,6 +141,15 @@ public final class GatewayDatabase: Sendable {
             value BLOB NOT NULL
         )
         """,
+        // Body-only webhook signatures already used, so a signed body is not run again under another ID.
+        """
+        CREATE TABLE webhook_signatures (
+            signature TEXT PRIMARY KEY,
+            principal TEXT NOT NULL,
+            delivery_id TEXT NOT NULL,
+            seen_at REAL NOT NULL
+        )
+        """,
     ]
 
     static func migrate(_ connection: SQLiteConnection) throws {

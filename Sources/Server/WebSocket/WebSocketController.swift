@@ -52,13 +52,14 @@ public struct WebSocketController: Sendable {
     }
 
     /// The server: HTTP/1.1 for the router, with `/ws` handshakes decided here.
-    public func serverBuilder(http1: HTTP1Channel.Configuration = .init()) -> HTTPServerBuilder {
+    public func serverBuilder(http1: HTTP1Channel.Configuration = .init(), timeouts: HTTPTimeouts = .defaults) -> HTTPServerBuilder {
         .http1WithWebSockets(
             configuration: .init(
                 http1: http1,
                 maxFrameSize: settings.maxMessageSize,
                 autoPing: .enabled(timePeriod: settings.pingInterval),
-                closeTimeout: settings.closeTimeout
+                closeTimeout: settings.closeTimeout,
+                timeouts: timeouts
             ),
             shouldUpgrade: { request, logger in await self.shouldUpgrade(request, logger: logger) }
         )

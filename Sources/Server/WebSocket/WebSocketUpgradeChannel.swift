@@ -44,17 +44,22 @@ public struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
         public var autoPing: AutoPingSetup
         /// How long the close handshake may take before the connection is dropped.
         public var closeTimeout: Duration
+        /// Slow clients: the header and body timeouts (``RequestTimeoutHandler``) and the idle
+        /// keep-alive timeout (Hummingbird's, in place of `http1.idleTimeout`).
+        public var timeouts: HTTPTimeouts
 
         public init(
             http1: HTTP1Channel.Configuration = .init(),
             maxFrameSize: Int = 1 << 20,
             autoPing: AutoPingSetup = .enabled(timePeriod: .seconds(30)),
-            closeTimeout: Duration = .seconds(10)
+            closeTimeout: Duration = .seconds(10),
+            timeouts: HTTPTimeouts = .defaults
         ) {
             self.http1 = http1
             self.maxFrameSize = maxFrameSize
             self.autoPing = autoPing
             self.closeTimeout = closeTimeout
+            self.timeouts = timeouts
         }
     }
 
@@ -96,7 +101,11 @@ public struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
                             return HTTPHeaders(headers)
                         }
                     }
-                    return promise.futureResult
+                    // On the event loop, before the upgrade handler acts on the decision.
+                    return promise.futureResult.map { headers in
+                        if headers != nil { RequestTimeoutHandler.remove(from: channel) }
+                        return headers
+                    }
                 },
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
@@ -128,7 +137,7 @@ public struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
                         }
                         try channel.pipeline.syncOperations.addHandlers(http1.additionalChannelHandlers())
                         try channel.pipeline.syncOperations.addHandler(
-                            HTTPConnectionStateHandler(idleTimeout: http1.idleTimeout.map { Duration($0) }, logger: logger)
+                            HTTPConnectionStateHandler(idleTimeout: configuration.timeouts.idle, logger: logger)
                         )
                         let asyncChannel = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
                             wrappingChannelSynchronously: channel,
@@ -152,6 +161,10 @@ public struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
             pipeline.decoderConfiguration.maxHeaderFieldCount = http1.httpDecoder.maxHeaderFieldCount
             let negotiated = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: pipeline)
             let upgradeHandler = try channel.pipeline.syncOperations.handler(type: NIOTypedHTTPServerUpgradeHandler<Negotiated>.self)
+            try channel.pipeline.syncOperations.addHandler(
+                RequestTimeoutHandler(timeouts: configuration.timeouts),
+                position: .before(upgradeHandler)
+            )
             try channel.pipeline.syncOperations.addHandler(firstRequest.value, position: .before(upgradeHandler))
             return Value(negotiated: negotiated, channel: channel)
         }

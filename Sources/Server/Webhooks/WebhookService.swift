@@ -13,8 +13,11 @@ import ServiceLifecycle
 /// Deliveries are claimed from the database, so what was accepted survives a crash: on start,
 /// deliveries that were running are queued again. Callbacks are retried with exponential
 /// backoff (`WEBHOOK_CALLBACK_RETRY_SECONDS`, doubled each attempt, ±20 %) up to
-/// `WEBHOOK_CALLBACK_MAX_ATTEMPTS`. On graceful shutdown running turns are cancelled and
-/// resume at the next start.
+/// `WEBHOOK_CALLBACK_MAX_ATTEMPTS`. They run concurrently, at most `callbackConcurrency` at once
+/// and `callbackPerHost` to one receiver (scheme, host and port), so a slow receiver holds up
+/// only its own. They go through the ``OutboundHTTPClient``: a URL its policy forbids is not
+/// called, and the error a caller can read says only that. On graceful shutdown running turns
+/// are cancelled and resume at the next start.
 public final class WebhookService: Service {
     public struct Settings: Sendable {
         public var secret: String?
@@ -22,24 +25,34 @@ public final class WebhookService: Service {
         public var callbackMaxAttempts: Int = 5
         public var callbackRetryBase: Duration = .seconds(2)
         public var callbackTimeout: Duration = .seconds(10)
+        /// `WEBHOOK_CALLBACK_CONCURRENCY`: callbacks in flight at once.
+        public var callbackConcurrency: Int = 16
+        /// `WEBHOOK_CALLBACK_PER_HOST`: callbacks in flight to one receiver.
+        public var callbackPerHost: Int = 2
 
         public init(secret: String? = nil) {
             self.secret = secret
         }
     }
 
+    /// What a caller reads in `callback.last_error` when the URL was refused or not reached; the
+    /// cause goes to the log only (a caller must not learn the gateway's network from it).
+    static let notAllowed = "the callback URL is not allowed"
+    static let unreachable = "the callback URL could not be reached"
+
     let store: WebhookStore
     let conversations: ConversationManager
-    let httpClient: HTTPClient
+    let outbound: OutboundHTTPClient
     let settings: Settings
     let logger: Logger
     private let turnsWakeup = WakeupSignal()
     private let callbacksWakeup = WakeupSignal()
+    private let callbacksInFlight = CallbackSlots()
 
-    public init(store: WebhookStore, conversations: ConversationManager, httpClient: HTTPClient, settings: Settings, logger: Logger) {
+    public init(store: WebhookStore, conversations: ConversationManager, outbound: OutboundHTTPClient, settings: Settings, logger: Logger) {
         self.store = store
         self.conversations = conversations
-        self.httpClient = httpClient
+        self.outbound = outbound
         self.settings = settings
         self.logger = logger
     }
@@ -126,44 +139,70 @@ public final class WebhookService: Service {
     // MARK: Callbacks
 
     private func callbackLoop() async {
-        while !Task.isCancelled {
-            var wait = Duration.seconds(5)
-            if let (due, next) = try? await store.dueCallbacks() {
-                for delivery in due where !Task.isCancelled {
-                    await deliverCallback(delivery)
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled {
+                var wait = Duration.seconds(5)
+                if let (due, next) = try? await store.dueCallbacks() {
+                    for delivery in due where !Task.isCancelled {
+                        let receiver = Self.receiver(of: delivery.callbackURL)
+                        guard callbacksInFlight.take(delivery.id, receiver: receiver, limit: settings.callbackConcurrency, perReceiver: settings.callbackPerHost)
+                        else { continue }
+                        group.addTask {
+                            await self.deliverCallback(delivery)
+                            self.callbacksInFlight.release(delivery.id, receiver: receiver)
+                            self.callbacksWakeup.signal()
+                        }
+                    }
+                    if let next {
+                        let seconds = max(0.01, next.timeIntervalSinceNow)
+                        wait = min(wait, .milliseconds(Int64(seconds * 1000)))
+                    }
                 }
-                if let next {
-                    let seconds = max(0.01, next.timeIntervalSinceNow)
-                    wait = min(wait, .milliseconds(Int64(seconds * 1000)))
-                }
-                if !due.isEmpty { continue }
+                // Woken when a delivery finishes, a callback ends (a slot is free) or one is due.
+                await callbacksWakeup.wait(timeout: wait)
             }
-            await callbacksWakeup.wait(timeout: wait)
         }
+    }
+
+    /// Callbacks to one receiver share its limit: scheme, host and port.
+    static func receiver(of url: String?) -> String {
+        guard let url, let components = URLComponents(string: url) else { return "" }
+        return "\(components.scheme?.lowercased() ?? "")://\(components.host?.lowercased() ?? ""):\(components.port.map(String.init) ?? "")"
     }
 
     func deliverCallback(_ delivery: WebhookDeliveryRecord) async {
         guard let url = delivery.callbackURL else { return }
         let attempt = delivery.callbackAttempts + 1
         var failure: String?
-        do {
-            let body = try JSONEncoder().encode(Self.view(of: delivery))
-            var request = HTTPClientRequest(url: url)
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.headers.add(name: "User-Agent", value: "codex-gateway/\(GatewayVersion.current)")
-            request.headers.add(name: "X-Webhook-Id", value: delivery.deliveryID)
-            if let secret = settings.secret {
-                request.headers.add(name: "X-Hub-Signature-256", value: WebhookSignature.sign(body, secret: secret))
+        var cause: String?
+        if let refusal = outbound.policy.check(url) {
+            // Accepted before the policy was in force, or under another OUTBOUND_ALLOW_PRIVATE.
+            (failure, cause) = (Self.notAllowed, refusal.description)
+        } else {
+            do {
+                let body = try JSONEncoder().encode(Self.view(of: delivery))
+                var request = HTTPClientRequest(url: url)
+                request.method = .POST
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.headers.add(name: "User-Agent", value: "codex-gateway/\(GatewayVersion.current)")
+                request.headers.add(name: "X-Webhook-Id", value: delivery.deliveryID)
+                let timestamp = Int(Date().timeIntervalSince1970)
+                request.headers.add(name: WebhookSignature.timestampHeader, value: String(timestamp))
+                if let secret = settings.secret {
+                    request.headers.add(name: WebhookSignature.signatureHeader, value: WebhookSignature.sign(body, id: delivery.deliveryID, timestamp: timestamp, secret: secret))
+                    request.headers.add(name: WebhookSignature.bodySignatureHeader, value: WebhookSignature.sign(body, secret: secret))
+                }
+                request.body = .bytes(ByteBuffer(bytes: body))
+                let timeout = TimeAmount.milliseconds(Int64(settings.callbackTimeout.components.seconds * 1000))
+                let response = try await outbound.client.execute(request, timeout: timeout)
+                _ = try? await response.body.collect(upTo: 64 * 1024)
+                if !(200..<300).contains(Int(response.status.code)) { failure = "HTTP \(response.status.code)" }
+            } catch let error as OutboundConnectionRefused {
+                (failure, cause) = (Self.notAllowed, error.description)
+            } catch {
+                if Task.isCancelled { return }
+                (failure, cause) = (Self.unreachable, String(describing: error))
             }
-            request.body = .bytes(ByteBuffer(bytes: body))
-            let timeout = TimeAmount.milliseconds(Int64(settings.callbackTimeout.components.seconds * 1000))
-            let response = try await httpClient.execute(request, timeout: timeout)
-            _ = try? await response.body.collect(upTo: 64 * 1024)
-            if !(200..<300).contains(Int(response.status.code)) { failure = "HTTP \(response.status.code)" }
-        } catch {
-            if Task.isCancelled { return }
-            failure = String(describing: error)
         }
         let delivered = failure == nil
         var next: Date?
@@ -174,7 +213,10 @@ public final class WebhookService: Service {
         }
         logger.info(
             delivered ? "webhook callback delivered" : "webhook callback failed",
-            metadata: ["webhook.id": .string(delivery.id), "attempt": .stringConvertible(attempt), "error": .string(failure ?? "")]
+            metadata: [
+                "webhook.id": .string(delivery.id), "attempt": .stringConvertible(attempt), "error": .string(failure ?? ""),
+                "error.cause": .string(cause ?? ""),
+            ]
         )
         try? await store.recordCallbackAttempt(delivery.id, delivered: delivered, error: failure, nextAttemptAt: next)
     }
@@ -200,21 +242,5 @@ public final class WebhookService: Service {
                 )
             }
         )
-    }
-}
-
-/// `X-Hub-Signature-256: sha256=<hex>`, GitHub's webhook signature.
-public enum WebhookSignature {
-    public static func sign(_ body: Data, secret: String) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Data(secret.utf8)))
-        return "sha256=" + mac.map { String(format: "%02x", $0) }.joined()
-    }
-
-    /// Constant-time check of a signature header against the body.
-    public static func isValid(_ header: String?, body: Data, secret: String) -> Bool {
-        guard let header, header.hasPrefix("sha256=") else { return false }
-        let expected = Array(sign(body, secret: secret).utf8)
-        let given = Array(header.lowercased().utf8)
-        return CredentialHash.constantTimeEquals(expected, given)
     }
 }
