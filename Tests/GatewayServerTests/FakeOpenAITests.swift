@@ -262,7 +262,7 @@ struct FakeOpenAITests {
         let start = ContinuousClock.now
         await server.shutdown()
         await server.shutdown()
-        #expect(ContinuousClock.now - start < .seconds(1))
+        #expect(ContinuousClock.now - start < .seconds(10), "not the 60 s a stalled stream otherwise lasts")
         await reader.value
         #expect(collector.snapshot.failed, "the stalled stream was closed, not completed")
     }

@@ -10,7 +10,7 @@ import Testing
 /// Two keys of one gateway, as `GATEWAY_API_KEY=a,b` configures them.
 enum Owners {
     static let alice = TestGateway.apiKey
-    static let bob = "bob-key-0123456789abcdef0123"
+    static let bob = "bob-key-0123456789abcdef0123456789abcdef"
 
     static func setup(_ fake: FakeOpenAIServer, model: String = "fake-echo", environment: [String: String] = [:], codexHome: String? = nil) throws
         -> CodexTestSetup

@@ -569,7 +569,7 @@ struct WebSocketTests {
                 let stopping = ContinuousClock.now
                 await group.triggerGracefulShutdown()
                 try await tasks.waitForAll()
-                #expect(ContinuousClock.now - stopping < .seconds(3), "the running turn did not hold the shutdown up")
+                #expect(ContinuousClock.now - stopping < .seconds(8), "the running turn did not hold the shutdown up")
             }
         }
     }
@@ -594,7 +594,8 @@ extension WebSocketTests {
                 for try await _ in inbound {}  // ends when the server closes it
             }
             try await tasks.waitForAll()
-            #expect(ContinuousClock.now - stopping < .seconds(3))
+            // Well under the 10 s header timeout that would otherwise close it: not waited for.
+            #expect(ContinuousClock.now - stopping < .seconds(8))
         }
     }
 }
