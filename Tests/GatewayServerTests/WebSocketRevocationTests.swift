@@ -82,7 +82,7 @@ struct WebSocketRevocationTests {
 
     @Test func anExpiredAccessTokenClosesItsSocketWithPolicyViolation() async throws {
         try await withFakeUpstream { fake in
-            try await Self.setup(fake, ["OAUTH_ACCESS_TOKEN_TTL_SECONDS": "1"]).gateway.withLiveServer { client in
+            try await Self.setup(fake, ["OAUTH_ACCESS_TOKEN_TTL_SECONDS": "5"]).gateway.withLiveServer { client in
                 let port = try #require(client.port)
                 let (_, parameters) = try await client.authorizeAndApprove(chatGPTAuthorize)
                 let code = try #require(parameters["code"])
