@@ -68,6 +68,8 @@ final class RequestTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // After a 408, what the client still sends is read and dropped (see `lingeringClose`).
+        guard !hasTimedOut else { return }
         switch Self.unwrapInboundIn(data) {
         case .head:
             unanswered += 1
@@ -82,6 +84,12 @@ final class RequestTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler
             rearm(context: context)
         }
         context.fireChannelRead(data)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // The rest of a timed-out request may not parse; the connection is closing anyway.
+        guard !hasTimedOut else { return }
+        context.fireErrorCaught(error)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -161,9 +169,22 @@ final class RequestTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler
         context.write(Self.wrapOutboundOut(.head(head)), promise: nil)
         context.write(Self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+            Self.lingeringClose(context: context)
+        }
+    }
+
+    /// Closes after an unsolicited answer so the client can read it: closing at once, with the
+    /// rest of its request unread (or still arriving), makes the kernel send a reset, which can
+    /// discard the 408 before the client reads it (RFC 9112 §9.6). So: close the sending side
+    /// (the client sees the end of the answer), keep reading and dropping for a moment, then close.
+    private static func lingeringClose(context: ChannelHandlerContext) {
+        context.close(mode: .output, promise: nil)
+        context.eventLoop.assumeIsolated().scheduleTask(in: lingerTime) {
             context.close(promise: nil)
         }
     }
+
+    static let lingerTime = TimeAmount.seconds(2)
 
     private static func seconds(_ duration: Duration) -> String {
         let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
