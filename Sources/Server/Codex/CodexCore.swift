@@ -68,9 +68,6 @@ public struct CodexCore: Sendable {
 public struct HTTPClientService: Service {
     public let clients: UpstreamHTTPClients
 
-    /// The client for work off the request path (webhook callbacks).
-    public var client: HTTPClient { clients.all[0] }
-
     public func run() async throws {
         try? await gracefulShutdown()
         try await clients.shutdown()
