@@ -7,8 +7,7 @@ public struct HTTPTimeouts: Sendable, Equatable {
     /// From accept, or from the first byte of a following request, until the request head is
     /// complete (`HTTP_HEADER_TIMEOUT_SECONDS`). A browser or SDK sends a head in one write.
     public var header: Duration
-    /// From the head until the body is complete (`HTTP_BODY_TIMEOUT_SECONDS`): a 1 MiB body at
-    /// 20 KB/s still fits.
+    /// From the head until the body is complete (`HTTP_BODY_TIMEOUT_SECONDS`).
     public var body: Duration
     /// A keep-alive connection with no request in progress is closed after this long without a byte
     /// (`HTTP_IDLE_TIMEOUT_SECONDS`); above the 60 s that load balancers use, so they close first.
