@@ -45,6 +45,22 @@ public struct Environment: Sendable {
     func error(_ key: String, _ message: String) -> ConfigurationError {
         ConfigurationError(source: source(of: key), key: key, message: message)
     }
+
+    /// `key` as a whole number within `range`, or nil when unset; otherwise an error naming `key`
+    /// that says what was `expected`.
+    func integer(_ key: String, in range: ClosedRange<Int>, expected: String) throws -> Int? {
+        guard let raw = nonEmpty(key) else { return nil }
+        guard let value = Int(raw), range.contains(value) else { throw error(key, "expected \(expected), found '\(raw)'") }
+        return value
+    }
+
+    /// `key` as a number of seconds within `range`, or nil when unset; otherwise an error naming
+    /// `key` that says what was `expected`.
+    func seconds(_ key: String, in range: ClosedRange<Double>, expected: String) throws -> Duration? {
+        guard let raw = nonEmpty(key) else { return nil }
+        guard let value = Double(raw), value.isFinite, range.contains(value) else { throw error(key, "expected \(expected), found '\(raw)'") }
+        return .milliseconds(Int64(value * 1000))
+    }
 }
 
 /// Parser for `.env` files: `KEY=value` lines (LF or CRLF), `#` comments, optional `export `, single or double

@@ -254,45 +254,6 @@ public struct GatewayConfiguration: Sendable {
         }
         configuration.upstreamSplice = try bool("UPSTREAM_SPLICE", environment: environment) ?? true
         try configuration.loadLimits(environment: environment)
-        if let raw = environment.nonEmpty("JSONRPC_MAX_BATCH") {
-            guard let value = Int(raw), (1...1000).contains(value) else {
-                throw environment.error("JSONRPC_MAX_BATCH", "expected a number of requests from 1 to 1000, found '\(raw)'")
-            }
-            configuration.jsonRPCMaxBatch = value
-        }
-        if let raw = environment.nonEmpty("JSONRPC_MAX_RESPONSE_BYTES") {
-            guard let value = Int(raw), value >= 1024 else {
-                throw environment.error("JSONRPC_MAX_RESPONSE_BYTES", "expected a number of bytes, 1024 or more, found '\(raw)'")
-            }
-            configuration.jsonRPCMaxResponseBytes = value
-        }
-        if let raw = environment.nonEmpty("WS_CREDENTIAL_CHECK_SECONDS") {
-            guard let value = Double(raw), value >= 0.01, value <= 10 else {
-                throw environment.error("WS_CREDENTIAL_CHECK_SECONDS", "expected a number of seconds from 0.01 to 10, found '\(raw)'")
-            }
-            configuration.webSocketCredentialCheckInterval = .milliseconds(Int(value * 1000))
-        }
-        func timeout(_ key: String, _ fallback: Duration) throws -> Duration {
-            guard let raw = environment.nonEmpty(key) else { return fallback }
-            guard let value = Double(raw), value > 0, value.isFinite else {
-                throw environment.error(key, "expected a positive number of seconds, found '\(raw)'")
-            }
-            return .milliseconds(Int64(value * 1000))
-        }
-        configuration.httpTimeouts = HTTPTimeouts(
-            header: try timeout("HTTP_HEADER_TIMEOUT_SECONDS", HTTPTimeouts.defaults.header),
-            body: try timeout("HTTP_BODY_TIMEOUT_SECONDS", HTTPTimeouts.defaults.body),
-            idle: try timeout("HTTP_IDLE_TIMEOUT_SECONDS", HTTPTimeouts.defaults.idle)
-        )
-        configuration.outboundAllowPrivate = try bool("OUTBOUND_ALLOW_PRIVATE", environment: environment) ?? false
-        configuration.webhookTolerance = try timeout("WEBHOOK_TOLERANCE_SECONDS", configuration.webhookTolerance)
-        for (key, keyPath) in [("WEBHOOK_CALLBACK_CONCURRENCY", \GatewayConfiguration.webhookCallbackConcurrency), ("WEBHOOK_CALLBACK_PER_HOST", \.webhookCallbackPerHost)] {
-            guard let raw = environment.nonEmpty(key) else { continue }
-            guard let value = Int(raw), (1...1000).contains(value) else {
-                throw environment.error(key, "expected a number of callbacks from 1 to 1000, found '\(raw)'")
-            }
-            configuration[keyPath: keyPath] = value
-        }
         return configuration
     }
 
