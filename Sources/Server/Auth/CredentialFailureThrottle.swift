@@ -42,6 +42,9 @@ public final class CredentialFailureThrottle: Sendable {
 
     public var isEnabled: Bool { budgetPerMinute > 0 }
 
+    /// Whether any subject has a failure on record (refilled ones may linger until a sweep).
+    public var hasFailures: Bool { buckets.withLock { !$0.isEmpty } }
+
     /// Seconds to wait (for `Retry-After`) if any of `subjects` has spent its budget, else nil.
     public func refusal(_ subjects: [Subject]) -> Int? {
         guard isEnabled else { return nil }

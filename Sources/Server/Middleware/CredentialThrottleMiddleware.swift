@@ -20,21 +20,21 @@ public struct CredentialThrottleMiddleware: RouterMiddleware {
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard throttle.isEnabled, Self.presentsCredentials(request), !request.uri.path.hasPrefix("/oauth/"),
-            let subject = CredentialFailureThrottle.subject(for: context.channel.remoteAddress)
-        else {
+        guard throttle.isEnabled, Self.presentsCredentials(request), !request.uri.path.hasPrefix("/oauth/") else {
             return try await next(request, context)
         }
-        if let retryAfter = throttle.refusal([subject]) {
+        // The address is worked out only when a failure is on record: not on every request.
+        let subject = { CredentialFailureThrottle.subject(for: context.channel.remoteAddress) }
+        if throttle.hasFailures, let subject = subject(), let retryAfter = throttle.refusal([subject]) {
             context.logger.warning("credential attempt refused: too many failures", metadata: ["client.address": .string(subject.description)])
             throw Self.tooManyFailures(retryAfter: retryAfter)
         }
         do {
             let response = try await next(request, context)
-            if response.status == .unauthorized { throttle.recordFailure([subject]) }
+            if response.status == .unauthorized, let subject = subject() { throttle.recordFailure([subject]) }
             return response
         } catch let error as GatewayError where error.status == .unauthorized {
-            throttle.recordFailure([subject])
+            if let subject = subject() { throttle.recordFailure([subject]) }
             throw error
         }
     }
