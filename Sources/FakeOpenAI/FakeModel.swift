@@ -21,6 +21,12 @@
 /// | `fake-nousage` | Like `fake-echo` but never reports usage (no usage chunk even with `include_usage`, no `usage` in JSON, `usage: null` in `response.completed`). |
 /// | `fake-error-stream` | Chat: the role chunk, one content delta, then `data: {"error":{"message":…,"type":"server_error",…}}` and the stream ends (no `[DONE]`). Responses: `created`, `in_progress`, item/part added, one delta, then `response.failed` with `response.error`. Non-streaming: `500` with OpenAI's error JSON. |
 /// | `fake-unauthorized` | `401` with OpenAI's `invalid_api_key` error, whatever the `Authorization` header. |
+/// | `fake-codex` | One Codex agent turn over the requests of that turn: an `apply_patch` call that adds `hello.txt`, then a shell tool call that reads it, then a final message (see ``CodexTurn``). Tool outputs that answer no call, or calls left unanswered, get OpenAI's `400`. |
+///
+/// A client that must send a real model name (Codex offers its `apply_patch` tool only to models it
+/// knows, such as `gpt-5.4`) picks a scenario with a tag in its prompt instead: when the model name
+/// does not start with `fake-`, the first `#fake-…` word of the last user message (e.g.
+/// `#fake-codex`, `#fake-429@run1`) chooses the scenario, and attempt counters are kept per tag.
 ///
 /// Streaming follows OpenAI: chat usage comes as a last chunk with `"choices":[]` only when the
 /// request sets `stream_options.include_usage` (and then every other chunk carries `"usage":null`);
@@ -53,13 +59,26 @@ public enum FakeModel: Sendable, Equatable {
     case errorStream
     /// `fake-unauthorized`.
     case unauthorized
+    /// `fake-codex`.
+    case codex
 
     /// The scenarios' canonical names, as listed by `GET /v1/models`.
     public static let allNames: [String] = [
         "fake-echo", "fake-count", "fake-slow", "fake-429", "fake-429-ms", "fake-500", "fake-500-always",
         "fake-stall", "fake-cut", "fake-garbage", "fake-tools", "fake-nousage", "fake-error-stream",
-        "fake-unauthorized",
+        "fake-unauthorized", "fake-codex",
     ]
+
+    /// The name that chooses a request's scenario: `modelName` when it starts with `fake-`, else the
+    /// first `#fake-…` tag in `prompt` (without the `#`; a trailing `.`, `,` or `:` is not part of it),
+    /// else `modelName`.
+    public static func scenarioName(modelName: String, prompt: String) -> String {
+        guard !modelName.hasPrefix("fake-"), let tag = prompt.firstRange(of: "#fake-") else { return modelName }
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.@")
+        var name = String(prompt[prompt.index(after: tag.lowerBound)...].prefix { allowed.contains($0) })
+        while let last = name.last, ".,:".contains(last) { name.removeLast() }
+        return name
+    }
 
     /// Chooses the scenario for a model name (see the table above).
     public init(modelName: String) {
@@ -97,6 +116,7 @@ public enum FakeModel: Sendable, Equatable {
         case "nousage": self = .noUsage
         case "error" where rest.first == "stream": self = .errorStream
         case "unauthorized": self = .unauthorized
+        case "codex": self = .codex
         default: self = .echo
         }
     }

@@ -50,7 +50,7 @@ struct FakeOpenAIResponder: HTTPResponder {
 }
 
 /// One request being answered.
-private struct Exchange: Sendable {
+struct Exchange: Sendable {
     let state: ServerState
     let request: Request
     let number: Int
@@ -128,7 +128,9 @@ private struct Exchange: Sendable {
     private func generate(_ api: API) async -> Response {
         let parsed = JSON.parse(body)
         let modelName = parsed?["model"]?.stringValue
-        let scenario = modelName.map(FakeModel.init(modelName:))
+        let conversation = parsed.map { Conversation(api: api, request: $0) }
+        let scenarioName = modelName.map { FakeModel.scenarioName(modelName: $0, prompt: conversation?.lastUserText ?? "") }
+        let scenario = scenarioName.map(FakeModel.init(modelName:))
 
         if scenario == .unauthorized { return invalidAPIKey() }
         if let failure = authenticationFailure() { return failure }
@@ -139,7 +141,7 @@ private struct Exchange: Sendable {
                 type: "invalid_request_error"
             )
         }
-        guard let modelName, let scenario else {
+        guard let modelName, let scenarioName, let scenario else {
             return error(.badRequest, message: "you must provide a model parameter", type: "invalid_request_error")
         }
         switch api {
@@ -161,7 +163,11 @@ private struct Exchange: Sendable {
             }
         }
 
-        let attempt = state.nextAttempt(for: modelName)
+        if scenario == .codex, let problem = ToolCallPairing.problem(api: api, request: parsed) {
+            return error(.badRequest, message: problem.message, type: "invalid_request_error", param: problem.param)
+        }
+
+        let attempt = state.nextAttempt(for: scenarioName)
         switch scenario {
         case .rateLimited(let failures, let inMilliseconds) where attempt <= failures:
             var headers: HTTPFields = [:]
@@ -230,6 +236,8 @@ private struct Exchange: Sendable {
             plan.output = .toolCalls(Plan.fakeToolCalls)
         case .noUsage:
             plan.reportsUsage = false
+        case .codex:
+            plan.output = CodexTurn(api: api, request: request).output(sequenceNumber: number)
         case .echo, .rateLimited, .serverError, .unauthorized:
             break
         }
@@ -350,7 +358,7 @@ private struct Exchange: Sendable {
 }
 
 /// The parts of a request's conversation the scenarios look at.
-private struct Conversation {
+struct Conversation {
     var messageCount = 0
     var lastUserText = ""
 

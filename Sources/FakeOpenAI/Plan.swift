@@ -3,10 +3,16 @@ import NIOCore
 /// What the fake "model" answers, worked out from the request and the scenario.
 struct Plan: Sendable {
     struct ToolCall: Sendable {
+        /// A `function` tool's call carries JSON arguments; a freeform `custom` tool's (Responses
+        /// only, e.g. Codex's `apply_patch`) carries raw text, its `input`.
+        enum Kind: Sendable { case function, custom }
+
         var callID: String
         var itemID: String
         var name: String
+        /// The arguments (or a custom call's input) as streamed, in pieces.
         var argumentFragments: [String]
+        var kind: Kind = .function
         var arguments: String { argumentFragments.joined() }
     }
 
@@ -338,10 +344,29 @@ extension OpenAIFormat {
         ]
     }
 
+    static func customToolCallItem(_ call: Plan.ToolCall, status: String, input: String) -> JSON {
+        [
+            "id": .string(call.itemID),
+            "type": "custom_tool_call",
+            "status": .string(status),
+            "call_id": .string(call.callID),
+            "name": .string(call.name),
+            "input": .string(input),
+        ]
+    }
+
+    /// A tool call's output item: `function_call` or `custom_tool_call`, with `arguments` (or `input`) so far.
+    static func toolCallItem(_ call: Plan.ToolCall, status: String, arguments: String) -> JSON {
+        switch call.kind {
+        case .function: functionCallItem(call, status: status, arguments: arguments)
+        case .custom: customToolCallItem(call, status: status, input: arguments)
+        }
+    }
+
     static func completedOutput(_ plan: Plan) -> [JSON] {
         switch plan.output {
         case .text: [messageItem(plan, status: "completed", text: plan.text)]
-        case .toolCalls(let calls): calls.map { functionCallItem($0, status: "completed", arguments: $0.arguments) }
+        case .toolCalls(let calls): calls.map { toolCallItem($0, status: "completed", arguments: $0.arguments) }
         }
     }
 
@@ -401,17 +426,25 @@ extension OpenAIFormat {
         case .toolCalls(let calls):
             for (index, call) in calls.enumerated() {
                 let itemID = JSON.string(call.itemID)
-                emit("response.output_item.added", [("output_index", .int(index)), ("item", functionCallItem(call, status: "in_progress", arguments: ""))])
-                for fragment in call.argumentFragments {
-                    emit("response.function_call_arguments.delta", [("item_id", itemID), ("output_index", .int(index)), ("delta", .string(fragment))])
+                emit("response.output_item.added", [("output_index", .int(index)), ("item", toolCallItem(call, status: "in_progress", arguments: ""))])
+                switch call.kind {
+                case .function:
+                    for fragment in call.argumentFragments {
+                        emit("response.function_call_arguments.delta", [("item_id", itemID), ("output_index", .int(index)), ("delta", .string(fragment))])
+                    }
+                    emit(
+                        "response.function_call_arguments.done",
+                        [("item_id", itemID), ("output_index", .int(index)), ("name", .string(call.name)), ("arguments", .string(call.arguments))]
+                    )
+                case .custom:
+                    for fragment in call.argumentFragments {
+                        emit("response.custom_tool_call_input.delta", [("item_id", itemID), ("output_index", .int(index)), ("delta", .string(fragment))])
+                    }
+                    emit("response.custom_tool_call_input.done", [("item_id", itemID), ("output_index", .int(index)), ("input", .string(call.arguments))])
                 }
                 emit(
-                    "response.function_call_arguments.done",
-                    [("item_id", itemID), ("output_index", .int(index)), ("name", .string(call.name)), ("arguments", .string(call.arguments))]
-                )
-                emit(
                     "response.output_item.done",
-                    [("output_index", .int(index)), ("item", functionCallItem(call, status: "completed", arguments: call.arguments))]
+                    [("output_index", .int(index)), ("item", toolCallItem(call, status: "completed", arguments: call.arguments))]
                 )
             }
         }

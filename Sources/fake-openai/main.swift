@@ -20,7 +20,9 @@ let usage = """
     Endpoints: POST /v1/chat/completions, POST /v1/responses, GET /v1/models.
     The request's "model" picks the behaviour: fake-echo (default), fake-count, fake-slow[-<ms>[-<ticks>]],
     fake-429[-<n>], fake-429-ms[-<n>], fake-500[-<n>], fake-500-always, fake-stall, fake-cut,
-    fake-garbage, fake-tools, fake-nousage, fake-error-stream, fake-unauthorized.
+    fake-garbage, fake-tools, fake-nousage, fake-error-stream, fake-unauthorized, fake-codex (a Codex
+    agent turn: apply_patch adds hello.txt, a shell command reads it, a final message). With a model
+    name that does not start with "fake-", a #fake-<name> tag in the last user message picks it.
     """
 
 func fail(_ message: String) -> Never {

@@ -147,6 +147,150 @@ struct FakeOpenAITests {
         }
     }
 
+    // MARK: fake-codex: a Codex agent turn
+
+    @Test func aPromptTagChoosesTheScenarioOnlyWhenTheModelIsNotAFakeName() {
+        #expect(FakeModel.scenarioName(modelName: "gpt-5.4", prompt: "Add the file. #fake-codex.") == "fake-codex")
+        #expect(FakeModel.scenarioName(modelName: "gpt-5.4", prompt: "again #fake-429@run1, please") == "fake-429@run1")
+        #expect(FakeModel.scenarioName(modelName: "fake-echo", prompt: "#fake-codex") == "fake-echo")
+        #expect(FakeModel.scenarioName(modelName: "gpt-5.4", prompt: "no tag here") == "gpt-5.4")
+        #expect(FakeModel(modelName: "fake-codex") == .codex)
+    }
+
+    @Test func codexTurnOverResponsesCallsFreeformApplyPatchThenExecCommandThenAnswers() async throws {
+        try await withFake { server in
+            // Turn 1: Codex's request, with a real model slug and the tag in the prompt.
+            var input = [CodexWire.userMessage("Add hello.txt and show it. #fake-codex")]
+            let first = try await CodexWire.responsesTurn(server, input: input)
+            #expect(
+                first.events == [
+                    "response.created", "response.in_progress", "response.output_item.added",
+                    "response.custom_tool_call_input.delta", "response.custom_tool_call_input.delta", "response.custom_tool_call_input.delta",
+                    "response.custom_tool_call_input.done", "response.output_item.done", "response.completed",
+                ]
+            )
+            let patchCall = try #require(first.output.first)
+            #expect(patchCall["type"] as? String == "custom_tool_call")
+            #expect(patchCall["name"] as? String == "apply_patch")
+            #expect(patchCall["input"] as? String == "*** Begin Patch\n*** Add File: hello.txt\n+hello from fake-openai\n*** End Patch\n")
+            #expect(first.streamedInput == patchCall["input"] as? String, "the deltas add up to the input")
+            let patchID = try #require(patchCall["call_id"] as? String)
+
+            // Turn 2: after the patch's output, a shell command through the exec_command function tool.
+            input += [patchCall, ["type": "custom_tool_call_output", "call_id": patchID, "output": "Success. Updated the following files:\nA hello.txt\n"]]
+            let second = try await CodexWire.responsesTurn(server, input: input)
+            let shellCall = try #require(second.output.first)
+            #expect(shellCall["type"] as? String == "function_call")
+            #expect(shellCall["name"] as? String == "exec_command")
+            #expect(JSONHelper.object(shellCall["arguments"] as? String ?? "")?["cmd"] as? String == "cat hello.txt")
+            #expect(second.events.contains("response.function_call_arguments.done"))
+            let shellID = try #require(shellCall["call_id"] as? String)
+            #expect(shellID != patchID)
+
+            // Turn 3: after the command's output, the final message quotes the file.
+            input += [shellCall, ["type": "function_call_output", "call_id": shellID, "output": "Process exited with code 0\nOutput:\nhello from fake-openai\n"]]
+            let third = try await CodexWire.responsesTurn(server, input: input)
+            #expect(third.output.first?["type"] as? String == "message")
+            #expect(third.text == #"Done: hello.txt says "hello from fake-openai"."#)
+        }
+    }
+
+    @Test func codexTurnOverChatCallsApplyPatchAsAFunctionWithAnInputArgumentStreamedByIndex() async throws {
+        try await withFake { server in
+            var messages: [[String: Any]] = [["role": "system", "content": "You are Codex."], ["role": "user", "content": "Add hello.txt. #fake-codex"]]
+            let first = try await CodexWire.chatTurn(server, messages: messages)
+            #expect(first.finishReason == "tool_calls")
+            #expect(first.calls.count == 1)
+            let patchCall = try #require(first.calls.first)
+            #expect(patchCall.name == "apply_patch")
+            #expect(patchCall.fragments >= 3, "the arguments come in several fragments")
+            #expect(JSONHelper.object(patchCall.arguments)?["input"] as? String == "*** Begin Patch\n*** Add File: hello.txt\n+hello from fake-openai\n*** End Patch\n")
+
+            messages += [patchCall.assistantMessage, ["role": "tool", "tool_call_id": patchCall.id, "content": "Success."]]
+            let second = try await CodexWire.chatTurn(server, messages: messages)
+            let shellCall = try #require(second.calls.first)
+            #expect(shellCall.name == "exec_command")
+            #expect(JSONHelper.object(shellCall.arguments)?["cmd"] as? String == "cat hello.txt")
+
+            messages += [shellCall.assistantMessage, ["role": "tool", "tool_call_id": shellCall.id, "content": "hello from fake-openai\n"]]
+            let third = try await CodexWire.chatTurn(server, messages: messages)
+            #expect(third.finishReason == "stop")
+            #expect(third.text == #"Done: hello.txt says "hello from fake-openai"."#)
+        }
+    }
+
+    @Test func codexTurnUsesTheShellToolOnOfferAndSaysWhenATurnLacksItsTool() async throws {
+        try await withFake { server in
+            let afterPatch: [[String: Any]] = [
+                CodexWire.userMessage("#fake-codex"),
+                ["type": "function_call", "call_id": "call_1", "name": "apply_patch", "arguments": "{}"],
+                ["type": "function_call_output", "call_id": "call_1", "output": "ok"],
+            ]
+            let shell = try await CodexWire.responsesTurn(server, input: afterPatch, tools: [CodexWire.functionTool("shell")])
+            #expect(shell.output.first?["name"] as? String == "shell")
+            let arguments = try #require(JSONHelper.object(shell.output.first?["arguments"] as? String ?? ""))
+            #expect(arguments["command"] as? [String] == ["bash", "-lc", "cat hello.txt"])
+
+            let noPatchTool = try await CodexWire.responsesTurn(server, input: [CodexWire.userMessage("#fake-codex")], tools: [CodexWire.functionTool("exec_command")])
+            #expect(noPatchTool.text == "fake-codex: the request offers no apply_patch tool")
+
+            let missingFile = try await CodexWire.responsesTurn(
+                server,
+                input: afterPatch + [
+                    ["type": "function_call", "call_id": "call_2", "name": "exec_command", "arguments": "{}"],
+                    ["type": "function_call_output", "call_id": "call_2", "output": "cat: hello.txt: No such file or directory"],
+                ]
+            )
+            #expect(missingFile.text.hasPrefix("fake-codex: the last tool output does not show hello.txt's text"))
+        }
+    }
+
+    @Test func codexTurnRefusesToolOutputsAndCallsThatDoNotPairUpAsOpenAIDoes() async throws {
+        try await withFake { server in
+            let strayOutput = try await post(
+                server, "/responses",
+                #"{"model":"fake-codex","stream":true,"input":[{"role":"user","content":"go"},{"type":"custom_tool_call_output","call_id":"call_nobody","output":"ok"}]}"#
+            )
+            #expect(strayOutput.status == .badRequest)
+            let error = try #require(JSONHelper.object(try await readAll(strayOutput))?["error"] as? [String: Any])
+            #expect(error["message"] as? String == "No tool call found for custom tool call output with call_id call_nobody.")
+            #expect(error["param"] as? String == "input")
+
+            let renamed = try await post(
+                server, "/chat/completions",
+                #"{"model":"fake-codex","messages":[{"role":"user","content":"go"},{"role":"assistant","content":null,"tool_calls":[{"id":"call_a","type":"function","function":{"name":"apply_patch","arguments":"{}"}}]},{"role":"tool","tool_call_id":"call_b","content":"ok"}]}"#
+            )
+            #expect(renamed.status == .badRequest)
+            let renamedError = try #require(JSONHelper.object(try await readAll(renamed))?["error"] as? [String: Any])
+            #expect(renamedError["param"] as? String == "messages.[2].role")
+
+            let unanswered = try await post(
+                server, "/chat/completions",
+                #"{"model":"fake-codex","messages":[{"role":"user","content":"go"},{"role":"assistant","content":null,"tool_calls":[{"id":"call_a","type":"function","function":{"name":"apply_patch","arguments":"{}"}}]},{"role":"user","content":"and?"}]}"#
+            )
+            #expect(unanswered.status == .badRequest)
+            #expect(try await readAll(unanswered).contains("The following tool_call_ids did not have response messages: call_a"))
+
+            // Other scenarios take tool messages as they come.
+            let echo = try await post(server, "/chat/completions", #"{"model":"fake-echo","messages":[{"role":"tool","tool_call_id":"x","content":"ok"}]}"#)
+            #expect(echo.status == .ok)
+        }
+    }
+
+    @Test func codexTurnWithoutStreamingAnswersTheCustomToolCallInTheResponseObject() async throws {
+        try await withFake { server in
+            let body: [String: Any] = [
+                "model": "gpt-5.4", "stream": false, "input": [CodexWire.userMessage("#fake-codex")], "tools": CodexWire.codexTools,
+            ]
+            let response = try await post(server, "/responses", String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self))
+            let object = try #require(JSONHelper.object(try await readAll(response)))
+            let item = try #require((object["output"] as? [[String: Any]])?.first)
+            #expect(item["type"] as? String == "custom_tool_call")
+            #expect((item["input"] as? String)?.hasPrefix("*** Begin Patch\n*** Add File: hello.txt\n") == true)
+            #expect(object["model"] as? String == "gpt-5.4")
+        }
+    }
+
     // MARK: Failures
 
     @Test func rateLimitedTwiceThenSucceeds() async throws {
@@ -328,6 +472,102 @@ private func rawExchange(port: Int, _ request: String) async throws -> String {
 }
 
 private struct RawExchangeTimedOut: Error {}
+
+/// Requests shaped as Codex sends them, and their answers taken apart.
+private enum CodexWire {
+    /// Codex's own tools, as `codex exec` 0.147 offers them to `gpt-5.4` (trimmed).
+    static var codexTools: [[String: Any]] {
+        [
+            functionTool("exec_command"),
+            [
+                "type": "custom", "name": "apply_patch", "description": "Use the `apply_patch` tool to edit files.",
+                "format": ["type": "grammar", "syntax": "lark", "definition": "start: begin_patch hunk+ end_patch"],
+            ],
+            ["type": "web_search", "external_web_access": false],
+        ]
+    }
+
+    static func functionTool(_ name: String) -> [String: Any] {
+        ["type": "function", "name": name, "parameters": ["type": "object", "properties": [:] as [String: Any]]]
+    }
+
+    static func userMessage(_ text: String) -> [String: Any] {
+        ["type": "message", "role": "user", "content": [["type": "input_text", "text": text]]]
+    }
+
+    struct ResponsesAnswer {
+        var events: [String] = []
+        var output: [[String: Any]] = []
+        var streamedInput = ""
+        var text: String {
+            output.flatMap { ($0["content"] as? [[String: Any]]) ?? [] }.compactMap { $0["text"] as? String }.joined()
+        }
+    }
+
+    static func responsesTurn(_ server: FakeOpenAIServer, input: [[String: Any]], tools: [[String: Any]] = codexTools) async throws -> ResponsesAnswer {
+        let body: [String: Any] = ["model": "gpt-5.4", "stream": true, "store": false, "input": input, "tools": tools]
+        let response = try await post(server, "/responses", String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self))
+        #expect(response.status == .ok)
+        var answer = ResponsesAnswer()
+        for event in SSE.parse(try await readAll(response)) {
+            let payload = try #require(JSONHelper.object(event.data))
+            answer.events.append(event.event ?? "")
+            if event.event == "response.custom_tool_call_input.delta" { answer.streamedInput += payload["delta"] as? String ?? "" }
+            if event.event == "response.completed" {
+                answer.output = (payload["response"] as? [String: Any])?["output"] as? [[String: Any]] ?? []
+            }
+        }
+        return answer
+    }
+
+    struct ChatCall {
+        var id: String
+        var name: String
+        var arguments: String
+        var fragments: Int
+        var assistantMessage: [String: Any] {
+            ["role": "assistant", "content": NSNull(), "tool_calls": [["id": id, "type": "function", "function": ["name": name, "arguments": arguments]]]]
+        }
+    }
+
+    struct ChatAnswer {
+        var calls: [ChatCall] = []
+        var text = ""
+        var finishReason: String?
+    }
+
+    /// One streamed chat request with the tools a Responses→Chat bridge makes of Codex's.
+    static func chatTurn(_ server: FakeOpenAIServer, messages: [[String: Any]]) async throws -> ChatAnswer {
+        let stringParameter: [String: Any] = ["type": "object", "properties": ["input": ["type": "string"]], "required": ["input"]]
+        let tools: [[String: Any]] = [
+            ["type": "function", "function": ["name": "exec_command", "parameters": ["type": "object", "properties": [:] as [String: Any]]]],
+            ["type": "function", "function": ["name": "apply_patch", "parameters": stringParameter]],
+        ]
+        let body: [String: Any] = ["model": "gpt-5.4", "stream": true, "messages": messages, "tools": tools]
+        let response = try await post(server, "/chat/completions", String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self))
+        #expect(response.status == .ok)
+        var answer = ChatAnswer()
+        for event in SSE.parse(try await readAll(response)) where event.data != "[DONE]" {
+            let chunk = try #require(JSONHelper.object(event.data))
+            let choice = try #require((chunk["choices"] as? [[String: Any]])?.first)
+            if let reason = choice["finish_reason"] as? String { answer.finishReason = reason }
+            let delta = choice["delta"] as? [String: Any]
+            answer.text += delta?["content"] as? String ?? ""
+            for call in (delta?["tool_calls"] as? [[String: Any]]) ?? [] {
+                let index = try #require(call["index"] as? Int)
+                if index == answer.calls.count { answer.calls.append(ChatCall(id: "", name: "", arguments: "", fragments: 0)) }
+                if let id = call["id"] as? String { answer.calls[index].id = id }
+                let function = call["function"] as? [String: Any]
+                if let name = function?["name"] as? String { answer.calls[index].name = name }
+                if let fragment = function?["arguments"] as? String, !fragment.isEmpty {
+                    answer.calls[index].arguments += fragment
+                    answer.calls[index].fragments += 1
+                }
+            }
+        }
+        return answer
+    }
+}
 
 private func readAll(_ response: HTTPClientResponse) async throws -> String {
     String(buffer: try await response.body.collect(upTo: 1 << 20))
