@@ -1,13 +1,15 @@
 """The gateway's OpenAI-compatible endpoints, driven by the official `openai` Python SDK.
 
 Run by scripts/openai-sdk-test, which starts fake-openai (the stand-in provider, whose behaviour
-is chosen by the request's "model": see Sources/FakeOpenAI/FakeModel.swift) and three gateways
+is chosen by the request's "model": see Sources/FakeOpenAI/FakeModel.swift) and four gateways
 pointed at it, and passes their ports and the gateway key in the environment:
 
     GATEWAY_API_KEY            the key of every gateway
     GATEWAY_PORT               main gateway: default rate limits
     GATEWAY_RATE_LIMITED_PORT  RATE_LIMIT_PER_MINUTE=3 (used by one test only)
     GATEWAY_TURNS_PORT         RATE_LIMIT_CONCURRENT_TURNS=1 (used by the turn tests only)
+    GATEWAY_RESPONSES_PORT     its provider has wire_api = "responses" (the others: "chat"), for the
+                               POST /v1/responses tests: relayed there, bridged to chat on the main one
     FAKE_OPENAI_PORT           the fake provider itself
     GATEWAY_DEFAULT_MODEL      the gateways' configured model (an echo model)
 
@@ -35,6 +37,7 @@ KEY = os.environ["GATEWAY_API_KEY"]
 MAIN_PORT = int(os.environ["GATEWAY_PORT"])
 RATE_LIMITED_PORT = int(os.environ["GATEWAY_RATE_LIMITED_PORT"])
 TURNS_PORT = int(os.environ["GATEWAY_TURNS_PORT"])
+RESPONSES_PORT = int(os.environ["GATEWAY_RESPONSES_PORT"])
 FAKE_PORT = int(os.environ["FAKE_OPENAI_PORT"])
 DEFAULT_MODEL = os.environ["GATEWAY_DEFAULT_MODEL"]
 
@@ -461,3 +464,108 @@ def test_a_non_streamed_completion_holds_its_turn_until_answered_and_others_are_
     completion = results["slow"]
     assert isinstance(completion, ChatCompletion), completion
     assert completion.choices[0].message.content == "".join(f"tick{i} " for i in range(10))
+
+
+# ---------------------------------------------------------------------------------------------
+# POST /v1/responses: relayed to a Responses provider, bridged to a chat provider
+
+# fake-codex (chosen by the #fake-codex tag, since "gpt-5.4" is not a fake- name) answers Codex's
+# first request with this freeform apply_patch call, then a shell call: Sources/FakeOpenAI/CodexTurn.swift.
+CODEX_PATCH = "*** Begin Patch\n*** Add File: hello.txt\n+hello from fake-openai\n*** End Patch\n"
+CODEX_TOOLS = [
+    {"type": "custom", "name": "apply_patch", "description": "Edit files with a patch. This is a FREEFORM tool."},
+    {
+        "type": "function",
+        "name": "exec_command",
+        "description": "Runs a command.",
+        "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}}, "required": ["cmd"]},
+    },
+    {"type": "web_search"},  # hosted: a chat provider cannot run it, so the bridge drops it
+]
+
+
+@pytest.fixture(params=["relay", "bridge"])
+def responses_sdk(request) -> OpenAI:
+    """A client of the gateway whose provider speaks Responses (relay) or only chat (bridge)."""
+    with client(RESPONSES_PORT if request.param == "relay" else MAIN_PORT, max_retries=0) as c:
+        yield c
+
+
+def test_responses_create_returns_the_echo_answer_and_its_usage(responses_sdk: OpenAI):
+    response = responses_sdk.responses.create(model="fake-echo", instructions="Be brief.", input="hello responses")
+    assert response.object == "response"
+    assert response.status == "completed"
+    assert response.output_text == "Echo: hello responses"
+    assert [item.type for item in response.output] == ["message"]
+    # fake-openai: 10 input tokens per message (the instructions are one), 1 output token per word.
+    assert response.usage is not None
+    assert (response.usage.input_tokens, response.usage.output_tokens, response.usage.total_tokens) == (20, 3, 23)
+    assert response.usage.input_tokens_details.cached_tokens == 0
+
+
+def test_responses_create_streamed_sends_the_events_in_order_and_completes(responses_sdk: OpenAI):
+    with responses_sdk.responses.create(model="fake-echo", input="stream responses please", stream=True) as stream:
+        events = list(stream)
+    types = [event.type for event in events]
+    assert types[:2] == ["response.created", "response.in_progress"], types
+    assert types[-1] == "response.completed", types
+    assert "response.output_item.added" in types and "response.output_item.done" in types
+    text = "".join(event.delta for event in events if event.type == "response.output_text.delta")
+    assert text == "Echo: stream responses please"
+    assert len([t for t in types if t == "response.output_text.delta"]) == 4, "one delta per word, not buffered into one"
+    completed = events[-1].response
+    assert completed.output_text == "Echo: stream responses please"
+    assert completed.usage is not None and completed.usage.output_tokens == 4
+
+
+def test_responses_create_returns_function_calls_with_their_arguments(responses_sdk: OpenAI):
+    tools = [{"type": "function", "name": n, "parameters": {"type": "object", "properties": {}}} for n in ("get_weather", "get_time")]
+    response = responses_sdk.responses.create(model="fake-tools", input="weather and time", tools=tools)
+    calls = [(item.type, item.name, item.arguments) for item in response.output]
+    assert calls == [("function_call", "get_weather", '{"city":"Paris"}'), ("function_call", "get_time", "{}")]
+    assert len({item.call_id for item in response.output}) == 2
+
+
+def test_a_codex_turn_gets_a_freeform_apply_patch_call_then_a_shell_call_after_its_output(responses_sdk: OpenAI):
+    first_input = [{"role": "user", "content": "Create hello.txt. #fake-codex"}]
+    with responses_sdk.responses.create(model="gpt-5.4", input=first_input, tools=CODEX_TOOLS, store=False, stream=True) as stream:
+        events = list(stream)
+    assert events[-1].type == "response.completed", [e.type for e in events]
+    streamed = "".join(e.delta for e in events if e.type == "response.custom_tool_call_input.delta")
+    assert streamed == CODEX_PATCH, "the custom tool's input streams as custom_tool_call_input deltas"
+    [patch] = events[-1].response.output
+    assert (patch.type, patch.name, patch.input) == ("custom_tool_call", "apply_patch", CODEX_PATCH)
+
+    # Codex sends the call back with its output; the model goes on with a shell command.
+    second_input = first_input + [
+        {"type": "custom_tool_call", "call_id": patch.call_id, "name": "apply_patch", "input": patch.input},
+        {"type": "custom_tool_call_output", "call_id": patch.call_id, "output": "Success. Updated the following files:\nA hello.txt\n"},
+    ]
+    second = responses_sdk.responses.create(model="gpt-5.4", input=second_input, tools=CODEX_TOOLS, store=False)
+    [shell] = second.output
+    assert (shell.type, shell.name, shell.arguments) == ("function_call", "exec_command", '{"cmd":"cat hello.txt"}')
+    assert shell.call_id != patch.call_id
+
+    third_input = second_input + [
+        {"type": "function_call", "call_id": shell.call_id, "name": "exec_command", "arguments": shell.arguments},
+        {"type": "function_call_output", "call_id": shell.call_id, "output": "hello from fake-openai\n"},
+    ]
+    third = responses_sdk.responses.create(model="gpt-5.4", input=third_input, tools=CODEX_TOOLS, store=False)
+    assert third.output_text == 'Done: hello.txt says "hello from fake-openai".'
+
+
+def test_a_provider_error_midway_through_a_streamed_response_is_a_response_failed_event(responses_sdk: OpenAI):
+    with responses_sdk.responses.create(model="fake-error-stream", input="fail midway", stream=True) as stream:
+        events = list(stream)
+    types = [event.type for event in events]
+    assert "response.output_text.delta" in types, "what came before the error arrives"
+    assert types[-1] == "response.failed", types
+    assert "response.completed" not in types
+    assert events[-1].response.status == "failed"
+    assert events[-1].response.error is not None
+
+
+def test_responses_create_with_a_wrong_gateway_key_raises_authentication_error():
+    with client(RESPONSES_PORT, api_key="sk-not-the-gateway-key", max_retries=0) as c, pytest.raises(openai.AuthenticationError) as raised:
+        c.responses.create(model="fake-echo", input="hi")
+    assert envelope(raised.value)["code"] == "invalid_token"
