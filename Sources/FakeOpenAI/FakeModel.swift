@@ -21,7 +21,7 @@
 /// | `fake-nousage` | Like `fake-echo` but never reports usage (no usage chunk even with `include_usage`, no `usage` in JSON, `usage: null` in `response.completed`). |
 /// | `fake-error-stream` | Chat: the role chunk, one content delta, then `data: {"error":{"message":…,"type":"server_error",…}}` and the stream ends (no `[DONE]`). Responses: `created`, `in_progress`, item/part added, one delta, then `response.failed` with `response.error`. Non-streaming: `500` with OpenAI's error JSON. |
 /// | `fake-unauthorized` | `401` with OpenAI's `invalid_api_key` error, whatever the `Authorization` header. |
-/// | `fake-codex` | One Codex agent turn over the requests of that turn: an `apply_patch` call that adds `hello.txt`, then a shell tool call that reads it, then a final message (see ``CodexTurn``). Tool outputs that answer no call, or calls left unanswered, get OpenAI's `400`. |
+/// | `fake-codex` | One Codex agent turn over the requests of that turn: an `apply_patch` call that adds `hello.txt`, then a shell tool call that reads it, then a final message (see ``CodexTurn``). Tool outputs that answer no call, or calls left unanswered, get OpenAI's `400`; so does, over chat, a tool that is not a `function` tool (see ``ChatToolCheck``). |
 ///
 /// A client that must send a real model name (Codex offers its `apply_patch` tool only to models it
 /// knows, such as `gpt-5.4`) picks a scenario with a tag in its prompt instead: when the model name

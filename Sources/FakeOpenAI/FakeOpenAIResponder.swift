@@ -163,7 +163,9 @@ struct Exchange: Sendable {
             }
         }
 
-        if scenario == .codex, let problem = ToolCallPairing.problem(api: api, request: parsed) {
+        if scenario == .codex,
+            let problem = (api == .chat ? ChatToolCheck.problem(parsed) : nil) ?? ToolCallPairing.problem(api: api, request: parsed)
+        {
             return error(.badRequest, message: problem.message, type: "invalid_request_error", param: problem.param)
         }
 

@@ -245,7 +245,7 @@ struct FakeOpenAITests {
         }
     }
 
-    @Test func codexTurnRefusesToolOutputsAndCallsThatDoNotPairUpAsOpenAIDoes() async throws {
+    @Test func codexTurnRefusesUnpairedToolOutputsAndCallsAndNonFunctionChatToolsAsOpenAIDoes() async throws {
         try await withFake { server in
             let strayOutput = try await post(
                 server, "/responses",
@@ -270,6 +270,15 @@ struct FakeOpenAITests {
             )
             #expect(unanswered.status == .badRequest)
             #expect(try await readAll(unanswered).contains("The following tool_call_ids did not have response messages: call_a"))
+
+            let hostedTool = try await post(
+                server, "/chat/completions",
+                #"{"model":"fake-codex","messages":[{"role":"user","content":"go"}],"tools":[{"type":"function","function":{"name":"exec_command"}},{"type":"web_search"}]}"#
+            )
+            #expect(hostedTool.status == .badRequest)
+            let hostedToolError = try #require(JSONHelper.object(try await readAll(hostedTool))?["error"] as? [String: Any])
+            #expect(hostedToolError["message"] as? String == "Invalid value: 'web_search'. Supported values are: 'function'.")
+            #expect(hostedToolError["param"] as? String == "tools[1].type")
 
             // Other scenarios take tool messages as they come.
             let echo = try await post(server, "/chat/completions", #"{"model":"fake-echo","messages":[{"role":"tool","tool_call_id":"x","content":"ok"}]}"#)
