@@ -403,14 +403,15 @@ struct OperationsSnippetTests {
             "conversationID: try ParameterDecoding.required(context.parameters.get(\"conversation_id\"), name: \"conversation_id\", in: .path, length: 1...Int.max)",
             in: respond
         )
+        // the query string is form-decoded once (`+` is a space), then each parameter is read from it
+        expectLine("let queryFields = try FormFields.query(request.uri.query)", in: respond)
         expectLine(
-            "limit: try ParameterDecoding.optional(request.uri.queryParameters.get(\"limit\"), name: \"limit\", in: .query, within: 1...100),",
+            "limit: try ParameterDecoding.optional(queryFields.first(\"limit\"), name: \"limit\", in: .query, within: 1...100),",
             in: respond
         )
-        expectLine("order: try ParameterDecoding.optional(request.uri.queryParameters.get(\"order\"), name: \"order\", in: .query),", in: respond)
+        expectLine("order: try ParameterDecoding.optional(queryFields.first(\"order\"), name: \"order\", in: .query),", in: respond)
         expectLine(
-            // Hummingbird's getAll already returns [String]; `.map(String.init)` on it would not compile (ambiguous)
-            "ids: try ParameterDecoding.array(request.uri.queryParameters.getAll(\"ids\"), name: \"ids\", in: .query, count: 0...5)",
+            "ids: try ParameterDecoding.array(queryFields.all(\"ids\"), name: \"ids\", in: .query, count: 0...5)",
             in: respond
         )
         expectLine(

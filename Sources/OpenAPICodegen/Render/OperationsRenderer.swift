@@ -296,10 +296,10 @@ struct OperationsRenderer {
         case .path: source = "context.parameters.get(\(SwiftName.literal(parameter.name)))"
         case .query:
             if case .array = parameter.schema.kind {
-                return "try ParameterDecoding.array(request.uri.queryParameters.getAll(\(SwiftName.literal(parameter.name))), "
+                return "try ParameterDecoding.array(queryFields.all(\(SwiftName.literal(parameter.name))), "
                     + "name: \(SwiftName.literal(parameter.name)), in: .query\(constraintArguments(parameter.schema)))"
             }
-            source = "request.uri.queryParameters.get(\(SwiftName.literal(parameter.name)))"
+            source = "queryFields.first(\(SwiftName.literal(parameter.name)))"
         case .header: source = "request.headers.parameter(named: \(SwiftName.literal(parameter.name)))"
         }
         let function = parameter.isRequired ? "required" : "optional"
@@ -333,6 +333,10 @@ struct OperationsRenderer {
                     w.line("try await security.authenticate(request, context: &context, alternatives: descriptor.security)")
                 }
                 var arguments: [String] = []
+                if operation.parameters.contains(where: { $0.location == .query }) {
+                    // Form-decoded once (`+` is a space), for every query parameter.
+                    w.line("let queryFields = try FormFields.query(request.uri.query)")
+                }
                 for (location, title) in [(Parameter.Location.path, "Path"), (.query, "Query"), (.header, "Headers")] {
                     let parameters = operation.parameters.filter { $0.location == location }
                     guard !parameters.isEmpty else { continue }
