@@ -60,6 +60,14 @@ struct SpecValidationTests {
         }
     }
 
+    @Test func aWebhooksSignatureIsCheckedBeforeItsBody() async throws {
+        try await TestGateway(["WEBHOOK_SECRET": "webhook-secret-0123456789"]).withLiveServer { client in
+            let response = try await client.webhook(#"{"event":"push","data":true}"#)
+            #expect(response.status == .unauthorized, "\(response.text)")
+            #expect(try response.json()["code"] as? String == "invalid_signature")
+        }
+    }
+
     @Test func aJSONRPCRequestBreakingItsSchemaIsAnInvalidRequestErrorAndTheRestOfItsBatchStillRuns() async throws {
         try await TestGateway().withLiveServer { client in
             let (single, singleJSON) = try await client.jsonRPC(#"{"jsonrpc":"2.0","method":"conversation.list","params":"x","id":7}"#)
