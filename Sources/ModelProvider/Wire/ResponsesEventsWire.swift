@@ -51,12 +51,12 @@ package struct ResponseObject: Codable, Sendable, Hashable {
         id = try container.decodeIfPresent(String.self, forKey: .id) ?? ""
         createdAt = (try? container.decodeIfPresent(Int.self, forKey: .createdAt)) ?? 0
         status = try container.decodeIfPresent(String.self, forKey: .status) ?? ""
-        error = try container.decodeIfPresent(ResponseError.self, forKey: .error)
+        error = try? container.decodeIfPresent(ResponseError.self, forKey: .error)
         incompleteDetails = try container.decodeIfPresent(JSONValue.self, forKey: .incompleteDetails)
         instructions = try? container.decodeIfPresent(String.self, forKey: .instructions)
         maxOutputTokens = try? container.decodeIfPresent(Int.self, forKey: .maxOutputTokens)
         model = try container.decodeIfPresent(String.self, forKey: .model) ?? ""
-        output = try container.decodeIfPresent([ResponseItem].self, forKey: .output) ?? []
+        output = (try? container.decodeIfPresent([ResponseItem].self, forKey: .output)) ?? []
         parallelToolCalls = (try? container.decodeIfPresent(Bool.self, forKey: .parallelToolCalls)) ?? true
         temperature = try? container.decodeIfPresent(Double.self, forKey: .temperature)
         topP = try? container.decodeIfPresent(Double.self, forKey: .topP)
@@ -64,7 +64,7 @@ package struct ResponseObject: Codable, Sendable, Hashable {
         tools = (try? container.decodeIfPresent([ResponsesTool].self, forKey: .tools)) ?? []
         text = try? container.decodeIfPresent(ResponsesTextOptions.self, forKey: .text)
         store = (try? container.decodeIfPresent(Bool.self, forKey: .store)) ?? false
-        usage = try container.decodeIfPresent(ResponseUsage.self, forKey: .usage)
+        usage = try? container.decodeIfPresent(ResponseUsage.self, forKey: .usage)
         metadata = try container.decodeIfPresent(JSONValue.self, forKey: .metadata) ?? .object([:])
     }
 
@@ -205,7 +205,7 @@ package struct ResponseStreamEvent: Codable, Sendable, Hashable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         type = try container.decodeIfPresent(String.self, forKey: .type) ?? ""
         sequenceNumber = try? container.decodeIfPresent(Int.self, forKey: .sequenceNumber)
-        response = try container.decodeIfPresent(ResponseObject.self, forKey: .response)
+        response = try? container.decodeIfPresent(ResponseObject.self, forKey: .response)
         outputIndex = try? container.decodeIfPresent(Int.self, forKey: .outputIndex)
         itemID = try? container.decodeIfPresent(String.self, forKey: .itemID)
         contentIndex = try? container.decodeIfPresent(Int.self, forKey: .contentIndex)

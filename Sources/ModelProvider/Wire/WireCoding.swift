@@ -19,15 +19,20 @@ package enum WireCoding {
     }
 
     /// `value` as compact JSON text (slashes not escaped).
-    package static func json(_ value: some Encodable) -> ByteBuffer {
+    package static func data(_ value: some Encodable) -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
         do {
-            return ByteBuffer(bytes: try encoder.encode(value))
+            return try encoder.encode(value)
         } catch {
             // The wire types hold only strings, numbers, booleans and JSON values: nothing fails to encode.
             preconditionFailure("a wire type failed to encode: \(error)")
         }
+    }
+
+    /// `value` as compact JSON text, in a buffer.
+    package static func json(_ value: some Encodable) -> ByteBuffer {
+        ByteBuffer(bytes: data(value))
     }
 
     /// `value` as compact JSON text, as a `String`.
