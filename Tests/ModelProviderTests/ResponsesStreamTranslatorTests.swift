@@ -171,6 +171,7 @@ struct ResponsesStreamTranslatorTests {
             "code": .string("server_error"), "message": .string("The model stream ended before the response was complete."),
         ]))
         #expect(translator.isFailed)
+        #expect(translator.failure == ResponseError(code: "server_error", message: "The model stream ended before the response was complete."))
         #expect(events.contains { $0.type == "response.output_text.delta" })
     }
 

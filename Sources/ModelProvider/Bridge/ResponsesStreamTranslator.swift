@@ -44,6 +44,8 @@ package struct ResponsesStreamTranslator: Sendable {
     package private(set) var usage: TokenUsage?
     /// Whether the answer ended in `response.failed`.
     package var isFailed: Bool { response.status == "failed" }
+    /// Why the answer failed (`{"code","message"}`, as `response.failed` carries it); nil unless ``isFailed``.
+    package var failure: ResponseError? { response.error }
 
     /// A translator for the answer to `request`, reported as coming from `model`.
     package init(request: ResponsesRequest, model: String, createdAt: Date = Date()) {
