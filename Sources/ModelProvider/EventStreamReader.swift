@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import GatewayRuntime
 import Logging
 import NIOCore
 

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import GatewayRuntime
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -251,12 +252,5 @@ public struct ProviderTransport: Sendable {
         if let status { metadata["http.response.status_code"] = .stringConvertible(status) }
         if let error { metadata["error.message"] = .string(error) }
         logger.info("codex.api_request", metadata: metadata)
-    }
-}
-
-extension Duration {
-    /// Whole and fractional milliseconds, for logs and metrics.
-    package var milliseconds: Double {
-        Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
     }
 }
