@@ -208,9 +208,8 @@ public struct ProviderTransport: Sendable {
 
     /// OpenAI's `error.message` (or a top-level `message`) in an error body, else its first 500 bytes.
     package static func errorMessage(in data: Data, status: Int) -> String {
-        if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
-            if let error = object["error"] as? [String: Any], let message = error["message"] as? String { return message }
-            if let message = object["message"] as? String { return message }
+        if let body = try? JSONDecoder().decode(ProviderErrorBody.self, from: data), let message = body.error?.message ?? body.message {
+            return message
         }
         let text = String(decoding: data.prefix(500), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return text.isEmpty ? "HTTP \(status)" : text
@@ -253,4 +252,11 @@ public struct ProviderTransport: Sendable {
         if let error { metadata["error.message"] = .string(error) }
         logger.info("codex.api_request", metadata: metadata)
     }
+}
+
+/// A provider's error body: OpenAI's `{"error": {"message", …}}`, or a top-level `message`
+/// (some OpenAI-compatible servers).
+private struct ProviderErrorBody: Decodable {
+    var error: ChatError?
+    var message: String?
 }
