@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import GatewayRuntime
 import Logging
 import NIOCore
 
@@ -42,13 +43,5 @@ package enum EventStreamReader {
                 "cached_token_count": .stringConvertible(usage?.cachedInputTokens ?? 0),
             ]
         )
-    }
-
-    package static func json(_ text: String) -> [String: Any]? {
-        try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
-    }
-
-    package static func int(_ value: Any?) -> Int {
-        (value as? Int) ?? (value as? NSNumber)?.intValue ?? 0
     }
 }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import GatewayRuntime
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -207,9 +208,8 @@ public struct ProviderTransport: Sendable {
 
     /// OpenAI's `error.message` (or a top-level `message`) in an error body, else its first 500 bytes.
     package static func errorMessage(in data: Data, status: Int) -> String {
-        if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
-            if let error = object["error"] as? [String: Any], let message = error["message"] as? String { return message }
-            if let message = object["message"] as? String { return message }
+        if let body = try? JSONDecoder().decode(ProviderErrorBody.self, from: data), let message = body.error?.message ?? body.message {
+            return message
         }
         let text = String(decoding: data.prefix(500), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return text.isEmpty ? "HTTP \(status)" : text
@@ -254,9 +254,9 @@ public struct ProviderTransport: Sendable {
     }
 }
 
-extension Duration {
-    /// Whole and fractional milliseconds, for logs and metrics.
-    package var milliseconds: Double {
-        Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
-    }
+/// A provider's error body: OpenAI's `{"error": {"message", …}}`, or a top-level `message`
+/// (some OpenAI-compatible servers).
+private struct ProviderErrorBody: Decodable {
+    var error: ChatError?
+    var message: String?
 }

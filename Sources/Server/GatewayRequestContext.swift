@@ -1,5 +1,4 @@
 import Hummingbird
-import ModelProvider
 import NIOCore
 
 /// The request context of every gateway route.

@@ -1,7 +1,6 @@
 import GatewayRuntime
 import Hummingbird
 import Logging
-import ModelProvider
 import NIOCore
 
 /// One structured log event per request (`request`): method, route template, status, duration,
