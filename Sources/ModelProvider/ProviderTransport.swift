@@ -81,10 +81,11 @@ public struct ProviderTransport: Sendable {
     /// Sends `request` on a connection of the current event loop (for a stream relayed to an
     /// outlet, the outlet's); the response comes back once its head has.
     private func execute(_ request: HTTPClient.Request, relayed: RelayedStream? = nil) async throws -> HTTPClientResponse {
-        try await UpstreamExchange.execute(
+        let eventLoop = relayed?.eventLoop ?? MultiThreadedEventLoopGroup.currentEventLoop ?? http.all[0].eventLoopGroup.any()
+        return try await UpstreamExchange.execute(
             request,
-            on: http.client,
-            eventLoop: relayed?.eventLoop ?? MultiThreadedEventLoopGroup.currentEventLoop ?? http.client.eventLoopGroup.any(),
+            on: http.client(on: eventLoop),
+            eventLoop: eventLoop,
             idleTimeout: .milliseconds(Int64(provider.streamIdleTimeoutMilliseconds)),
             relayed: relayed
         )
@@ -186,7 +187,7 @@ public struct ProviderTransport: Sendable {
         do {
             var request = HTTPClientRequest(url: url(path: "/models"))
             request.headers.add(name: "Accept", value: "application/json")
-            let response = try await http.client.execute(request, timeout: .nanoseconds(Int64(timeout.milliseconds * 1_000_000)))
+            let response = try await http.all[0].execute(request, timeout: .nanoseconds(Int64(timeout.milliseconds * 1_000_000)))
             _ = try? await response.body.collect(upTo: 64 * 1024)
             return nil
         } catch {

@@ -100,7 +100,8 @@ package final class UpstreamExchange: HTTPClientResponseDelegate, OutletSource, 
         return (sequence.source, sequence.sequence)
     }
 
-    /// Sends `request` on `client`, on a connection of `eventLoop`, and returns once the response head has arrived. With
+    /// Sends `request` on `client`, whose connections live on `eventLoop` (``ProviderHTTPClient``),
+    /// and returns once the response head has arrived. With
     /// `relayed`, a 2xx streamed answer goes to its outlet (`relayed.isEngaged`), and the
     /// response's body is empty.
     package static func execute(
@@ -114,7 +115,7 @@ package final class UpstreamExchange: HTTPClientResponseDelegate, OutletSource, 
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 exchange.state.withLock { $0.head = continuation }
-                let task = client.execute(request: request, delegate: exchange, eventLoop: .delegateAndChannel(on: eventLoop))
+                let task = client.execute(request: request, delegate: exchange, eventLoop: .delegate(on: eventLoop))
                 task.futureResult.whenComplete { result in
                     switch result {
                     case .success: exchange.finish(error: nil)
