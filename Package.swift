@@ -37,6 +37,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
         // The model providers' HTTP client (streaming, retries, timeouts).
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // Under AsyncHTTPClient; named because provider TLS configures its trust roots.
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.36.0"),
         // AsyncChannel: the WebSocket's outgoing messages, handed over with backpressure. Already
         // built for swift-service-lifecycle, so naming it costs no build time.
         .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
@@ -87,6 +89,25 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: The model providers: the only code that talks to a model vendor (one HTTP client,
+        // AsyncHTTPClient; the Chat Completions and Responses wire types; the Responses↔Chat bridge)
+        .target(
+            name: "ModelProvider",
+            dependencies: [
+                "GatewayRuntime",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                // Provider TLS: trust roots from SSL_CERT_FILE / SSL_CERT_DIR, and telling a TLS failure
+                // apart. Already built for AsyncHTTPClient, so naming it costs no build time.
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Generated from openapi.yaml at build time
         .target(
             name: "GatewayAPI",
@@ -105,6 +126,7 @@ let package = Package(
             dependencies: [
                 "GatewayAPI",
                 "GatewayRuntime",
+                "ModelProvider",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -172,9 +194,20 @@ let package = Package(
             swiftSettings: testSwiftSettings
         ),
         .testTarget(
+            name: "ModelProviderTests",
+            dependencies: [
+                "ModelProvider",
+                "GatewayRuntime",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: testSwiftSettings
+        ),
+        .testTarget(
             name: "GatewayServerTests",
             dependencies: [
                 "GatewayServer",
+                "ModelProvider",
                 "GatewayAPI",
                 "GatewayRuntime",
                 "FakeOpenAI",

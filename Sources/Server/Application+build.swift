@@ -2,6 +2,7 @@ import GatewayAPI
 import GatewayRuntime
 import Hummingbird
 import Logging
+import ModelProvider
 import ServiceLifecycle
 import UnixSignals
 
@@ -41,7 +42,7 @@ public func buildApplication(
     do {
         database = try GatewayDatabase(path: configuration.databasePath, logger: logger)
     } catch {
-        try? await core.httpClientService.clients.shutdown()  // a client dropped unshut traps
+        try? await core.httpClientService.http.shutdown()  // a client dropped unshut traps
         throw error
     }
     var webhookSettings = WebhookService.Settings(secret: configuration.webhookSecret)

@@ -1,4 +1,5 @@
 import Hummingbird
+import ModelProvider
 import NIOCore
 
 /// The request context of every gateway route.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GatewayServer
 import Logging
+import ModelProvider
 
 /// `codex-gateway config`: the effective configuration, secrets masked.
 struct PrintConfiguration: ParsableCommand {

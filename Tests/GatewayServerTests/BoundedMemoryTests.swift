@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import ModelProvider
 import NIOCore
 import Synchronization
 import Testing

@@ -1,6 +1,7 @@
 import FakeOpenAI
 import Foundation
 import GatewayServer
+import ModelProvider
 import Testing
 
 /// The `codex-gateway` subcommands an operator runs beside the server: `config`, `doctor`, `keys`

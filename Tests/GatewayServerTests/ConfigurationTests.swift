@@ -1,6 +1,7 @@
 import Foundation
 import GatewayServer
 import Logging
+import ModelProvider
 import Testing
 
 @Suite("Configuration from the environment, .env and config.toml")
@@ -32,12 +33,15 @@ struct ConfigurationTests {
         #expect(configuration.codex.modelProvider == "openai")
         #expect(configuration.codex.provider.wireAPI == .responses)
         #expect(configuration.upstreamMaxConnections == 1024)
-        #expect(configuration.upstreamSplice)
     }
 
-    @Test func upstreamSpliceCanBeTurnedOff() throws {
-        #expect(try load(["UPSTREAM_SPLICE": "off"]).upstreamSplice == false)
-        #expect(try load(["UPSTREAM_SPLICE": "true"]).upstreamSplice)
+    @Test func anSSLCertFileThatHoldsNoCertificateNamesItsVariable() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("not-a-ca-\(UUID().uuidString).pem").path
+        try "not a certificate".write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        expectError(["SSL_CERT_FILE": file], key: "SSL_CERT_FILE", containing: "no PEM certificate")
+        expectError(["SSL_CERT_FILE": file + ".missing"], key: "SSL_CERT_FILE", containing: "does not exist")
+        expectError(["SSL_CERT_DIR": file + ".missing"], key: "SSL_CERT_DIR", containing: "cannot be read")
     }
 
     @Test func badValuesNameTheirVariable() {
@@ -51,7 +55,7 @@ struct ConfigurationTests {
         expectError(["CORS_ALLOWED_ORIGINS": "https://ok.example/path"], key: "CORS_ALLOWED_ORIGINS", containing: "not an origin")
         expectError(["LOG_LEVEL": "loud"], key: "LOG_LEVEL", containing: "expected trace")
         expectError(["BODY_LIMIT_BYTES": "-1"], key: "BODY_LIMIT_BYTES", containing: "positive")
-        expectError(["UPSTREAM_SPLICE": "sometimes"], key: "UPSTREAM_SPLICE", containing: "true or false")
+        expectError(["OUTBOUND_ALLOW_PRIVATE": "sometimes"], key: "OUTBOUND_ALLOW_PRIVATE", containing: "true or false")
     }
 
     @Test func rustLogDirectivesPickThisProgramsLevel() throws {

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import FakeOpenAI
 import Foundation
+import ModelProvider
 import NIOCore
 import NIOPosix
 import Synchronization

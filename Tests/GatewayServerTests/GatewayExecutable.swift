@@ -1,4 +1,5 @@
 import Foundation
+import ModelProvider
 import Testing
 
 /// The built `codex-gateway` executable, run as an operator would: its own working directory

@@ -3,6 +3,7 @@ import GatewayAPI
 import GatewayServer
 import HTTPTypes
 import HummingbirdTesting
+import ModelProvider
 import Testing
 
 @Suite("Health, readiness and the served documents")

@@ -1,4 +1,5 @@
 import GatewayServer
+import ModelProvider
 import Synchronization
 import Testing
 

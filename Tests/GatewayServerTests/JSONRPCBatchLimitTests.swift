@@ -4,6 +4,7 @@ import Foundation
 import GatewayServer
 import HTTPTypes
 import HummingbirdTesting
+import ModelProvider
 import NIOCore
 import Testing
 

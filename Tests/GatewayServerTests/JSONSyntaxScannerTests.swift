@@ -1,5 +1,6 @@
 import Foundation
 import GatewayServer
+import ModelProvider
 import NIOCore
 import GatewayRuntime
 import Testing

@@ -4,6 +4,7 @@ import GatewayRuntime
 import GatewayServer
 import Hummingbird
 import Logging
+import ModelProvider
 import NIOCore
 import ServiceLifecycle
 import Testing

@@ -3,6 +3,7 @@ import GatewayServer
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import ModelProvider
 import Testing
 
 let requestIDHeader = HTTPField.Name("X-Request-Id")!

@@ -2,6 +2,7 @@ import Foundation
 import GatewayServer
 import HTTPTypes
 import HummingbirdTesting
+import ModelProvider
 import NIOCore
 import Testing
 

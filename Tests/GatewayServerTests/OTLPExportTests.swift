@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import ModelProvider
 import NIOCore
 import Synchronization
 import Testing

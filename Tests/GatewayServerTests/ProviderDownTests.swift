@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import ModelProvider
 import NIOCore
 import Synchronization
 import Testing

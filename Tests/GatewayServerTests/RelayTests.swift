@@ -5,6 +5,7 @@ import GatewayServer
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import ModelProvider
 import NIOCore
 import Testing
 

@@ -3,6 +3,7 @@ import GatewayRuntime
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import ModelProvider
 import NIOCore
 import NIOPosix
 import Testing

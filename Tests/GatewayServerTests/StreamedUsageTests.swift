@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import ModelProvider
 import NIOCore
 import Testing
 
@@ -10,13 +11,12 @@ import Testing
 
 @Suite("Token usage of relayed streams", .serialized)
 struct StreamedUsageTests {
-    /// `router`: the body relayed through Hummingbird's writer; `splice` and `exchange`: a live
-    /// server, the stream written to the client's connection from a spliced provider connection or
-    /// from AsyncHTTPClient (`UPSTREAM_SPLICE=false`).
-    @Test(arguments: ["router", "splice", "exchange"])
+    /// `router`: the body relayed through Hummingbird's writer; `exchange`: a live server, the
+    /// stream written to the client's connection from the event loop (``StreamOutlet``).
+    @Test(arguments: ["router", "exchange"])
     func aStreamIsCountedThoughTheClientDidNotAskForUsageAndItGetsNoUsageChunk(path: String) async throws {
         try await withFakeUpstream { fake in
-            let setup = try CodexTestSetup.make(fake: fake, environment: path == "exchange" ? ["UPSTREAM_SPLICE": "false"] : [:])
+            let setup = try CodexTestSetup.make(fake: fake)
             let run: @Sendable (any TestClientProtocol) async throws -> Void = { client in
                 func outputTokens() async throws -> Double {
                     let metrics = try await client.execute(uri: "/metrics", method: .get, headers: .apiKey())

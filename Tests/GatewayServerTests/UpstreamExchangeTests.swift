@@ -3,6 +3,7 @@ import FakeOpenAI
 import Foundation
 import GatewayRuntime
 import GatewayServer
+import ModelProvider
 import NIOCore
 import Testing
 

@@ -5,6 +5,7 @@ import GatewayServer
 import HTTPTypes
 import HummingbirdWSClient
 import Logging
+import ModelProvider
 import NIOCore
 import NIOPosix
 import NIOWebSocket

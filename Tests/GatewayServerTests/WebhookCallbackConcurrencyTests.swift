@@ -2,6 +2,7 @@ import Foundation
 import GatewayServer
 import Hummingbird
 import HummingbirdTesting
+import ModelProvider
 import Testing
 
 /// Callbacks run concurrently, so one receiver cannot hold up another's (issue #17 point 7c).

@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import ModelProvider
 import NIOCore
 import ServiceLifecycle
 import Synchronization

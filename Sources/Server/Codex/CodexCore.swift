@@ -1,5 +1,5 @@
-import AsyncHTTPClient
 import Logging
+import ModelProvider
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
@@ -24,22 +24,15 @@ public struct CodexCore: Sendable {
         let store = try RolloutConversationStore(codexHome: configuration.codexHome, logger: logger, cacheBytes: configuration.conversationCacheBytes)
         let codex = configuration.codex
         let provider = codex.provider
-        var clientConfiguration = HTTPClient.Configuration()
-        // No read timeout: stream_idle_timeout_ms is kept by each request's UpstreamExchange,
-        // which costs a clock read per chunk where the client's read timeout re-schedules a timer.
-        // Getting a connection (connecting, or waiting for a free one) has up to 10 s, or the idle
-        // timeout if shorter; then the request fails with the reason (refused, unreachable...).
-        let idleTimeout = TimeAmount.milliseconds(Int64(provider.streamIdleTimeoutMilliseconds))
-        clientConfiguration.timeout = .init(connect: min(.seconds(10), idleTimeout))
-        // A connection that fails fails its request at once, instead of AsyncHTTPClient trying
-        // again until the connect timeout: ProviderTransport decides what to retry, within the
-        // request's retry budget, and a refused connection is not retried at all.
-        clientConfiguration.connectionPool.retryConnectionEstablishment = false
-        if !tracing { clientConfiguration.tracing.tracer = nil }
-        // UPSTREAM_MAX_CONNECTIONS in all, shared out between the event loops' pools.
-        let clients = UpstreamHTTPClients(
-            configuration: clientConfiguration, maximumConnections: configuration.upstreamMaxConnections, splice: configuration.upstreamSplice)
-        let transport = ProviderTransport(provider: provider, clients: clients, environment: configuration.environment, logger: logger)
+        // Getting a connection (connecting, or waiting for a free one) has up to 10 s, or the
+        // idle timeout if shorter; then the request fails with the reason (refused, unreachable...).
+        let http = ProviderHTTPClient(
+            connectTimeout: min(.seconds(10), .milliseconds(Int64(provider.streamIdleTimeoutMilliseconds))),
+            maximumConnections: configuration.upstreamMaxConnections,
+            trust: configuration.providerTrust,
+            tracing: tracing
+        )
+        let transport = ProviderTransport(provider: provider, http: http, environment: configuration.environment, logger: logger)
         let client: any ModelClient =
             switch provider.wireAPI {
             case .chat: ChatCompletionsClient(transport: transport, logger: logger)
@@ -48,7 +41,7 @@ public struct CodexCore: Sendable {
         self.store = store
         self.transport = transport
         self.defaultModel = codex.model
-        self.httpClientService = HTTPClientService(clients: clients)
+        self.httpClientService = HTTPClientService(http: http)
         self.manager = ConversationManager(
             store: store,
             client: client,
@@ -66,10 +59,10 @@ public struct CodexCore: Sendable {
 
 /// Keeps the outbound HTTP clients alive while the application runs and shuts them down on the way out.
 public struct HTTPClientService: Service {
-    public let clients: UpstreamHTTPClients
+    public let http: ProviderHTTPClient
 
     public func run() async throws {
         try? await gracefulShutdown()
-        try await clients.shutdown()
+        try await http.shutdown()
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ModelProvider
 import TOMLKit
 
 /// The model and provider settings of `$CODEX_HOME/config.toml`, as Codex defines them.
@@ -89,56 +90,7 @@ public struct CodexConfiguration: Sendable {
     }
 }
 
-/// One `[model_providers.<id>]` entry (Codex's `ModelProviderInfo`).
-public struct ModelProviderInfo: Sendable, Equatable {
-    public enum WireAPI: String, Sendable {
-        /// `POST {base_url}/chat/completions`.
-        case chat
-        /// `POST {base_url}/responses`.
-        case responses
-    }
-
-    public var name: String
-    public var baseURL: String
-    /// The environment variable that holds the API key, if the provider needs one.
-    public var envKey: String?
-    /// Shown when `envKey` is unset, to tell the operator how to get a key.
-    public var envKeyInstructions: String?
-    public var wireAPI: WireAPI
-    public var queryParams: [String: String]
-    public var httpHeaders: [String: String]
-    /// Header name → environment variable holding its value.
-    public var envHTTPHeaders: [String: String]
-    public var requestMaxRetries: Int
-    public var streamMaxRetries: Int
-    public var streamIdleTimeoutMilliseconds: Int
-
-    public init(
-        name: String,
-        baseURL: String,
-        envKey: String?,
-        envKeyInstructions: String? = nil,
-        wireAPI: WireAPI = .chat,
-        queryParams: [String: String] = [:],
-        httpHeaders: [String: String] = [:],
-        envHTTPHeaders: [String: String] = [:],
-        requestMaxRetries: Int = 4,
-        streamMaxRetries: Int = 5,
-        streamIdleTimeoutMilliseconds: Int = 300_000
-    ) {
-        self.name = name
-        self.baseURL = baseURL
-        self.envKey = envKey
-        self.envKeyInstructions = envKeyInstructions
-        self.wireAPI = wireAPI
-        self.queryParams = queryParams
-        self.httpHeaders = httpHeaders
-        self.envHTTPHeaders = envHTTPHeaders
-        self.requestMaxRetries = requestMaxRetries
-        self.streamMaxRetries = streamMaxRetries
-        self.streamIdleTimeoutMilliseconds = streamIdleTimeoutMilliseconds
-    }
-
+extension ModelProviderInfo {
     static let knownKeys: Set<String> = [
         "name", "base_url", "env_key", "env_key_instructions", "wire_api", "query_params", "http_headers", "env_http_headers",
         "request_max_retries", "stream_max_retries", "stream_idle_timeout_ms",
@@ -188,27 +140,6 @@ public struct ModelProviderInfo: Sendable, Equatable {
             streamMaxRetries: try reader.int(table, "stream_max_retries", prefix: prefix, range: 0...100) ?? 5,
             streamIdleTimeoutMilliseconds: try reader.int(table, "stream_idle_timeout_ms", prefix: prefix, range: 1...86_400_000) ?? 300_000
         )
-    }
-
-    /// The API key from the environment, or an error that names the variable to set.
-    public func apiKey(in environment: [String: String]) throws(MissingProviderKey) -> String? {
-        guard let envKey else { return nil }
-        guard let value = environment[envKey]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else {
-            throw MissingProviderKey(variable: envKey, provider: name, instructions: envKeyInstructions)
-        }
-        return value
-    }
-}
-
-/// The model cannot be called because its API key variable is not set.
-public struct MissingProviderKey: Error, Sendable, CustomStringConvertible {
-    public var variable: String
-    public var provider: String
-    public var instructions: String?
-
-    public var description: String {
-        "The model provider '\(provider)' needs the environment variable \(variable), which is not set."
-            + (instructions.map { " \($0)" } ?? "")
     }
 }
 

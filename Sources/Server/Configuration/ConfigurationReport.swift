@@ -1,4 +1,5 @@
 import Foundation
+import ModelProvider
 import TOMLKit
 
 /// What `codex-gateway config` prints: every setting of README.md's configuration tables with its
@@ -53,7 +54,8 @@ public struct ConfigurationReport: Sendable {
         Variable(name: "RATE_LIMIT_PER_DAY", fallback: "10000"),
         Variable(name: "RATE_LIMIT_CONCURRENT_TURNS", fallback: "8"),
         Variable(name: "UPSTREAM_MAX_CONNECTIONS", fallback: "1024"),
-        Variable(name: "UPSTREAM_SPLICE", fallback: "true"),
+        Variable(name: "SSL_CERT_FILE", fallback: "(system store only)"),
+        Variable(name: "SSL_CERT_DIR", fallback: "(system store only)"),
         Variable(name: "UPSTREAM_RETRY_BUDGET_SECONDS", fallback: "30"),
         Variable(name: "AUTH_FAILURE_BUDGET_PER_MINUTE", fallback: "20"),
         Variable(name: "CONVERSATION_CACHE_BYTES", fallback: "67108864"),

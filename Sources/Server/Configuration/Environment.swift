@@ -1,4 +1,5 @@
 import Foundation
+import ModelProvider
 
 /// The process environment merged with a `.env` file; real variables win over the file.
 public struct Environment: Sendable {

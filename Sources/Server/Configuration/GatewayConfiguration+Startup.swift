@@ -1,4 +1,5 @@
 import Logging
+import ModelProvider
 
 extension GatewayConfiguration {
     /// How turns are run: the gateway's own Codex core, talking to the provider turn by turn.

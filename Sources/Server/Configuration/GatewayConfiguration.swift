@@ -1,4 +1,5 @@
 import Foundation
+import ModelProvider
 import Logging
 
 /// Everything the gateway reads at startup, validated.
@@ -47,10 +48,9 @@ public struct GatewayConfiguration: Sendable {
     /// `UPSTREAM_MAX_CONNECTIONS`: connections to the model provider at once (each running turn
     /// or relayed stream holds one); requests beyond wait for one to free up.
     public var upstreamMaxConnections: Int = 1024
-    /// `UPSTREAM_SPLICE`: relayed streams to a plain-`http://` provider go over the gateway's own
-    /// HTTP/1.1 connections, their chunks copied as they are (``SpliceConnections``); `false`
-    /// sends them through AsyncHTTPClient like every other request.
-    public var upstreamSplice: Bool = true
+    /// `SSL_CERT_FILE`, `SSL_CERT_DIR`: certificates an `https://` provider is verified against,
+    /// besides the system's store.
+    public var providerTrust = ProviderTrust()
     /// `UPSTREAM_RETRY_BUDGET_SECONDS`: no retry of a model request (by the transport or of the
     /// whole turn) starts later than this after the turn or relayed request began.
     public var upstreamRetryBudget: Duration = .seconds(30)
@@ -252,7 +252,11 @@ public struct GatewayConfiguration: Sendable {
             }
             configuration.upstreamMaxConnections = value
         }
-        configuration.upstreamSplice = try bool("UPSTREAM_SPLICE", environment: environment) ?? true
+        do {
+            configuration.providerTrust = try ProviderTrust(environment: environment.values)
+        } catch {
+            throw environment.error(error.variable, "\(error.reason) ('\(error.path)'); it should name PEM certificates to trust for an https model provider")
+        }
         try configuration.loadLimits(environment: environment)
         return configuration
     }

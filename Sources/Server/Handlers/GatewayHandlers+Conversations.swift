@@ -2,6 +2,7 @@ import Foundation
 import GatewayAPI
 import GatewayRuntime
 import Hummingbird
+import ModelProvider
 import NIOCore
 
 extension GatewayHandlers {

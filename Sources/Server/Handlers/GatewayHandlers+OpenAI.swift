@@ -5,6 +5,7 @@ import GatewayRuntime
 import HTTPTypes
 import Hummingbird
 import Logging
+import ModelProvider
 import NIOCore
 import NIOHTTP1
 

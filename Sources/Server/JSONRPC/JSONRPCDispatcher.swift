@@ -2,6 +2,7 @@ import Foundation
 import GatewayAPI
 import GatewayRuntime
 import Logging
+import ModelProvider
 
 /// JSON-RPC 2.0 (jsonrpc.org/specification) over the conversation methods of PROTOCOLS.md §2:
 /// single requests, batches, notifications and every standard error code.

@@ -1,6 +1,7 @@
 import GatewayRuntime
 import Hummingbird
 import Logging
+import ModelProvider
 import NIOCore
 
 /// One structured log event per request (`request`): method, route template, status, duration,

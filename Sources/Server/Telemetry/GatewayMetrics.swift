@@ -1,4 +1,5 @@
 import Metrics
+import ModelProvider
 import NIOCore
 import Prometheus
 import Synchronization
@@ -11,9 +12,9 @@ public enum GatewayMetrics {
     /// Requests refused with 429, by `reason` (`rate_limited`, `too_many_turns`).
     public static let rateLimitRefusals = "codex_gateway_rate_limit_refusals_total"
     /// Model provider requests, by `status` (an HTTP status code, or `error`), in seconds.
-    public static let upstreamRequestDuration = "codex_gateway_upstream_request_duration_seconds"
+    public static let upstreamRequestDuration = ProviderMetrics.requestDuration
     /// Failed model provider requests, by `kind` (`http_429`, `http_4xx`, `http_5xx`, `connection`, `timeout`).
-    public static let upstreamErrors = "codex_gateway_upstream_errors_total"
+    public static let upstreamErrors = ProviderMetrics.errors
     /// Tokens reported by the provider, by `type` (`input`, `cached_input`, `output`).
     public static let tokens = "codex_gateway_tokens_total"
     /// WebSocket connections open now.
@@ -115,42 +116,5 @@ public enum GatewayMetrics {
         tokenCounters.input.increment(by: usage.inputTokens)
         tokenCounters.cachedInput.increment(by: usage.cachedInputTokens)
         tokenCounters.output.increment(by: usage.outputTokens)
-    }
-
-    /// Handles made once, as their status or error kind is first seen: the factory's lookup (a lock
-    /// and a sanitised name) stays off the hot path.
-    private static let upstreamTimers = Mutex<[Int: Metrics.Timer]>([:])
-    private static let upstreamFailureTimer = Timer(label: upstreamRequestDuration, dimensions: [("status", "error")], preferredDisplayUnit: .seconds)
-    private static let upstreamErrorCounters = Mutex<[String: Metrics.Counter]>([:])
-
-    private static func handle<Key: Hashable & Sendable, Handle: Sendable>(_ key: Key, in cache: borrowing Mutex<[Key: Handle]>, make: () -> Handle) -> Handle {
-        cache.withLock { handles in
-            if let handle = handles[key] { return handle }
-            let handle = make()
-            handles[key] = handle
-            return handle
-        }
-    }
-
-    static func recordUpstream(status: Int?, timedOut: Bool = false, duration: Duration) {
-        let timer: Metrics.Timer
-        if let status {
-            timer = handle(status, in: upstreamTimers) {
-                Timer(label: upstreamRequestDuration, dimensions: [("status", String(status))], preferredDisplayUnit: .seconds)
-            }
-        } else {
-            timer = upstreamFailureTimer
-        }
-        timer.recordNanoseconds(TimeAmount(duration).nanoseconds)
-        let kind: String? =
-            switch status {
-            case nil: timedOut ? "timeout" : "connection"
-            case 429?: "http_429"
-            case let code? where code >= 500: "http_5xx"
-            case let code? where code >= 400: "http_4xx"
-            default: nil
-            }
-        guard let kind else { return }
-        handle(kind, in: upstreamErrorCounters) { Counter(label: upstreamErrors, dimensions: [("kind", kind)]) }.increment()
     }
 }

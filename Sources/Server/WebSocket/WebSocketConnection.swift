@@ -5,6 +5,7 @@ import GatewayRuntime
 import HummingbirdWebSocket
 import Logging
 import Metrics
+import ModelProvider
 import NIOCore
 import NIOWebSocket
 import Synchronization

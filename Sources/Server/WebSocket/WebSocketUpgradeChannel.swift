@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
+import ModelProvider
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes

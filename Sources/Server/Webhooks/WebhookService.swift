@@ -4,6 +4,7 @@ import Foundation
 import GatewayAPI
 import GatewayRuntime
 import Logging
+import ModelProvider
 import NIOCore
 import NIOHTTP1
 import ServiceLifecycle

@@ -1,4 +1,5 @@
 import Foundation
+import ModelProvider
 import SQLiteNIO
 
 /// A webhook delivery as stored.

@@ -1,3 +1,4 @@
+import ModelProvider
 /// The conversations kept parsed in memory, least recently used first out once their estimated
 /// size passes `byteBudget`. A conversation dropped from it is parsed again from its rollout
 /// file when next needed, so eviction loses nothing.

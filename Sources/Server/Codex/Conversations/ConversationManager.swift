@@ -2,6 +2,7 @@ import Foundation
 import GatewayRuntime
 import Logging
 import Metrics
+import ModelProvider
 import Synchronization
 
 /// The Codex core: runs turns of conversations against the configured model, one turn at a time

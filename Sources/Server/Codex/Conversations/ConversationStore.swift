@@ -1,6 +1,7 @@
 import Foundation
 import GatewayRuntime
 import Logging
+import ModelProvider
 
 /// What the gateway knows about a conversation.
 public struct ConversationRecord: Sendable {

@@ -1,3 +1,4 @@
+import ModelProvider
 /// What a turn produces, in `codex exec --json` order (PROTOCOLS.md §3): `threadStarted` first,
 /// then `turnStarted`, the agent message item's lifecycle, and `turnCompleted` or `turnFailed`.
 public enum TurnEvent: Sendable, Hashable {

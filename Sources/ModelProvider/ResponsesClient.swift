@@ -3,15 +3,15 @@ import Logging
 
 /// `wire_api = "responses"`: `POST {base_url}/responses` with `stream: true`.
 public struct ResponsesClient: ModelClient {
-    let transport: ProviderTransport
-    let logger: Logger
+    package let transport: ProviderTransport
+    package let logger: Logger
 
     public init(transport: ProviderTransport, logger: Logger) {
         self.transport = transport
         self.logger = logger
     }
 
-    func requestBody(_ request: ModelRequest) throws -> Data {
+    package func requestBody(_ request: ModelRequest) throws -> Data {
         var input: [[String: Any]] = []
         var instructions: [String] = []
         for message in request.messages {

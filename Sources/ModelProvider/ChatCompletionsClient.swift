@@ -3,15 +3,15 @@ import Logging
 
 /// `wire_api = "chat"`: `POST {base_url}/chat/completions` with `stream: true`.
 public struct ChatCompletionsClient: ModelClient {
-    let transport: ProviderTransport
-    let logger: Logger
+    package let transport: ProviderTransport
+    package let logger: Logger
 
     public init(transport: ProviderTransport, logger: Logger) {
         self.transport = transport
         self.logger = logger
     }
 
-    func requestBody(_ request: ModelRequest) throws -> Data {
+    package func requestBody(_ request: ModelRequest) throws -> Data {
         let messages = request.messages.map { message -> [String: Any] in
             guard !message.images.isEmpty else { return ["role": message.role.rawValue, "content": message.content] }
             let parts: [[String: Any]] = [["type": "text", "text": message.content]]

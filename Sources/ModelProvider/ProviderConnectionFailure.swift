@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// Why a model provider could not be reached or broke off, in words fit for a caller: it names
 /// the provider (its configured `name`) and the cause, never the provider's address or the
@@ -17,6 +18,9 @@ public struct ProviderConnectionFailure: Error, Sendable, Hashable, CustomString
         case networkUnreachable
         /// Connecting took longer than the connect timeout.
         case timedOut
+        /// The TLS handshake failed: the provider's certificate could not be verified (an unknown
+        /// CA, an expired certificate, a name that does not match) or TLS could not be agreed.
+        case tls
         /// The connection closed before the answer was complete.
         case connectionClosed
         /// Anything else (the log has the detail).
@@ -27,11 +31,16 @@ public struct ProviderConnectionFailure: Error, Sendable, Hashable, CustomString
     public var provider: String
     public var cause: Cause
 
-    /// Refused and unresolvable hosts are definite answers: retrying them within seconds only
+    public init(provider: String, cause: Cause) {
+        self.provider = provider
+        self.cause = cause
+    }
+
+    /// Refused and unresolvable hosts and failed TLS handshakes are definite answers: retrying them within seconds only
     /// makes the caller wait. The others may pass.
     public var isRetryable: Bool {
         switch cause {
-        case .refused, .hostNotFound: false
+        case .refused, .hostNotFound, .tls: false
         case .networkUnreachable, .timedOut, .connectionClosed, .other: true
         }
     }
@@ -43,6 +52,7 @@ public struct ProviderConnectionFailure: Error, Sendable, Hashable, CustomString
         case .hostNotFound: "\(unreachable): its host name does not resolve."
         case .networkUnreachable: "\(unreachable): its network is unreachable."
         case .timedOut: "\(unreachable): connecting timed out."
+        case .tls: "\(unreachable): the TLS handshake failed (is its certificate trusted? SSL_CERT_FILE and SSL_CERT_DIR add a CA)."
         case .connectionClosed: "The model provider '\(provider)' broke off its answer: the connection closed before it was complete."
         case .other: "\(unreachable), or broke off its answer."
         }
@@ -71,6 +81,8 @@ public struct ProviderConnectionFailure: Error, Sendable, Hashable, CustomString
             case .ioOnClosedChannel, .eof, .alreadyClosed, .outputClosed: return .connectionClosed
             default: return .other
             }
+        case is NIOSSLError, is NIOSSLExtraError, is BoringSSLError:
+            return .tls
         case is HTTPParserError:
             return .connectionClosed
         case let error as HTTPClientError:

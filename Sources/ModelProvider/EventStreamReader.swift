@@ -5,10 +5,10 @@ import NIOCore
 
 /// Reads an upstream `text/event-stream` body, handing over each event the moment its blank line
 /// arrives (never buffering the whole answer).
-enum EventStreamReader {
+package enum EventStreamReader {
     /// Calls `onEvent` per event until it returns false or the body ends; maps transport failures
     /// to ``ModelClientError``.
-    static func read(
+    package static func read(
         _ response: HTTPClientResponse,
         idleTimeoutMilliseconds: Int,
         onEvent: (SSEParser.Event) async throws -> Bool
@@ -32,7 +32,7 @@ enum EventStreamReader {
     }
 
     /// The `codex.sse_event` telemetry event for a completed response.
-    static func logCompletion(_ logger: Logger, since start: ContinuousClock.Instant, usage: TokenUsage?) {
+    package static func logCompletion(_ logger: Logger, since start: ContinuousClock.Instant, usage: TokenUsage?) {
         logger.info(
             "codex.sse_event",
             metadata: [
@@ -44,11 +44,11 @@ enum EventStreamReader {
         )
     }
 
-    static func json(_ text: String) -> [String: Any]? {
+    package static func json(_ text: String) -> [String: Any]? {
         try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
     }
 
-    static func int(_ value: Any?) -> Int {
+    package static func int(_ value: Any?) -> Int {
         (value as? Int) ?? (value as? NSNumber)?.intValue ?? 0
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 
 /// The HTTP side of a model provider: URL, headers, retries with backoff, idle timeout.
 ///
@@ -11,10 +12,10 @@ import NIOHTTP1
 /// 200 ms with ±20 % jitter. Each attempt is logged as `codex.api_request`.
 public struct ProviderTransport: Sendable {
     public let provider: ModelProviderInfo
-    let clients: UpstreamHTTPClients
-    let logger: Logger
+    package let http: ProviderHTTPClient
+    package let logger: Logger
     /// Upper bound for a server-requested delay, so a hostile `Retry-After` cannot park a turn.
-    static let maximumRetryDelay: Duration = .seconds(60)
+    package static let maximumRetryDelay: Duration = .seconds(60)
 
     /// The query string and the credential and provider headers, worked out once: the
     /// environment does not change while the gateway runs.
@@ -23,17 +24,14 @@ public struct ProviderTransport: Sendable {
     /// is 2 % of a relayed request's CPU.
     private let templates: [String: HTTPClient.Request]
     private let fixedHeaders: Result<HTTPHeaders, MissingProviderKey>
-    /// The gateway's own connections for relayed streams, if the provider is `http://` and
-    /// splicing is on (``SpliceConnections``); looked up once, the provider being fixed.
-    private let spliceConnections: SpliceConnections?
 
     public init(provider: ModelProviderInfo, httpClient: HTTPClient, environment: [String: String], logger: Logger) {
-        self.init(provider: provider, clients: UpstreamHTTPClients(httpClient), environment: environment, logger: logger)
+        self.init(provider: provider, http: ProviderHTTPClient(httpClient), environment: environment, logger: logger)
     }
 
-    public init(provider: ModelProviderInfo, clients: UpstreamHTTPClients, environment: [String: String], logger: Logger) {
+    public init(provider: ModelProviderInfo, http: ProviderHTTPClient, environment: [String: String], logger: Logger) {
         self.provider = provider
-        self.clients = clients
+        self.http = http
         self.logger = logger
         if provider.queryParams.isEmpty {
             self.query = ""
@@ -47,7 +45,6 @@ public struct ProviderTransport: Sendable {
             templates[path] = try? HTTPClient.Request(url: provider.baseURL + path + query, method: method)
         }
         self.templates = templates
-        self.spliceConnections = clients.splice(for: provider.baseURL)
         self.fixedHeaders = Result { () throws(MissingProviderKey) -> HTTPHeaders in
             var headers = HTTPHeaders()
             if let key = try provider.apiKey(in: environment) {
@@ -68,30 +65,31 @@ public struct ProviderTransport: Sendable {
         if case .failure(let missing) = fixedHeaders { throw ModelClientError.missingKey(missing) }
     }
 
-    func url(path: String) -> String {
+    package func url(path: String) -> String {
         provider.baseURL + path + query
     }
 
     /// A request to `path` with the provider's credentials and headers; JSON `body` if any.
-    func request(method: HTTPMethod, path: String, body: ByteBuffer?, accept: String = "text/event-stream") throws -> HTTPClient.Request {
+    package func request(method: HTTPMethod, path: String, body: ByteBuffer?, accept: String = "text/event-stream") throws -> HTTPClient.Request {
         var request = try templates[path].flatMap { $0.method == method ? $0 : nil } ?? HTTPClient.Request(url: url(path: path), method: method)
         request.headers = try headers(accept: accept, hasBody: body != nil)
         request.body = body.map { .byteBuffer($0) }
         return request
     }
 
-    /// Sends `request` on the current event loop's client (for a stream relayed to an outlet,
-    /// the outlet's); the response comes back once its head has.
+    /// Sends `request` on a connection of the current event loop (for a stream relayed to an
+    /// outlet, the outlet's); the response comes back once its head has.
     private func execute(_ request: HTTPClient.Request, relayed: RelayedStream? = nil) async throws -> HTTPClientResponse {
         try await UpstreamExchange.execute(
             request,
-            on: relayed.map { clients.client(on: $0.eventLoop) } ?? clients.current,
+            on: http.client,
+            eventLoop: relayed?.eventLoop ?? MultiThreadedEventLoopGroup.currentEventLoop ?? http.client.eventLoopGroup.any(),
             idleTimeout: .milliseconds(Int64(provider.streamIdleTimeoutMilliseconds)),
             relayed: relayed
         )
     }
 
-    func headers(accept: String = "text/event-stream", hasBody: Bool = true) throws -> HTTPHeaders {
+    package func headers(accept: String = "text/event-stream", hasBody: Bool = true) throws -> HTTPHeaders {
         let fixed: HTTPHeaders
         switch fixedHeaders {
         case .success(let headers): fixed = headers
@@ -157,16 +155,11 @@ public struct ProviderTransport: Sendable {
 
     /// ``send(method:path:body:accept:)``; a 2xx stream goes to `relayed`'s outlet if one is
     /// given (see ``UpstreamExchange``).
-    func send(method: HTTPMethod, path: String, body: ByteBuffer?, accept: String, relayed: RelayedStream?) async throws -> HTTPClientResponse {
+    package func send(method: HTTPMethod, path: String, body: ByteBuffer?, accept: String, relayed: RelayedStream?) async throws -> HTTPClientResponse {
         let request = try request(method: method, path: path, body: body, accept: accept)
         let start = ContinuousClock.now
         do {
-            let response: HTTPClientResponse
-            if let relayed, let spliced = try await splice(request, path: path, body: body, relayed: relayed) {
-                response = spliced
-            } else {
-                response = try await execute(request, relayed: relayed)
-            }
+            let response = try await execute(request, relayed: relayed)
             logAttempt(1, start: start, status: Int(response.status.code), error: nil)
             return response
         } catch is CancellationError {
@@ -192,7 +185,7 @@ public struct ProviderTransport: Sendable {
         do {
             var request = HTTPClientRequest(url: url(path: "/models"))
             request.headers.add(name: "Accept", value: "application/json")
-            let response = try await clients.current.execute(request, timeout: .nanoseconds(Int64(timeout.milliseconds * 1_000_000)))
+            let response = try await http.client.execute(request, timeout: .nanoseconds(Int64(timeout.milliseconds * 1_000_000)))
             _ = try? await response.body.collect(upTo: 64 * 1024)
             return nil
         } catch {
@@ -201,45 +194,19 @@ public struct ProviderTransport: Sendable {
         }
     }
 
-    /// Sends `request` (its method and headers as prepared for AsyncHTTPClient) over the gateway's
-    /// own connections (``SpliceConnections``), so that a chunked stream can be spliced; `nil` if the provider is not `http://` or its connections
-    /// on this event loop are all busy (then AsyncHTTPClient sends it). A request that finds its
-    /// reused connection closed before any byte of the answer is sent once more, on a new one.
-    private func splice(_ request: HTTPClient.Request, path: String, body: ByteBuffer?, relayed: RelayedStream) async throws -> HTTPClientResponse? {
-        guard let connections = spliceConnections,
-            let bytes = connections.request(method: request.method, path: path, query: query, headers: request.headers, body: body)
-        else { return nil }
-        let idleTimeout = TimeAmount.milliseconds(Int64(provider.streamIdleTimeoutMilliseconds))
-        for attempt in 1...2 {
-            guard let (connection, isReused) = try await connections.acquire(on: relayed.eventLoop) else { return nil }
-            let exchange = SpliceExchange(outlet: relayed.outlet, engagement: relayed.engagement, connection: connection, idleTimeout: idleTimeout)
-            do {
-                return try await withTaskCancellationHandler {
-                    try await relayed.eventLoop.flatSubmit { [bytes] in exchange.start(request: bytes) }.get()
-                } onCancel: {
-                    exchange.consumerLeft()
-                }
-            } catch is SpliceExchange.StaleConnection {
-                if isReused && attempt == 1 { continue }
-                throw HTTPClientError.remoteConnectionClosed
-            }
-        }
-        return nil
-    }
-
-    static func isTimeout(_ error: any Error) -> Bool {
+    package static func isTimeout(_ error: any Error) -> Bool {
         guard let error = error as? HTTPClientError else { return false }
         return error == .readTimeout || error == .deadlineExceeded
     }
 
     /// Reads the body of a failed response and picks OpenAI's `error.message` if present.
-    static func errorMessage(from response: HTTPClientResponse) async -> String {
+    package static func errorMessage(from response: HTTPClientResponse) async -> String {
         guard let body = try? await response.body.collect(upTo: 64 * 1024) else { return "HTTP \(response.status.code)" }
         return errorMessage(in: Data(body.readableBytesView), status: Int(response.status.code))
     }
 
     /// OpenAI's `error.message` (or a top-level `message`) in an error body, else its first 500 bytes.
-    static func errorMessage(in data: Data, status: Int) -> String {
+    package static func errorMessage(in data: Data, status: Int) -> String {
         if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
             if let error = object["error"] as? [String: Any], let message = error["message"] as? String { return message }
             if let message = object["message"] as? String { return message }
@@ -273,7 +240,7 @@ public struct ProviderTransport: Sendable {
     }
 
     private func logAttempt(_ attempt: Int, start: ContinuousClock.Instant, status: Int?, error: String?, timedOut: Bool = false) {
-        GatewayMetrics.recordUpstream(status: status, timedOut: timedOut, duration: ContinuousClock.now - start)
+        ProviderMetrics.recordRequest(status: status, timedOut: timedOut, duration: ContinuousClock.now - start)
         // Building the metadata costs more than the rest of a relayed request's bookkeeping.
         guard logger.logLevel <= .info else { return }
         var metadata: Logger.Metadata = [
@@ -289,7 +256,7 @@ public struct ProviderTransport: Sendable {
 
 extension Duration {
     /// Whole and fractional milliseconds, for logs and metrics.
-    var milliseconds: Double {
+    package var milliseconds: Double {
         Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
     }
 }

@@ -32,14 +32,14 @@ import Synchronization
 /// after Hummingbird has written the response head, the first chunk waits and the provider is
 /// read no further; afterwards the provider is read no faster than the client's connection
 /// drains.
-final class UpstreamExchange: HTTPClientResponseDelegate, OutletSource, Sendable {
-    typealias Response = Void
-    typealias Body = NIOThrowingAsyncSequenceProducer<
+package final class UpstreamExchange: HTTPClientResponseDelegate, OutletSource, Sendable {
+    package typealias Response = Void
+    package typealias Body = NIOThrowingAsyncSequenceProducer<
         ByteBuffer, any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, BodyDemand
     >
 
     /// The largest sized body gathered before the response is handed over.
-    static let collectLimit = 1 << 20
+    package static let collectLimit = 1 << 20
 
     private struct State {
         /// Until the head comes (or, for a gathered body, until its end): the caller waiting.
@@ -68,7 +68,7 @@ final class UpstreamExchange: HTTPClientResponseDelegate, OutletSource, Sendable
         /// Taken on at the head; the chunks read before the relay starts.
         case waiting([ByteBuffer])
         /// Started: chunks go to the outlet; `done` completes when the answer ends.
-        case running(RelayProgress, done: EventLoopPromise<Void>)
+        case running(any RelayObserver, done: EventLoopPromise<Void>)
         /// The answer ended (`error` if it broke off) before the relay started.
         case endedEarly([ByteBuffer], error: (any Error)?)
     }
@@ -100,21 +100,21 @@ final class UpstreamExchange: HTTPClientResponseDelegate, OutletSource, Sendable
         return (sequence.source, sequence.sequence)
     }
 
-    /// Sends `request` on `client` and returns once the response head has arrived. With
+    /// Sends `request` on `client`, on a connection of `eventLoop`, and returns once the response head has arrived. With
     /// `relayed`, a 2xx streamed answer goes to its outlet (`relayed.isEngaged`), and the
     /// response's body is empty.
-    static func execute(
+    package static func execute(
         _ request: HTTPClient.Request,
         on client: HTTPClient,
+        eventLoop: any EventLoop,
         idleTimeout: TimeAmount,
         relayed: RelayedStream? = nil
     ) async throws -> HTTPClientResponse {
-        let eventLoop = relayed?.eventLoop ?? client.eventLoopGroup.any()
         let exchange = UpstreamExchange(eventLoop: eventLoop, idleTimeout: idleTimeout, relayed: relayed)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 exchange.state.withLock { $0.head = continuation }
-                let task = client.execute(request: request, delegate: exchange, eventLoop: .delegate(on: eventLoop))
+                let task = client.execute(request: request, delegate: exchange, eventLoop: .delegateAndChannel(on: eventLoop))
                 task.futureResult.whenComplete { result in
                     switch result {
                     case .success: exchange.finish(error: nil)
@@ -213,14 +213,14 @@ final class UpstreamExchange: HTTPClientResponseDelegate, OutletSource, Sendable
 
     // MARK: HTTPClientResponseDelegate (called on `eventLoop`)
 
-    func didSendRequestHead(task: HTTPClient.Task<Void>, _ head: HTTPRequestHead) {
+    package func didSendRequestHead(task: HTTPClient.Task<Void>, _ head: HTTPRequestHead) {
         state.withLock { state in
             state.isSent = true
             state.lastActivity = .now()
         }
     }
 
-    func didReceiveHead(task: HTTPClient.Task<Void>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
+    package func didReceiveHead(task: HTTPClient.Task<Void>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
         if let length = head.headers.first(name: "Content-Length").flatMap(Int.init), (0...Self.collectLimit).contains(length) {
             state.withLock { state in
                 state.lastActivity = .now()
@@ -250,9 +250,9 @@ final class UpstreamExchange: HTTPClientResponseDelegate, OutletSource, Sendable
         return eventLoop.makeSucceededVoidFuture()
     }
 
-    func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
+    package func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
         var buffer = buffer
-        enum Consumer { case none, sequence(Body.Source), outlet(RelayProgress?) }
+        enum Consumer { case none, sequence(Body.Source), outlet((any RelayObserver)?) }
         let consumer: Consumer = state.withLock { state in
             state.lastActivity = .now()
             if state.gathering != nil {
@@ -298,16 +298,16 @@ final class UpstreamExchange: HTTPClientResponseDelegate, OutletSource, Sendable
         return promise.futureResult
     }
 
-    func didReceiveError(task: HTTPClient.Task<Void>, _ error: any Error) {
+    package func didReceiveError(task: HTTPClient.Task<Void>, _ error: any Error) {
         finish(error: error)
     }
 
-    func didFinishRequest(task: HTTPClient.Task<Void>) throws {
+    package func didFinishRequest(task: HTTPClient.Task<Void>) throws {
         finish(error: nil)
     }
 
     /// The consumer wants more, or went away.
-    func consumerDemanded() {
+    package func consumerDemanded() {
         let demand: EventLoopPromise<Void>? = state.withLock { state in
             defer { state.demand = nil }
             if state.demand != nil { state.lastActivity = .now() }
@@ -316,7 +316,7 @@ final class UpstreamExchange: HTTPClientResponseDelegate, OutletSource, Sendable
         demand?.succeed()
     }
 
-    func consumerLeft() {
+    package func consumerLeft() {
         fail(HTTPClientError.cancelled)
         consumerDemanded()
     }
@@ -327,7 +327,7 @@ final class UpstreamExchange: HTTPClientResponseDelegate, OutletSource, Sendable
 extension UpstreamExchange {
     /// The relay starts writing to the outlet (Hummingbird has written the head): the chunks
     /// that waited go first, then reading goes on. Completes when the answer has ended.
-    func startOutlet(_ progress: RelayProgress) -> EventLoopFuture<Void> {
+    package func startOutlet(_ progress: any RelayObserver) -> EventLoopFuture<Void> {
         eventLoop.assertInEventLoop()
         let done = eventLoop.makePromise(of: Void.self)
         enum Start { case pending([ByteBuffer]), ended([ByteBuffer], (any Error)?), unknown }
@@ -366,7 +366,7 @@ extension UpstreamExchange {
 
     /// The client's connection drained below its low-water mark: read on, if it was what held
     /// the provider back.
-    func outletDrained() {
+    package func outletDrained() {
         let running = state.withLock { state in
             if case .running = state.outlet { return true }
             return false
@@ -381,14 +381,14 @@ extension UpstreamExchange {
 
 /// The body sequence's delegate: tells the exchange when its consumer wants more or is gone.
 /// (The exchange holds the sequence's source, so this side holds it only until the sequence ends.)
-final class BodyDemand: NIOAsyncSequenceProducerDelegate {
+package final class BodyDemand: NIOAsyncSequenceProducerDelegate {
     fileprivate let exchange = Mutex<UpstreamExchange?>(nil)
 
-    func produceMore() {
+    package func produceMore() {
         exchange.withLock { $0 }?.consumerDemanded()
     }
 
-    func didTerminate() {
+    package func didTerminate() {
         let exchange = exchange.withLock { exchange in
             defer { exchange = nil }
             return exchange

@@ -39,7 +39,7 @@ public final class ProviderReachability: Sendable {
         return failure.map(Self.sentence)
     }
 
-    static func sentence(_ failure: ProviderConnectionFailure) -> String {
+    package static func sentence(_ failure: ProviderConnectionFailure) -> String {
         "unreachable: " + failure.description
     }
 }

@@ -7,11 +7,13 @@ import NIOCore
 ///
 /// Complete events (up to their blank line) pass at once; the bytes of an event not complete yet
 /// wait for the rest of it, and ``remainder()`` gives what is left when the answer ends.
-struct UsageChunkFilter: Sendable {
+package struct UsageChunkFilter: Sendable {
     private var pending = ByteBuffer()
 
+    package init() {}
+
     /// What of `buffer` the client gets now; nil for nothing.
-    mutating func filter(_ buffer: ByteBuffer) -> ByteBuffer? {
+    package mutating func filter(_ buffer: ByteBuffer) -> ByteBuffer? {
         var input = buffer
         if pending.readableBytes > 0 {
             var more = buffer
@@ -63,13 +65,13 @@ struct UsageChunkFilter: Sendable {
     }
 
     /// The bytes still held at the answer's end (an event without its blank line), if any.
-    mutating func remainder() -> ByteBuffer? {
+    package mutating func remainder() -> ByteBuffer? {
         defer { pending = ByteBuffer() }
         return pending.readableBytes == 0 ? nil : pending
     }
 
     /// Whether `event` is `data: {…"choices":[]…"usage":{…}…}`.
-    static func isUsageChunk(_ event: UnsafeRawBufferPointer) -> Bool {
+    package static func isUsageChunk(_ event: UnsafeRawBufferPointer) -> Bool {
         let data = Array("data:".utf8)
         guard event.count > data.count, event.starts(with: data) else { return false }
         var start = data.count

@@ -6,14 +6,14 @@ import NIOCore
 /// null) and a boolean `stream`. The bytes go upstream unchanged unless the model had to be filled
 /// in, or a stream asks for no usage: then only that is added (`stream_options.include_usage: true`,
 /// so that the gateway can count the tokens): nothing is decoded or re-encoded.
-struct ChatCompletionRelayRequest {
-    var body: ByteBuffer
-    var stream: Bool
+package struct ChatCompletionRelayRequest {
+    package var body: ByteBuffer
+    package var stream: Bool
     /// The provider is asked for the usage of a stream whose client did not ask for it: its usage
     /// chunk is to be taken out of the client's stream (``UsageChunkFilter``).
-    var stripsUsage = false
+    package var stripsUsage = false
 
-    init(body: ByteBuffer, defaultModel: String) throws {
+    package init(body: ByteBuffer, defaultModel: String) throws {
         let notAnObject = "The body must be a JSON object (an OpenAI Chat Completions request)."
         let checked = body.withUnsafeReadableBytes { bytes -> Result<(stream: Bool, modelFill: ModelFill?), GatewayError> in
             let members: [JSONSyntaxScanner.Member]
@@ -61,7 +61,7 @@ struct ChatCompletionRelayRequest {
 
     /// `body` with `stream_options.include_usage` set to true; nil when it is already, or when
     /// `stream_options` is neither an object nor null (the provider's to refuse).
-    static func askingForUsage(_ body: ByteBuffer) -> ByteBuffer? {
+    package static func askingForUsage(_ body: ByteBuffer) -> ByteBuffer? {
         let edit = body.withUnsafeReadableBytes { bytes -> (range: Range<Int>, text: String)? in
             guard let members = try? JSONSyntaxScanner.topLevelMembers(of: bytes) else { return nil }
             guard let options = members.last(where: { $0.keyIs("stream_options", in: bytes) }) else {
