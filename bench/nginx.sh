@@ -98,6 +98,7 @@ start_nginx_upstream() {
         listen 127.0.0.1:$NGINX_HTTP_PORT;
         listen 127.0.0.1:$NGINX_HTTPS_PORT ssl;
         location = /v1/chat/completions { default_type application/json; return 200 '$NGINX_ANSWER'; }
+        location = /nginx_status { stub_status; }
         location = /sse/v1/chat/completions { default_type text/event-stream; return 200 '$(nginx_sse_answer)'; }
         location / { default_type application/json; return 404 '{\"error\":{\"message\":\"not found\",\"type\":\"invalid_request_error\"}}'; }
     }
@@ -108,6 +109,10 @@ start_nginx_upstream() {
     answer=$(curl -sS --cacert "$tls/ca.pem" -X POST -d '{}' "https://127.0.0.1:$NGINX_HTTPS_PORT/v1/chat/completions") ||
         die "nginx does not answer on https: see $dir/error.log"
     [[ $answer == "$NGINX_ANSWER" ]] || die "nginx answers $answer"
+}
+
+nginx_accepts() { # the connections nginx (the upstream) has accepted so far, less the one asking
+    curl -sS "http://127.0.0.1:$NGINX_HTTP_PORT/nginx_status" | awk 'NR == 3 { print $1 - 1 }'
 }
 
 # start_tls_front directory tls-dir target-port → TLS_FRONT_PORT, TLS_FRONT_PID, TLS_FRONT_WORKER:
