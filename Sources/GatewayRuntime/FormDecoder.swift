@@ -1,6 +1,6 @@
 import Foundation
 
-/// Decodes `application/x-www-form-urlencoded` bodies into the generated types.
+/// Decodes `application/x-www-form-urlencoded` bodies (``FormFields``) into the generated types.
 ///
 /// Values are text, converted to what the property's type asks for (string, integer, number,
 /// `true`/`false`, string enum). Unknown fields are ignored; a field sent more than once is an
@@ -9,20 +9,7 @@ public struct FormDecoder {
     public init() {}
 
     public func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
-        var fields: [String: [String]] = [:]
-        for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = try Self.unescape(parts[0])
-            fields[name, default: []].append(parts.count > 1 ? try Self.unescape(parts[1]) : "")
-        }
-        return try T(from: FormFieldsDecoder(fields: fields, codingPath: []))
-    }
-
-    static func unescape(_ part: Substring) throws -> String {
-        guard let value = part.replacingOccurrences(of: "+", with: " ").removingPercentEncoding else {
-            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "'\(part.prefix(40))' is not percent-encoded correctly"))
-        }
-        return value
+        try T(from: FormFieldsDecoder(fields: try FormFields(text[...]).values, codingPath: []))
     }
 }
 

@@ -25,6 +25,27 @@ public enum RequestBodyDecoding {
         return value
     }
 
+    /// ``decode(from:contentType:accepted:)`` for `x-raw-body` operations: the failure is handed
+    /// to the handler, which answers it in the operation's own error shape.
+    public static func result<T: Decodable>(from body: ByteBuffer, contentType: String?, accepted: [String]) -> Result<T, GatewayError> {
+        catching { try decode(from: body, contentType: contentType, accepted: accepted) }
+    }
+
+    /// ``decodeIfPresent(from:contentType:accepted:)`` for `x-raw-body` operations.
+    public static func resultIfPresent<T: Decodable>(from body: ByteBuffer, contentType: String?, accepted: [String]) -> Result<T?, GatewayError> {
+        catching { try decodeIfPresent(from: body, contentType: contentType, accepted: accepted) }
+    }
+
+    static func catching<T>(_ decode: () throws -> T) -> Result<T, GatewayError> {
+        do {
+            return .success(try decode())
+        } catch let error as GatewayError {
+            return .failure(error)
+        } catch {
+            return .failure(.badRequest("The request body is invalid."))
+        }
+    }
+
     /// Picks the decoder by `Content-Type`. A missing or unexpected type is read as JSON when
     /// the operation accepts JSON, so `curl -d '{…}'` works without a header.
     public static func decodeIfPresent<T: Decodable>(from body: ByteBuffer, contentType: String?, accepted: [String]) throws -> T? {

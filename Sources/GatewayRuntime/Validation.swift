@@ -36,6 +36,12 @@ extension KeyedDecodingContainer {
         return try decodeIfPresent(type, forKey: key)
     }
 
+    /// An optional property that may be any JSON value: absent is `nil`, an explicit `null` is
+    /// `.null` (JSON-RPC tells a notification, without `id`, from a request with `"id": null`).
+    public func decodeFreeFormIfPresent(forKey key: Key) throws -> JSONValue? {
+        contains(key) ? try decode(JSONValue.self, forKey: key) : nil
+    }
+
     public func validate(_ value: String?, length: PartialRangeFrom<Int>, forKey key: Key) throws {
         try validate(value, length: length.lowerBound...Int.max, forKey: key)
     }

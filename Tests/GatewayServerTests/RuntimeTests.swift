@@ -95,6 +95,32 @@ struct RuntimeTests {
         #expect(json.grantType == "refresh_token")
     }
 
+    @Test func queryStringsAreFormDecodedPlusIsASpaceAndAnEncodedPlusIsAPlus() throws {
+        let fields = try FormFields.query("state=a+b&code=a%2Bb&tag=1&tag=2&flag&na%6De=x")
+        #expect(fields.first("state") == "a b")
+        #expect(fields.first("code") == "a+b")
+        #expect(fields.all("tag") == ["1", "2"])
+        #expect(fields.first("flag") == "")
+        #expect(fields.first("name") == "x")
+        #expect(try FormFields.query(nil).values.isEmpty)
+        #expect(throws: GatewayError.self) { try FormFields.query("state=%E0%A4%A") }
+    }
+
+    @Test func aRawBodysCheckIsAResultForTheHandlerToAnswer() {
+        let failure: Result<Sample, GatewayError> = RequestBodyDecoding.result(
+            from: ByteBuffer(string: #"{"name":7}"#),
+            contentType: "application/json",
+            accepted: ["application/json"]
+        )
+        guard case .failure(let error) = failure else {
+            Issue.record("a name that is not a string was accepted")
+            return
+        }
+        #expect(error.status == .badRequest && error.message.contains("body.name"))
+        let absent: Result<Sample?, GatewayError> = RequestBodyDecoding.resultIfPresent(from: ByteBuffer(), contentType: nil, accepted: ["application/json"])
+        #expect((try? absent.get()) == .some(nil))
+    }
+
     @Test func anEmptyRequiredBodyIsABadRequest() {
         #expect(throws: GatewayError.self) {
             let _: Sample = try RequestBodyDecoding.decode(from: ByteBuffer(), contentType: "application/json", accepted: ["application/json"])

@@ -342,7 +342,7 @@ struct DiagnosticsTests {
         #expect(diagnostics(of: document("        \"400\": {description: Bad}\n        \"413\": {description: Too large}")).isEmpty)
     }
 
-    @Test("A raw body is not decoded, so it needs 413 but not 400; its parameters still need 400")
+    @Test("A raw body's decoding failure is the handler's to answer, so it needs 413 but not 400; its parameters still need 400")
     func rawBodyNeeds413Only() throws {
         func document(raw: Bool = true, parameter: Bool = false, _ statuses: String) -> String {
             Self.head + """
@@ -365,7 +365,7 @@ struct DiagnosticsTests {
                 """ + Self.oauth
         }
         let too413 = "        \"413\": {description: Too large}"
-        // the only input is the raw body: nothing is decoded, so nothing can be malformed
+        // the only input is the raw body: the route answers no 400 (the handler answers a bad body in its own shape)
         #expect(diagnostics(of: document(too413)).isEmpty)
         // the bytes are still collected within the body limit
         let no413 = try onlyDiagnostic(of: document("        \"202\": {description: Accepted}"))
@@ -396,6 +396,33 @@ struct DiagnosticsTests {
         let diagnostic = try onlyDiagnostic(of: document("true"))
         expect(diagnostic, at: 8, 19, says: "x-raw-body needs a requestBody")
         #expect(diagnostics(of: document("false")).isEmpty)
+    }
+
+    @Test("x-relay without x-raw-body is refused at its value")
+    func relayNeedsRawBody() throws {
+        func document(raw: Bool) -> String {
+            Self.head + """
+                paths:
+                  /a:
+                    post:
+                      operationId: upload
+                      security: []
+                      x-raw-body: \(raw)
+                      x-relay: true
+                      requestBody:
+                        content:
+                          application/json:
+                            schema: {type: string}
+                      responses:
+                        "200": {description: OK}
+                        "400": {description: Bad}
+                        "413": {description: Too large}
+
+                """ + Self.oauth
+        }
+        let diagnostic = try onlyDiagnostic(of: document(raw: false))
+        expect(diagnostic, at: 9, 16, says: "x-relay needs x-raw-body: true")
+        #expect(diagnostics(of: document(raw: true)).isEmpty)
     }
 
     @Test("A secured operation must document 401, whether its security is its own or the document's")

@@ -237,7 +237,7 @@ struct OperationsSnippetTests {
 
     @Test("The Input gathers parameters, the body or the raw body, and Accept; only optional parts get defaults")
     func inputStruct() throws {
-        // postMessage says x-raw-body: true, so its body reaches the handler as bytes, never decoded
+        // postMessage says x-raw-body: true, so its body reaches the handler as bytes, and as the schema reads it
         let input = try requireDeclaration("public struct Input: Sendable {", in: try Self.operation("PostMessage"))
         expectLine("public var path: Path", in: input)
         expectLine("public var query: Query", in: input)
@@ -245,12 +245,12 @@ struct OperationsSnippetTests {
         expectLine("public var rawBody: ByteBuffer", in: input)
         expectLine("public var accept: AcceptHeader", in: input)
         expectLine("public var contentType: String?", in: input)
+        expectLine("public var body: Result<NewMessage, GatewayError>", in: input)
         expectLine(
-            "public init(path: Path, query: Query = .init(), headers: Headers, rawBody: ByteBuffer, contentType: String? = nil, accept: AcceptHeader = .init()) {",
+            "public init(path: Path, query: Query = .init(), headers: Headers, rawBody: ByteBuffer, contentType: String? = nil, "
+                + "body: Result<NewMessage, GatewayError>, accept: AcceptHeader = .init()) {",
             in: input
         )
-        expectNoLine(containing: "public var body", in: input)
-        expectNoLine(containing: "/// The request body (", in: input)
 
         // each doc comment sits on the field it describes
         let lines = trimmedLines(input)
@@ -403,14 +403,15 @@ struct OperationsSnippetTests {
             "conversationID: try ParameterDecoding.required(context.parameters.get(\"conversation_id\"), name: \"conversation_id\", in: .path, length: 1...Int.max)",
             in: respond
         )
+        // the query string is form-decoded once (`+` is a space), then each parameter is read from it
+        expectLine("let queryFields = try FormFields.query(request.uri.query)", in: respond)
         expectLine(
-            "limit: try ParameterDecoding.optional(request.uri.queryParameters.get(\"limit\"), name: \"limit\", in: .query, within: 1...100),",
+            "limit: try ParameterDecoding.optional(queryFields.first(\"limit\"), name: \"limit\", in: .query, within: 1...100),",
             in: respond
         )
-        expectLine("order: try ParameterDecoding.optional(request.uri.queryParameters.get(\"order\"), name: \"order\", in: .query),", in: respond)
+        expectLine("order: try ParameterDecoding.optional(queryFields.first(\"order\"), name: \"order\", in: .query),", in: respond)
         expectLine(
-            // Hummingbird's getAll already returns [String]; `.map(String.init)` on it would not compile (ambiguous)
-            "ids: try ParameterDecoding.array(request.uri.queryParameters.getAll(\"ids\"), name: \"ids\", in: .query, count: 0...5)",
+            "ids: try ParameterDecoding.array(queryFields.all(\"ids\"), name: \"ids\", in: .query, count: 0...5)",
             in: respond
         )
         expectLine(
@@ -418,9 +419,11 @@ struct OperationsSnippetTests {
             in: respond
         )
         expectLine("let rawBody = try await RequestBodyDecoding.collect(request, limit: descriptor.bodyLimit ?? options.defaultBodyLimit)", in: respond)
-        // x-raw-body: the collected bytes are handed over as they are
+        // x-raw-body: the collected bytes are handed over as they are, beside the body checked against its schema
         expectLine(
-            "let input = Input(path: path, query: query, headers: headers, rawBody: rawBody, contentType: request.headers[.contentType], accept: AcceptHeader(request.headers[.accept]))",
+            "let input = Input(path: path, query: query, headers: headers, rawBody: rawBody, contentType: request.headers[.contentType], "
+                + "body: RequestBodyDecoding.result(from: rawBody, contentType: request.headers[.contentType], "
+                + "accepted: [\"application/json\", \"application/x-www-form-urlencoded\"]), accept: AcceptHeader(request.headers[.accept]))",
             in: respond
         )
         expectNoLine(containing: "RequestBodyDecoding.decode", in: respond)
@@ -433,15 +436,16 @@ struct OperationsSnippetTests {
         )
     }
 
-    @Test("x-raw-body hands the bytes over undecoded, collected within the body limit; the same body without it is decoded")
-    func rawBodyIsNotDecoded() throws {
-        func operation(_ id: String, raw: Bool) -> String {
+    @Test("x-raw-body hands over the bytes and the body checked against its schema, x-relay only the bytes; without either the body is decoded")
+    func rawBodyIsCheckedUnlessRelayed() throws {
+        func operation(_ id: String, raw: Bool, relay: Bool = false) -> String {
             """
             post:
               operationId: \(id)
               security: []
               x-body-limit: 1024
               x-raw-body: \(raw)
+              x-relay: \(relay)
               requestBody:
                 required: true
                 content:
@@ -461,12 +465,14 @@ struct OperationsSnippetTests {
                   $ref: "#/components/responses/ContentTooLarge"
             """
         }
-        let paths = "/raw:\n" + indented(operation("uploadRaw", raw: true), by: 2) + "\n/decoded:\n" + indented(operation("uploadDecoded", raw: false), by: 2)
+        let paths = "/raw:\n" + indented(operation("uploadRaw", raw: true), by: 2)
+            + "\n/relay:\n" + indented(operation("uploadRelayed", raw: true, relay: true), by: 2)
+            + "\n/decoded:\n" + indented(operation("uploadDecoded", raw: false), by: 2)
         let files = try generate(snippetSpec(paths: paths))
         let operations = try #require(files["Operations.swift"])
         let routes = try #require(files["Routes.swift"])
 
-        // raw: the Input is the bytes and Accept, and the body schema becomes no type
+        // raw: the bytes, and the body as its schema reads it or the 400 saying why, for the handler to answer
         let raw = try requireDeclaration("public enum UploadRaw {", in: operations)
         let rawInput = try requireDeclaration("public struct Input: Sendable {", in: raw)
         #expect(
@@ -476,17 +482,23 @@ struct OperationsSnippetTests {
                 "public var rawBody: ByteBuffer",
                 "/// The request's `Content-Type`, for decoding ``rawBody``.",
                 "public var contentType: String?",
+                "/// The request body (application/json).",
+                "/// Decoded and checked against its schema, or the 400 saying why, for the handler to",
+                "/// answer in this operation's error shape.",
+                "public var body: Result<RequestBody, GatewayError>",
                 "/// The media types the client accepts, for operations that can answer in several.",
                 "public var accept: AcceptHeader",
-                "public init(rawBody: ByteBuffer, contentType: String? = nil, accept: AcceptHeader = .init()) {",
+                "public init(rawBody: ByteBuffer, contentType: String? = nil, body: Result<RequestBody, GatewayError>, accept: AcceptHeader = .init()) {",
                 "self.rawBody = rawBody",
                 "self.contentType = contentType",
+                "self.body = body",
                 "self.accept = accept",
                 "}",
                 "}",
             ]
         )
-        expectNoLine(containing: "RequestBody", in: raw)
+        let rawRequestBody = try requireDeclaration("public struct RequestBody: Codable, Hashable, Sendable {", in: raw)
+        expectLine("try container.validate(self.text, length: ...10, forKey: .text)", in: rawRequestBody)
         expectLine(
             "public static let descriptor = OperationDescriptor(id: \"uploadRaw\", method: .post, path: \"/raw\", security: [], acceptsBody: true, bodyLimit: 1024)",
             in: raw
@@ -497,10 +509,21 @@ struct OperationsSnippetTests {
             rawLines.firstIndex(of: "let rawBody = try await RequestBodyDecoding.collect(request, limit: descriptor.bodyLimit ?? options.defaultBodyLimit)")
         )
         let call = try #require(
-            rawLines.firstIndex(of: "let input = Input(rawBody: rawBody, contentType: request.headers[.contentType], accept: AcceptHeader(request.headers[.accept]))")
+            rawLines.firstIndex(
+                of: "let input = Input(rawBody: rawBody, contentType: request.headers[.contentType], body: RequestBodyDecoding.result(from: rawBody, "
+                    + "contentType: request.headers[.contentType], accepted: [\"application/json\"]), accept: AcceptHeader(request.headers[.accept]))"
+            )
         )
         #expect(collect < call)
         expectNoLine(containing: "RequestBodyDecoding.decode", in: rawRoute)
+
+        // relay: the bytes only, never decoded; the schema documents them
+        let relay = try requireDeclaration("public enum UploadRelayed {", in: operations)
+        expectNoLine(containing: "body: Result", in: relay)
+        expectNoLine(containing: "RequestBody", in: relay)
+        let relayRoute = try requireDeclaration("extension Operations.UploadRelayed {", in: routes)
+        expectLine("let input = Input(rawBody: rawBody, contentType: request.headers[.contentType], accept: AcceptHeader(request.headers[.accept]))", in: relayRoute)
+        expectNoLine(containing: "RequestBodyDecoding.result", in: relayRoute)
 
         // decoded: a required body is decoded (and validated) into the inline RequestBody type
         let decoded = try requireDeclaration("public enum UploadDecoded {", in: operations)

@@ -47,6 +47,7 @@ struct ServedDocumentsTests {
             put:
               operationId: putThing
               x-raw-body: true
+              x-relay: true
               x-body-limit: 2048
               security:
                 - OAuth2: [write]
@@ -252,7 +253,7 @@ struct ServedDocumentsTests {
     @Test("The GPT view carries none of the generator's own extensions")
     func gptViewHasNoGeneratorExtensions() throws {
         let (_, documents) = try Self.derive(Self.spec)
-        for key in ["x-body-limit", "x-raw-body", "x-gpt-action"] {
+        for key in ["x-body-limit", "x-raw-body", "x-relay", "x-gpt-action"] {
             #expect(allValues(named: key, in: documents.gpt).isEmpty, "\(key) in the GPT view")
             #expect(!allValues(named: key, in: documents.full).isEmpty, "\(key) is kept in the full view")
         }
@@ -473,7 +474,7 @@ func checkGPTInvariants(_ gpt: DocumentValue, source: DocumentValue, name: Strin
         }
     }
     #expect(allValues(named: "in", in: gpt).allSatisfy { $0 != .string("header") }, "\(name): header parameter", sourceLocation: sourceLocation)
-    for key in ["x-body-limit", "x-raw-body", "x-gpt-action"] {
+    for key in ["x-body-limit", "x-raw-body", "x-relay", "x-gpt-action"] {
         #expect(allValues(named: key, in: gpt).isEmpty, "\(name): \(key)", sourceLocation: sourceLocation)
     }
     // operations: exactly those of the source not marked x-gpt-action: false

@@ -98,7 +98,7 @@ struct TypesSnippetTests {
         // the memberwise initialiser defaults only what may be absent or null
         expectLine(
             "public init(conversationID: String, title: String, archivedAt: String? = nil, note: String? = nil, turnCount: Int? = nil, "
-                + "temperature: Double? = nil, tags: [String]? = nil, metadata: JSONValue? = nil, status: Status? = nil, retry: Bool? = nil) {",
+                + "temperature: Double? = nil, tags: [String]? = nil, metadata: [String: JSONValue]? = nil, status: Status? = nil, retry: Bool? = nil) {",
             in: conversation
         )
     }
@@ -208,20 +208,31 @@ struct TypesSnippetTests {
         #expect(trimmedLines(state).filter { $0.hasPrefix("case ") } == ["case on", "case off"])
     }
 
-    @Test("A free-form object is a JSONValue, as a property and as a whole schema")
-    func freeFormObjects() throws {
+    @Test("A schema without a type is any JSON value; a free-form object is an object of any values")
+    func freeFormSchemas() throws {
         let types = try Self.types(
             Self.conversation + "\n"
                 + """
                 Anything: {}
                 Bag:
                   type: object
+                Event:
+                  type: object
+                  properties:
+                    id:
+                      description: Anything, and null is told apart from absent.
                 """
         )
-        expectLine("public var metadata: JSONValue?", in: types)
-        expectLine("self.metadata = try container.decodeIfPresent(JSONValue.self, forKey: .metadata)", in: types)
+        // `type: object` without properties: `true` or `[]` is a decoding error, not a value
+        expectLine("public var metadata: [String: JSONValue]?", in: types)
+        expectLine("self.metadata = try container.decodeIfPresent([String: JSONValue].self, forKey: .metadata)", in: types)
+        let bag = try requireDeclaration("public struct Bag:", in: types)
+        expectLine("self.additionalProperties = try decoder.decodeAdditionalProperties(JSONValue.self, known: [])", in: bag)
+        // no type at all: any JSON value, an explicit null kept as `.null`
         expectLine("public typealias Anything = JSONValue", in: types)
-        expectLine("public typealias Bag = JSONValue", in: types)
+        let event = try requireDeclaration("public struct Event:", in: types)
+        expectLine("public var id: JSONValue?", in: event)
+        expectLine("self.id = try container.decodeFreeFormIfPresent(forKey: .id)", in: event)
     }
 
     @Test("Typed additionalProperties become a dictionary, inline, alone or beside properties")

@@ -27,8 +27,8 @@ public indirect enum SchemaKind: Sendable {
     case boolean
     case array(Schema, ArrayConstraints)
     case object(ObjectSchema)
-    /// Any JSON value (`{}`, or `type: object` with neither properties nor a typed
-    /// `additionalProperties`).
+    /// Any JSON value (`{}`). A `type: object` without properties is an ``object(_:)`` whose
+    /// additional properties are any JSON value.
     case any
     case oneOf(OneOfSchema)
 }
@@ -117,8 +117,13 @@ public struct Operation: Sendable {
     public var security: [[SecurityUse]]
     /// `x-body-limit`: the largest request body accepted, in bytes.
     public var bodyLimit: Int?
-    /// `x-raw-body: true`: the handler receives the request body bytes exactly as sent, undecoded.
+    /// `x-raw-body: true`: the handler receives the request body bytes exactly as sent, and beside
+    /// them the body decoded and checked against its schema, or the failure to answer in the
+    /// operation's own error shape.
     public var wantsRawBody: Bool
+    /// `x-relay: true` (with `x-raw-body`): the bytes go on to a model provider, which checks them;
+    /// the route does not decode them, and the handler checks only what it needs to relay.
+    public var isRelay: Bool = false
     /// `x-websocket: true`: a WebSocket upgrade, served by hand-written code; documented here,
     /// listed in the operation table, but not part of `APIProtocol`.
     public var isWebSocket: Bool = false

@@ -362,7 +362,12 @@ public struct OpenAPIParser {
         if wantsRawBody && requestBody == nil {
             error(node["x-raw-body"]!, "x-raw-body needs a requestBody (it documents the bytes the handler receives)")
         }
-        // A raw body reaches the handler undecoded; only parameters are decoded for it.
+        let isRelay = bool(node["x-relay"], "x-relay") ?? false
+        if isRelay && !wantsRawBody {
+            error(node["x-relay"]!, "x-relay needs x-raw-body: true (a relayed body reaches the handler as bytes)")
+        }
+        // A raw body's decoding failure goes to the handler, which answers it in the operation's own
+        // error shape (JSON-RPC, OAuth); only parameters are a 400 of the generated route.
         let decodes = (requestBody != nil && !wantsRawBody) || !parameters.isEmpty
         if decodes && !statuses.contains(.code(400)) {
             error(node["responses"] ?? node, "operation \(operationID) decodes input but documents no 400 response")
@@ -394,6 +399,7 @@ public struct OpenAPIParser {
             security: security,
             bodyLimit: bodyLimit,
             wantsRawBody: wantsRawBody,
+            isRelay: isRelay,
             isWebSocket: isWebSocket,
             location: node.location
         )
@@ -687,12 +693,12 @@ public struct OpenAPIParser {
             guard let items = schema(itemsNode, "items") else { return nil }
             kind = .array(items, ArrayConstraints(minItems: int(node["minItems"], "minItems"), maxItems: int(node["maxItems"], "maxItems")))
         case "object":
-            guard let object = objectSchema(node, what) else { return nil }
+            guard var object = objectSchema(node, what) else { return nil }
             if object.properties.isEmpty, case .ignored = object.additionalProperties {
-                kind = .any
-            } else {
-                kind = .object(object)
+                // A free-form object is still an object: any keys, any values, but not `true` or `[]`.
+                object.additionalProperties = .typed(Schema(kind: .any, location: node.location))
             }
+            kind = .object(object)
         case let other?:
             error(node["type"] ?? node, "type '\(other)' is not supported")
             return nil

@@ -153,10 +153,14 @@ struct OperationsRenderer {
                 let allOptional = parameters.allSatisfy { !$0.isRequired }
                 fields.append(InputField(name: SwiftName.member(title), type: title, defaultValue: allOptional ? ".init()" : nil))
             }
-            if operation.wantsRawBody {
-                // x-raw-body: the bytes, undecoded; the schema documents what they should be.
+            if operation.wantsRawBody, let body = operation.requestBody {
+                // x-raw-body: the bytes as sent and, unless they are relayed, the body as the schema reads it.
                 fields.append(InputField(name: "rawBody", type: "ByteBuffer", defaultValue: nil))
                 fields.append(InputField(name: "contentType", type: "String?", defaultValue: "nil"))
+                if !operation.isRelay {
+                    let type = types.type(body.schema, hint: "RequestBody", nested: &nested)
+                    fields.append(InputField(name: "body", type: "Result<\(body.isRequired ? type : type + "?"), GatewayError>", defaultValue: nil))
+                }
             } else if let body = operation.requestBody {
                 let type = types.type(body.schema, hint: "RequestBody", nested: &nested)
                 fields.append(InputField(name: "body", type: body.isRequired ? type : type + "?", defaultValue: body.isRequired ? nil : "nil"))
@@ -165,6 +169,10 @@ struct OperationsRenderer {
             for field in fields {
                 if field.name == "body", let body = operation.requestBody {
                     w.line("/// The request body (\(body.contentTypes.joined(separator: ", "))).")
+                    if operation.wantsRawBody {
+                        w.line("/// Decoded and checked against its schema, or the 400 saying why, for the handler to")
+                        w.line("/// answer in this operation's error shape.")
+                    }
                 }
                 if field.name == "rawBody" { w.line("/// The request body exactly as sent (`x-raw-body`).") }
                 if field.name == "contentType" { w.line("/// The request's `Content-Type`, for decoding ``rawBody``.") }
@@ -296,10 +304,10 @@ struct OperationsRenderer {
         case .path: source = "context.parameters.get(\(SwiftName.literal(parameter.name)))"
         case .query:
             if case .array = parameter.schema.kind {
-                return "try ParameterDecoding.array(request.uri.queryParameters.getAll(\(SwiftName.literal(parameter.name))), "
+                return "try ParameterDecoding.array(queryFields.all(\(SwiftName.literal(parameter.name))), "
                     + "name: \(SwiftName.literal(parameter.name)), in: .query\(constraintArguments(parameter.schema)))"
             }
-            source = "request.uri.queryParameters.get(\(SwiftName.literal(parameter.name)))"
+            source = "queryFields.first(\(SwiftName.literal(parameter.name)))"
         case .header: source = "request.headers.parameter(named: \(SwiftName.literal(parameter.name)))"
         }
         let function = parameter.isRequired ? "required" : "optional"
@@ -333,6 +341,10 @@ struct OperationsRenderer {
                     w.line("try await security.authenticate(request, context: &context, alternatives: descriptor.security)")
                 }
                 var arguments: [String] = []
+                if operation.parameters.contains(where: { $0.location == .query }) {
+                    // Form-decoded once (`+` is a space), for every query parameter.
+                    w.line("let queryFields = try FormFields.query(request.uri.query)")
+                }
                 for (location, title) in [(Parameter.Location.path, "Path"), (.query, "Query"), (.header, "Headers")] {
                     let parameters = operation.parameters.filter { $0.location == location }
                     guard !parameters.isEmpty else { continue }
@@ -350,6 +362,10 @@ struct OperationsRenderer {
                     if operation.wantsRawBody {
                         arguments.append("rawBody: rawBody")
                         arguments.append("contentType: request.headers[.contentType]")
+                        if !operation.isRelay {
+                            let function = body.isRequired ? "result" : "resultIfPresent"
+                            arguments.append("body: RequestBodyDecoding.\(function)(from: rawBody, contentType: request.headers[.contentType], accepted: \(types))")
+                        }
                     } else {
                         let function = body.isRequired ? "decode" : "decodeIfPresent"
                         arguments.append("body: try RequestBodyDecoding.\(function)(from: rawBody, contentType: request.headers[.contentType], accepted: \(types))")

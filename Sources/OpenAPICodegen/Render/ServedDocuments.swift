@@ -13,7 +13,7 @@ public struct ServedDocuments {
     public static let gptMaxParameterDescription = 700
 
     /// Extensions that steer the generator; they are not part of the served contract.
-    static let generatorExtensions: Set<String> = ["x-body-limit", "x-raw-body", "x-gpt-action", "x-websocket"]
+    static let generatorExtensions: Set<String> = ["x-body-limit", "x-raw-body", "x-relay", "x-gpt-action", "x-websocket"]
 
     public static func derive(from root: YAMLNode, api: APIDescription, file: String) throws -> ServedDocuments {
         let document = DocumentValue(root)

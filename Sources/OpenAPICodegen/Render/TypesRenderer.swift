@@ -161,6 +161,9 @@ struct TypesRenderer {
                     let key = ".\(field.caseName.replacingOccurrences(of: "`", with: ""))"
                     if field.property.isRequired && field.property.schema.nullable {
                         w.line("self.\(field.swiftName) = try container.decodeRequiredNullable(\(field.type).self, forKey: \(key))")
+                    } else if field.isOptional, case .any = field.property.schema.kind {
+                        // Any JSON value, so an explicit null is `.null`, told apart from an absent key.
+                        w.line("self.\(field.swiftName) = try container.decodeFreeFormIfPresent(forKey: \(key))")
                     } else if field.isOptional {
                         w.line("self.\(field.swiftName) = try container.decodeIfPresent(\(field.type).self, forKey: \(key))")
                     } else {

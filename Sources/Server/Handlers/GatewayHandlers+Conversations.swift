@@ -7,7 +7,7 @@ import NIOCore
 
 extension GatewayHandlers {
     public func jsonRPC(_ input: Operations.JSONRPC.Input, context: Context) async throws -> Operations.JSONRPC.Output {
-        switch await jsonRPCDispatcher.handle(body: Data(input.rawBody.readableBytesView), logger: context.logger, owner: context.principal) {
+        switch await jsonRPCDispatcher.handle(input.body, rawBody: input.rawBody, logger: context.logger, owner: context.principal) {
         case .none: return .noContent
         case .single(let response): return .ok(.json(.jsonrpcResponse(response)))
         case .batch(let responses): return .ok(.json(.jsonrpcBatchReply(responses)))
@@ -27,7 +27,7 @@ extension GatewayHandlers {
                 prompt: request.prompt,
                 model: request.model,
                 images: request.images ?? [],
-                outputSchema: request.outputSchema,
+                outputSchema: request.outputSchema.map(JSONValue.object),
                 principal: context.principal
             )
         } catch let error as ConversationError {

@@ -68,14 +68,9 @@ extension GatewayHandlers {
         context: Context
     ) async throws -> Operations.ApproveAuthorization.Output {
         let form: ConsentForm
-        do {
-            form = try RequestBodyDecoding.decode(
-                from: input.rawBody,
-                contentType: "application/x-www-form-urlencoded",
-                accepted: ["application/x-www-form-urlencoded"]
-            )
-        } catch let error as GatewayError {
-            return .badRequest(.html(ConsentPage.error("The form could not be read: \(error.message)")))
+        switch input.body {
+        case .success(let decoded): form = decoded
+        case .failure(let error): return .badRequest(.html(ConsentPage.error("The form could not be read: \(error.message)")))
         }
         let validation = try await oauth.service.validate(
             responseType: form.responseType,
@@ -112,7 +107,7 @@ extension GatewayHandlers {
         let noStore = "no-store"
         let request: TokenRequest
         do {
-            request = try Self.decodeOAuthForm(input.rawBody, contentType: input.contentType)
+            request = try Self.oauthParameters(input.body, rawBody: input.rawBody)
         } catch let error as GatewayError {
             return .badRequest(.json(OAuthError(error: .invalidRequest, errorDescription: error.message)), headers: .init(cacheControl: noStore))
         }
@@ -136,7 +131,7 @@ extension GatewayHandlers {
     public func revokeToken(_ input: Operations.RevokeToken.Input, context: Context) async throws -> Operations.RevokeToken.Output {
         let request: RevocationRequest
         do {
-            request = try Self.decodeOAuthForm(input.rawBody, contentType: input.contentType)
+            request = try Self.oauthParameters(input.body, rawBody: input.rawBody)
         } catch let error as GatewayError {
             return .badRequest(.json(OAuthError(error: .invalidRequest, errorDescription: error.message)))
         }
@@ -169,12 +164,11 @@ extension GatewayHandlers {
         return header
     }
 
-    /// Form-encoded (what ChatGPT sends) or JSON (what the original README shows).
-    static func decodeOAuthForm<T: Decodable>(_ body: ByteBuffer, contentType: String?) throws -> T {
-        let form = "application/x-www-form-urlencoded"
-        let isForm = contentType.map(AcceptHeader.mediaType(of:)) == form
+    /// The parameters of a token or revocation request, form-encoded (what ChatGPT sends) or JSON
+    /// (what the original README shows), as the generated route decoded and checked them.
+    static func oauthParameters<T: Decodable>(_ body: Result<T, GatewayError>, rawBody: ByteBuffer) throws -> T {
         // No body is a request with no parameters: the RFC's errors (invalid_client…) then say what is missing.
-        guard body.readableBytes > 0 else { return try FormDecoder().decode(T.self, from: "") }
-        return try RequestBodyDecoding.decode(from: body, contentType: isForm ? form : "application/json", accepted: [form, "application/json"])
+        guard rawBody.readableBytes > 0 else { return try FormDecoder().decode(T.self, from: "") }
+        return try body.get()
     }
 }

@@ -213,7 +213,7 @@ extension GatewayHandlers {
         let message = ProviderTransport.errorMessage(in: bytes, status: status)
         func answer(_ status: Int, _ code: String, _ text: String) -> ErrorEnvelope {
             var answer = envelope(context, status, code, text + message)
-            answer.upstream = .object(upstreamBody)
+            answer.upstream = upstreamBody
             return answer
         }
         switch status {

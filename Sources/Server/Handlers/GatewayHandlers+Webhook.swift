@@ -57,11 +57,11 @@ extension GatewayHandlers {
             case .refused(let code, let message): return invalidSignature(context, code: code, message: message)
             }
         }
+        // Decoded and checked against WebhookEvent by the generated route; answered only now, after the signature.
         let event: WebhookEvent
-        do {
-            event = try RequestBodyDecoding.decode(from: input.rawBody, contentType: "application/json", accepted: ["application/json"])
-        } catch let error as GatewayError {
-            return .badRequest(.json(envelope(context, 400, error.code, error.message)))
+        switch input.body {
+        case .success(let decoded): event = decoded
+        case .failure(let error): return .badRequest(.json(envelope(context, 400, error.code, error.message)))
         }
         var conversationID: String?
         var callbackURL: String?

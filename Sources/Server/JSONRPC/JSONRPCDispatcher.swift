@@ -3,6 +3,7 @@ import GatewayAPI
 import GatewayRuntime
 import Logging
 import ModelProvider
+import NIOCore
 
 /// JSON-RPC 2.0 (jsonrpc.org/specification) over the conversation methods of PROTOCOLS.md §2:
 /// single requests, batches, notifications and every standard error code.
@@ -42,7 +43,8 @@ public struct JSONRPCDispatcher: Sendable {
         }
     }
 
-    public static let methods = ["conversation.prompt", "conversation.status", "conversation.cancel", "conversation.history", "conversation.list"]
+    /// The methods `openapi.yaml` names for `JSONRPCRequest.method`.
+    public static let methods = JSONRPCRequest.Method.allCases.map(\.rawValue)
 
     let manager: ConversationManager
     let limits: Limits
@@ -69,40 +71,52 @@ public struct JSONRPCDispatcher: Sendable {
         var data: JSONValue?
     }
 
-    /// `owner` is the authenticated caller; its turns count against its concurrent-turn cap.
-    public func handle(body: Data, logger: Logger, owner: Principal? = nil) async -> Reply {
-        let payload: JSONValue
-        do {
-            payload = try JSONDecoder().decode(JSONValue.self, from: body)
-        } catch {
-            return .single(Self.errorResponse(id: .null, Failure(code: ErrorCode.parseError, message: "Parse error: the body is not valid JSON.")))
+    /// `payload` is the body as the generated route decoded and checked it against `JSONRPCPayload`.
+    /// A body that is not one is read again from `rawBody` entry by entry: JSON-RPC answers each
+    /// invalid entry of a batch on its own and still runs the valid ones. `owner` is the
+    /// authenticated caller; its turns count against its concurrent-turn cap.
+    public func handle(_ payload: Result<JSONRPCPayload, GatewayError>, rawBody: ByteBuffer, logger: Logger, owner: Principal? = nil) async -> Reply {
+        let entries: [JSONRPCEntry]
+        switch payload {
+        case .success(.jsonrpcRequest(let request)):
+            return await handle(entry: JSONRPCEntry(request), logger: logger, owner: owner, budget: ResponseBudget(bytes: limits.maxResponseBytes))
+                .map(Reply.single) ?? .none
+        case .success(.jsonrpcBatch(let requests)):
+            entries = requests.map(JSONRPCEntry.init)
+        case .failure:
+            let value: JSONValue
+            do {
+                value = try JSONDecoder().decode(JSONValue.self, from: Data(rawBody.readableBytesView))
+            } catch {
+                return .single(Self.errorResponse(id: .null, Failure(code: ErrorCode.parseError, message: "Parse error: the body is not valid JSON.")))
+            }
+            guard case .array(let items) = value else {
+                return await handle(entry: JSONRPCEntry(checking: value), logger: logger, owner: owner, budget: ResponseBudget(bytes: limits.maxResponseBytes))
+                    .map(Reply.single) ?? .none
+            }
+            entries = items.map(JSONRPCEntry.init(checking:))
+        }
+        guard !entries.isEmpty else {
+            return .single(Self.errorResponse(id: .null, Failure(code: ErrorCode.invalidRequest, message: "Invalid Request: the batch is empty.")))
+        }
+        guard entries.count <= limits.maxBatch else {
+            let message = "Invalid Request: a batch may hold at most \(limits.maxBatch) requests (JSONRPC_MAX_BATCH); this one has \(entries.count)."
+            return .single(Self.errorResponse(id: .null, Failure(code: ErrorCode.invalidRequest, message: message)))
         }
         let budget = ResponseBudget(bytes: limits.maxResponseBytes)
-        switch payload {
-        case .array(let entries):
-            guard !entries.isEmpty else {
-                return .single(Self.errorResponse(id: .null, Failure(code: ErrorCode.invalidRequest, message: "Invalid Request: the batch is empty.")))
-            }
-            guard entries.count <= limits.maxBatch else {
-                let message = "Invalid Request: a batch may hold at most \(limits.maxBatch) requests (JSONRPC_MAX_BATCH); this one has \(entries.count)."
-                return .single(Self.errorResponse(id: .null, Failure(code: ErrorCode.invalidRequest, message: message)))
-            }
-            // Charged in order before anything runs: the entries past the budget are the ones refused.
-            let refusals = entries.indices.map { $0 == 0 ? nil : admit(owner) }
-            let responses = await withTaskGroup(of: (Int, JSONRPCResponse?).self) { group in
-                for (index, entry) in entries.enumerated() {
-                    group.addTask {
-                        (index, await handle(entry: entry, logger: logger, owner: owner, refusal: refusals[index], budget: budget))
-                    }
+        // Charged in order before anything runs: the entries past the budget are the ones refused.
+        let refusals = entries.indices.map { $0 == 0 ? nil : admit(owner) }
+        let responses = await withTaskGroup(of: (Int, JSONRPCResponse?).self) { group in
+            for (index, entry) in entries.enumerated() {
+                group.addTask {
+                    (index, await handle(entry: entry, logger: logger, owner: owner, refusal: refusals[index], budget: budget))
                 }
-                var responses = [JSONRPCResponse?](repeating: nil, count: entries.count)
-                for await (index, response) in group { responses[index] = response }
-                return responses.compactMap { $0 }
             }
-            return responses.isEmpty ? .none : .batch(responses)
-        default:
-            return await handle(entry: payload, logger: logger, owner: owner, budget: budget).map(Reply.single) ?? .none
+            var responses = [JSONRPCResponse?](repeating: nil, count: entries.count)
+            for await (index, response) in group { responses[index] = response }
+            return responses.compactMap { $0 }
         }
+        return responses.isEmpty ? .none : .batch(responses)
     }
 
     /// Takes one request from `owner`'s rate limit for an entry of a batch; the error to answer it
@@ -116,34 +130,20 @@ public struct JSONRPCDispatcher: Sendable {
         )
     }
 
-    /// One request object; nil for a notification. `refusal`, when set, is answered instead of
-    /// running the method; an answer that does not fit what is left of `budget` is replaced by
-    /// a `-32007` error.
-    func handle(entry: JSONValue, logger: Logger, owner: Principal? = nil, refusal: Failure? = nil, budget: ResponseBudget) async -> JSONRPCResponse? {
-        guard case .object(let object) = entry else {
-            return Self.errorResponse(id: .null, Failure(code: ErrorCode.invalidRequest, message: "Invalid Request: expected an object."))
+    /// One entry; nil for a notification. `refusal`, when set, is answered instead of running the
+    /// method; an answer that does not fit what is left of `budget` is replaced by a `-32007` error.
+    func handle(entry: JSONRPCEntry, logger: Logger, owner: Principal? = nil, refusal: Failure? = nil, budget: ResponseBudget) async -> JSONRPCResponse? {
+        let rawID: JSONValue?, method: String, params: JSONValue?
+        switch entry {
+        case .invalid(let id, let message):
+            // An invalid Request is always answered, never taken for a notification.
+            return Self.errorResponse(id: id, Failure(code: ErrorCode.invalidRequest, message: "Invalid Request: \(message)"))
+        case .request(let id, let name, let values):
+            (rawID, method, params) = (id, name, values)
         }
-        // Only a valid Request object without an id is a notification; an invalid one is always
-        // answered (with id null when its id cannot be read), as the specification's examples show.
-        let rawID = object["id"]
-        var id = JSONValue.null
-        var idIsValid = true
-        if let rawID {
-            switch rawID {
-            case .string, .integer, .number, .null: id = rawID
-            default: idIsValid = false
-            }
-        }
-        func invalid(_ message: String) -> JSONRPCResponse {
-            Self.errorResponse(id: idIsValid ? id : .null, Failure(code: ErrorCode.invalidRequest, message: "Invalid Request: \(message)"))
-        }
-        guard idIsValid else { return invalid("id must be a string, a number or null.") }
-        guard object["jsonrpc"] == .string("2.0") else { return invalid("jsonrpc must be \"2.0\".") }
-        guard case .string(let method)? = object["method"] else { return invalid("method must be a string.") }
-        let params = object["params"]
-        switch params {
-        case nil, .object?, .array?: break
-        default: return invalid("params must be an object or an array.")
+        let id = rawID ?? .null
+        guard JSONRPCEntry.isValidID(id) else {
+            return Self.errorResponse(id: .null, Failure(code: ErrorCode.invalidRequest, message: "Invalid Request: id must be a string, a number or null."))
         }
         let isNotification = rawID == nil
         func respond(_ result: Result<JSONValue, Failure>) -> JSONRPCResponse? {
