@@ -7,13 +7,16 @@ import NIOCore
 /// answer is complete.
 public struct RelayUsageSniffer: Sendable {
     private let isStream: Bool
+    /// A Responses stream: its usage is inside the last event's `response` object.
+    private let isResponsesStream: Bool
     private let limit: Int
     private var chunks: [ByteBuffer] = []
     private var keptBytes = 0
     private var overflowed = false
 
-    public init(isStream: Bool) {
+    package init(isStream: Bool, api: RelayRequest.API = .chatCompletions) {
         self.isStream = isStream
+        self.isResponsesStream = isStream && api == .responses
         // A stream's usage event is a few hundred bytes, the last one before `[DONE]`.
         self.limit = isStream ? 4 * 1024 : 1 << 20
     }
@@ -48,7 +51,9 @@ public struct RelayUsageSniffer: Sendable {
             for var chunk in chunks { all.writeBuffer(&chunk) }
         }
         return all.withUnsafeReadableBytes { bytes in
-            guard isStream else { return Self.usage(inAnswer: bytes) }
+            // A Responses stream's last event, `response.completed`, carries the whole response
+            // object, usage near its end: the last `usage` object in the tail, as in a whole answer.
+            guard isStream, !isResponsesStream else { return Self.usage(inAnswer: bytes) }
             // The last `data:` line that has a usage object.
             var end = bytes.count
             while end > 0 {
@@ -112,7 +117,8 @@ public struct RelayUsageSniffer: Sendable {
         return usage(inUsageObject: UnsafeRawBufferPointer(rebasing: bytes[member.value]))
     }
 
-    /// Reads `{"prompt_tokens":…,"completion_tokens":…,"prompt_tokens_details":{"cached_tokens":…}}`.
+    /// Reads `{"prompt_tokens":…,"completion_tokens":…,"prompt_tokens_details":{"cached_tokens":…}}`,
+    /// or the Responses API's `input_tokens`, `output_tokens` and `input_tokens_details`.
     private static func usage(inUsageObject usage: UnsafeRawBufferPointer) -> TokenUsage? {
         guard let fields = try? JSONSyntaxScanner.topLevelMembers(of: usage) else { return nil }
         func integer(_ name: String, in object: UnsafeRawBufferPointer, _ fields: [JSONSyntaxScanner.Member]) -> Int {
@@ -120,16 +126,18 @@ public struct RelayUsageSniffer: Sendable {
             return JSONSyntaxScanner.integer(in: object, at: field.value) ?? 0
         }
         var cached = 0
-        if let details = fields.last(where: { $0.keyIs("prompt_tokens_details", in: usage) }), details.kind == .object {
+        if let details = fields.last(where: { $0.keyIs("prompt_tokens_details", in: usage) || $0.keyIs("input_tokens_details", in: usage) }),
+            details.kind == .object
+        {
             let object = UnsafeRawBufferPointer(rebasing: usage[details.value])
             if let detailFields = try? JSONSyntaxScanner.topLevelMembers(of: object) {
                 cached = integer("cached_tokens", in: object, detailFields)
             }
         }
         return TokenUsage(
-            inputTokens: integer("prompt_tokens", in: usage, fields),
+            inputTokens: integer("prompt_tokens", in: usage, fields) + integer("input_tokens", in: usage, fields),
             cachedInputTokens: cached,
-            outputTokens: integer("completion_tokens", in: usage, fields)
+            outputTokens: integer("completion_tokens", in: usage, fields) + integer("output_tokens", in: usage, fields)
         )
     }
 }

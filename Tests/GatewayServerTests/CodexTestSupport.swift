@@ -24,7 +24,8 @@ struct CodexTestSetup {
         streamMaxRetries: Int = 2,
         idleTimeoutMilliseconds: Int = 2000,
         environment: [String: String] = [:],
-        codexHome: String? = nil
+        codexHome: String? = nil,
+        baseURL: String? = nil
     ) throws -> CodexTestSetup {
         let home = codexHome ?? TemporaryDirectory.make()
         let toml = """
@@ -33,7 +34,7 @@ struct CodexTestSetup {
 
             [model_providers.fake]
             name = "Fake OpenAI"
-            base_url = "\(fake.baseURL)"
+            base_url = "\(baseURL ?? fake.baseURL)"
             env_key = "FAKE_OPENAI_KEY"
             wire_api = "\(wireAPI)"
             request_max_retries = \(requestMaxRetries)

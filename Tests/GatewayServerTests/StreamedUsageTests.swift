@@ -52,14 +52,14 @@ struct StreamedUsageTests {
             (#"{"model":"m","messages":[{}],"stream":true,"stream_options":{"x":1}}"#, #"{"model":"m","messages":[{}],"stream":true,"stream_options":{"include_usage":true,"x":1}}"#),
             (#"{"model":"m","messages":[{}],"stream":true,"stream_options":{"include_usage":false}}"#, #"{"model":"m","messages":[{}],"stream":true,"stream_options":{"include_usage":true}}"#),
         ] {
-            let request = try ChatCompletionRelayRequest(body: ByteBuffer(string: sent), defaultModel: "m")
+            let request = try RelayRequest(body: ByteBuffer(string: sent), defaultModel: "m")
             #expect(String(buffer: request.body) == expected)
             #expect(request.stripsUsage)
         }
         let asked = #"{"model":"m","messages":[{}],"stream":true,"stream_options":{"include_usage":true}}"#
-        let askedRequest = try ChatCompletionRelayRequest(body: ByteBuffer(string: asked), defaultModel: "m")
+        let askedRequest = try RelayRequest(body: ByteBuffer(string: asked), defaultModel: "m")
         #expect(!askedRequest.stripsUsage && String(buffer: askedRequest.body) == asked)
-        let whole = try ChatCompletionRelayRequest(body: ByteBuffer(string: #"{"model":"m","messages":[{}]}"#), defaultModel: "m")
+        let whole = try RelayRequest(body: ByteBuffer(string: #"{"model":"m","messages":[{}]}"#), defaultModel: "m")
         #expect(!whole.stripsUsage && String(buffer: whole.body) == #"{"model":"m","messages":[{}]}"#)
     }
 

@@ -45,49 +45,83 @@ extension GatewayHandlers {
         _ input: Operations.CreateChatCompletion.Input,
         context: Context
     ) async throws -> Operations.CreateChatCompletion.Output {
-        if let contentType = input.contentType, !Self.mentionsJSON(contentType) {
-            return .badRequest(.json(envelope(context, 400, "invalid_request", "The body must be JSON (Content-Type: application/json).")))
+        switch await relayAsIs(input.rawBody, contentType: input.contentType, api: .chatCompletions, context: context) {
+        case .answer(let answer, let isStream): return .ok(isStream ? .eventStream(answer) : .json(answer))
+        case .badRequest(let envelope): return .badRequest(.json(envelope))
+        case .tooManyTurns(let envelope): return .tooManyRequests(.json(envelope), headers: .init(retryAfter: 1))
+        case .failed(.notConfigured(let envelope)): return .serviceUnavailable(.json(envelope))
+        case .failed(.badGateway(let envelope)): return .badGateway(.json(envelope))
+        case .failed(.rateLimited(let envelope, let retryAfter)): return .tooManyRequests(.json(envelope), headers: .init(retryAfter: retryAfter))
+        case .failed(.other(let status, let envelope)): return .undocumented(status: status, .json(envelope))
         }
-        let request: ChatCompletionRelayRequest
+    }
+
+    /// How a relayed OpenAI request ended, for each operation to answer in its own terms.
+    enum RelayOutcome {
+        /// The provider's 2xx answer (or the bridge's), as it goes to the client.
+        case answer(RawResponseBody, isStream: Bool)
+        case badRequest(ErrorEnvelope)
+        /// 429: the caller already runs as many turns as it may.
+        case tooManyTurns(ErrorEnvelope)
+        case failed(RelayFailure)
+    }
+
+    /// The caller's turn permit (a relayed request is a turn; nil where turns are not limited),
+    /// or the 429 envelope when the caller already runs as many as it may.
+    func acquireRelayTurn(context: Context) -> (permit: TurnPermit?, refusal: ErrorEnvelope?) {
+        guard let principal = context.principal, let limiter = relay.turnLimiter else { return (nil, nil) }
+        guard let granted = limiter.acquireTurn(for: principal) else {
+            let message = ConversationError.tooManyTurns(limit: limiter.limits(for: principal).concurrentTurns).description
+            return (nil, envelope(context, 429, "too_many_turns", message))
+        }
+        return (granted, nil)
+    }
+
+    /// Relays `body` to the provider's endpoint for `api` as it is (the model filled in when
+    /// absent), and the answer back as it comes.
+    func relayAsIs(_ body: ByteBuffer, contentType: String?, api: RelayRequest.API, context: Context) async -> RelayOutcome {
+        if let contentType, !Self.mentionsJSON(contentType) {
+            return .badRequest(envelope(context, 400, "invalid_request", "The body must be JSON (Content-Type: application/json)."))
+        }
+        let request: RelayRequest
         do {
-            request = try ChatCompletionRelayRequest(body: input.rawBody, defaultModel: relay.defaultModel)
+            request = try RelayRequest(body: body, defaultModel: relay.defaultModel, api: api)
         } catch let error as GatewayError {
-            return .badRequest(.json(envelope(context, 400, error.code, error.message)))
+            return .badRequest(envelope(context, 400, error.code, error.message))
+        } catch {
+            return .badRequest(envelope(context, 400, "invalid_request", String(describing: error)))
         }
-        var permit: TurnPermit?
-        if let principal = context.principal, let limiter = relay.turnLimiter {
-            guard let granted = limiter.acquireTurn(for: principal) else {
-                let message = ConversationError.tooManyTurns(limit: limiter.limits(for: principal).concurrentTurns).description
-                return .tooManyRequests(.json(envelope(context, 429, "too_many_turns", message)), headers: .init(retryAfter: 1))
-            }
-            permit = granted
-        }
+        let (permit, refusal) = acquireRelayTurn(context: context)
+        if let refusal { return .tooManyTurns(refusal) }
         let response: HTTPClientResponse
         let accept = request.stream ? "text/event-stream" : "application/json"
         // A stream is written to the client's connection from the event loop (see StreamOutlet).
         let relayed = request.stream ? await StreamOutlet.find(on: context.channel).map(RelayedStream.init(outlet:)) : nil
-        switch await forward(method: .POST, path: "/chat/completions", body: request.body, accept: accept, relayed: relayed, context: context) {
+        let path = api == .chatCompletions ? "/chat/completions" : "/responses"
+        switch await forward(method: .POST, path: path, body: request.body, accept: accept, relayed: relayed, context: context) {
         case .success(let answer): response = answer
-        case .failure(.notConfigured(let envelope)): return .serviceUnavailable(.json(envelope))
-        case .failure(.badGateway(let envelope)): return .badGateway(.json(envelope))
-        case .failure(.rateLimited(let envelope, let retryAfter)): return .tooManyRequests(.json(envelope), headers: .init(retryAfter: retryAfter))
-        case .failure(.other(let status, let envelope)): return .undocumented(status: status, .json(envelope))
+        case .failure(let failure):
+            permit?.release()
+            return .failed(failure)
         }
         let contentType = response.headers.first(name: "Content-Type")
         let isStream = contentType?.lowercased().hasPrefix("text/event-stream") ?? request.stream
         let body: ResponseBody
         do {
-            body = try await relayBody(response, isStream: isStream, permit: permit, relayed: relayed, stripsUsage: request.stripsUsage)
+            body = try await relayBody(response, isStream: isStream, permit: permit, relayed: relayed, stripsUsage: request.stripsUsage, api: api)
         } catch {
-            return .badGateway(.json(brokenOff(error, context: context)))
+            return .failed(.badGateway(brokenOff(error, context: context)))
         }
         let answer = RawResponseBody(
             body: body,
             contentType: contentType,
-            headers: isStream ? [.cacheControl: "no-cache", HTTPField.Name("X-Accel-Buffering")!: "no"] : [:]
+            headers: isStream ? Self.streamHeaders : [:]
         )
-        return .ok(isStream ? .eventStream(answer) : .json(answer))
+        return .answer(answer, isStream: isStream)
     }
+
+    /// The headers of a relayed stream: no cache, and no buffering by a proxy in front (nginx).
+    static let streamHeaders: HTTPFields = [.cacheControl: "no-cache", HTTPField.Name("X-Accel-Buffering")!: "no"]
 
     /// Whether a media type says JSON (`application/json`, `…+json`, any case). A byte scan: both
     /// Foundation's `contains` and the generic collection search showed in the relay's profile.
@@ -107,7 +141,7 @@ extension GatewayHandlers {
     }
 
     /// The 502 for a whole answer that broke off before its end.
-    private func brokenOff(_ error: any Error, context: Context) -> ErrorEnvelope {
+    func brokenOff(_ error: any Error, context: Context) -> ErrorEnvelope {
         envelope(context, 502, "upstream_unavailable", "The model provider broke off its answer: \(error)")
     }
 
@@ -126,11 +160,12 @@ extension GatewayHandlers {
         isStream: Bool,
         permit: TurnPermit? = nil,
         relayed: RelayedStream? = nil,
-        stripsUsage: Bool = false
+        stripsUsage: Bool = false,
+        api: RelayRequest.API = .chatCompletions
     ) async throws -> ResponseBody {
         let upstream = response.body
         let contentLength = response.headers.first(name: "Content-Length").flatMap(Int.init)
-        let progress = RelayProgress(isStream: isStream, contentLength: contentLength, permit: permit, stripsUsage: stripsUsage)
+        let progress = RelayProgress(isStream: isStream, contentLength: contentLength, permit: permit, stripsUsage: stripsUsage, api: api)
         if !isStream, let contentLength, (0...UpstreamExchange.collectLimit).contains(contentLength), relayed?.isEngaged != true {
             defer { progress.ended() }
             let buffer = try await upstream.collect(upTo: contentLength)
@@ -165,7 +200,7 @@ extension GatewayHandlers {
     }
 
     /// Why a relayed request gets no 2xx from the provider, as the envelope to answer with.
-    private enum RelayFailure: Error {
+    enum RelayFailure: Error {
         /// 503: the provider's key is not set.
         case notConfigured(ErrorEnvelope)
         /// 502: unreachable, silent, or refusing the gateway's own credentials.
@@ -177,7 +212,7 @@ extension GatewayHandlers {
     }
 
     /// Sends one request to the provider; a 2xx response comes back with its body unread.
-    private func forward(
+    func forward(
         method: HTTPMethod,
         path: String,
         body: ByteBuffer?,

@@ -16,9 +16,9 @@ final class RelayProgress: RelayObserver, @unchecked Sendable {
     private var usageFilter: UsageChunkFilter?
 
     /// - Parameter stripsUsage: the client did not ask for the stream's usage chunk (see
-    ///   ``ChatCompletionRelayRequest/stripsUsage``).
-    init(isStream: Bool, contentLength: Int?, permit: TurnPermit?, stripsUsage: Bool = false) {
-        self.sniffer = RelayUsageSniffer(isStream: isStream)
+    ///   ``RelayRequest/stripsUsage``).
+    init(isStream: Bool, contentLength: Int?, permit: TurnPermit?, stripsUsage: Bool = false, api: RelayRequest.API = .chatCompletions) {
+        self.sniffer = RelayUsageSniffer(isStream: isStream, api: api)
         self.end = RelayEndDetector(isStream: isStream, contentLength: contentLength)
         self.permit = permit
         self.usageFilter = isStream && stripsUsage ? UsageChunkFilter() : nil

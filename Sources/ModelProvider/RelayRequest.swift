@@ -1,20 +1,27 @@
 import GatewayRuntime
 import NIOCore
 
-/// A Chat Completions request checked just enough to relay: well-formed JSON, an object with a
-/// non-empty `messages` array of objects, a string `model` (the configured one when absent or
-/// null) and a boolean `stream`. The bytes go upstream unchanged unless the model had to be filled
-/// in, or a stream asks for no usage: then only that is added (`stream_options.include_usage: true`,
-/// so that the gateway can count the tokens): nothing is decoded or re-encoded.
-package struct ChatCompletionRelayRequest {
+/// An OpenAI request checked just enough to relay as it is: well-formed JSON, an object with what
+/// its API requires (Chat Completions: a non-empty `messages` array of objects; Responses: an
+/// `input` string or array), a string `model` (the configured one when absent or null) and a
+/// boolean `stream`. The bytes go upstream unchanged unless the model had to be filled in, or a
+/// Chat Completions stream asks for no usage: then only that is added
+/// (`stream_options.include_usage: true`, so that the gateway can count the tokens): nothing is
+/// decoded or re-encoded.
+package struct RelayRequest {
+    package enum API: Sendable {
+        case chatCompletions
+        case responses
+    }
+
     package var body: ByteBuffer
     package var stream: Bool
     /// The provider is asked for the usage of a stream whose client did not ask for it: its usage
     /// chunk is to be taken out of the client's stream (``UsageChunkFilter``).
     package var stripsUsage = false
 
-    package init(body: ByteBuffer, defaultModel: String) throws {
-        let notAnObject = "The body must be a JSON object (an OpenAI Chat Completions request)."
+    package init(body: ByteBuffer, defaultModel: String, api: API = .chatCompletions) throws {
+        let notAnObject = "The body must be a JSON object (an OpenAI \(api == .chatCompletions ? "Chat Completions" : "Responses") request)."
         let checked = body.withUnsafeReadableBytes { bytes -> Result<(stream: Bool, modelFill: ModelFill?), GatewayError> in
             let members: [JSONSyntaxScanner.Member]
             do {
@@ -25,10 +32,20 @@ package struct ChatCompletionRelayRequest {
             }
             // Like JSON decoders, the last of repeated members wins.
             func last(_ name: String) -> JSONSyntaxScanner.Member? { members.last { $0.keyIs(name, in: bytes) } }
-            guard let messages = last("messages"), messages.kind == .array, messages.elementCount > 0 else {
-                return .failure(.badRequest("messages: expected a non-empty array of messages."))
+            switch api {
+            case .chatCompletions:
+                guard let messages = last("messages"), messages.kind == .array, messages.elementCount > 0 else {
+                    return .failure(.badRequest("messages: expected a non-empty array of messages."))
+                }
+                guard messages.allElementsAreObjects else { return .failure(.badRequest("messages: every message must be an object.")) }
+            case .responses:
+                guard let input = last("input"), input.kind == .string || input.kind == .array else {
+                    return .failure(.badRequest("input: expected a string or an array of input items."))
+                }
+                guard input.kind == .string || input.allElementsAreObjects else {
+                    return .failure(.badRequest("input: every input item must be an object."))
+                }
             }
-            guard messages.allElementsAreObjects else { return .failure(.badRequest("messages: every message must be an object.")) }
             let stream: Bool
             switch last("stream") {
             case nil: stream = false
@@ -52,7 +69,7 @@ package struct ChatCompletionRelayRequest {
         case .success(let (stream, fill)):
             self.stream = stream
             self.body = fill.map { $0.apply(to: body, model: defaultModel) } ?? body
-            if stream, let asking = Self.askingForUsage(self.body) {
+            if stream, api == .chatCompletions, let asking = Self.askingForUsage(self.body) {
                 self.body = asking
                 self.stripsUsage = true
             }
