@@ -150,6 +150,10 @@ for name, label in (("responses1000_gateway", "4d. 1,000 steady streams of POST 
         gap_row(f"{label}: gap p99", "streams1000_direct", name, "gap_p99_us")
         gap_row(f"{label}: max gap", "streams1000_direct", name, "gap_max_us", note_failures=True)
 
+if "relay128_responses" in results:
+    gap_row("4e. 128 steady streams from fake-openai, /v1/responses relayed (baseline: chat relayed): max gap",
+            "relay128_chat", "relay128_responses", "gap_max_us", note_failures=True)
+
 
 def cpu_per_chunk(name):
     """The gateway's CPU µs per content event the client read in the window (None if none was read;
@@ -177,6 +181,8 @@ ratio_row("4c. Gateway CPU per chunk, 1,000 streams: http → https provider", "
           "https", "streams1000_gateway")
 ratio_row("4d. Gateway CPU per chunk, 1,000 https streams: chat relay → /v1/responses bridge", "chat", "streams1000_gateway",
           "responses", "responses1000_gateway", limit=2)
+ratio_row("4e. Gateway CPU per chunk, 128 streams from fake-openai: chat relay → Responses relay", "chat", "relay128_chat",
+          "responses", "relay128_responses")
 ratio_row("4d. Gateway CPU per chunk, 1,000 http streams: chat relay → /v1/responses bridge", "chat", "streams1000_gateway_http",
           "responses", "responses1000_gateway_http", limit=2)
 gap_row("4b. Burst: 1,000 streams requested at once: gap p99", "gaps1000_direct", "gaps1000_gateway", "gap_p99_us")
