@@ -1,4 +1,5 @@
 import Foundation
+import GatewayRuntime
 import Logging
 
 /// `wire_api = "chat"`: `POST {base_url}/chat/completions` with `stream: true`.
@@ -11,30 +12,26 @@ public struct ChatCompletionsClient: ModelClient {
         self.logger = logger
     }
 
-    package func requestBody(_ request: ModelRequest) throws -> Data {
-        let messages = request.messages.map { message -> [String: Any] in
-            guard !message.images.isEmpty else { return ["role": message.role.rawValue, "content": message.content] }
-            let parts: [[String: Any]] = [["type": "text", "text": message.content]]
-                + message.images.map { ["type": "image_url", "image_url": ["url": $0]] }
-            return ["role": message.role.rawValue, "content": parts]
+    package func requestBody(_ request: ModelRequest) -> Data {
+        let messages = request.messages.map { message -> ChatMessage in
+            guard !message.images.isEmpty else { return ChatMessage(role: message.role.rawValue, content: .text(message.content)) }
+            let parts = [ChatContentPart.text(message.content)] + message.images.map { ChatContentPart.imageURL($0, detail: nil) }
+            return ChatMessage(role: message.role.rawValue, content: .parts(parts))
         }
-        var body: [String: Any] = [
-            "model": request.model,
-            "messages": messages,
-            "stream": true,
-            "stream_options": ["include_usage": true],
-        ]
+        var body = ChatCompletionRequest(model: request.model, messages: messages)
+        body.stream = true
+        body.streamOptions = .init(includeUsage: true)
         if let schema = request.outputSchema {
-            body["response_format"] = [
-                "type": "json_schema",
-                "json_schema": ["name": "output", "schema": try JSONSerialization.jsonObject(with: JSONEncoder().encode(schema)), "strict": true],
-            ]
+            body.responseFormat = .object([
+                "type": .string("json_schema"),
+                "json_schema": .object(["name": .string("output"), "schema": schema, "strict": .bool(true)]),
+            ])
         }
-        return try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
+        return WireCoding.data(body)
     }
 
     public func respond(to request: ModelRequest, onEvent: (ModelStreamEvent) async throws -> Void) async throws {
-        let response = try await transport.post(path: "/chat/completions", body: try requestBody(request), retryDeadline: request.retryDeadline)
+        let response = try await transport.post(path: "/chat/completions", body: requestBody(request), retryDeadline: request.retryDeadline)
         let start = ContinuousClock.now
         var toolCalls: [Int: ToolCall] = [:]
         var done = false
@@ -44,36 +41,25 @@ public struct ChatCompletionsClient: ModelClient {
                 done = true
                 return false
             }
-            guard let chunk = EventStreamReader.json(event.data) else {
+            guard let chunk = try? WireCoding.decode(ChatCompletionChunk.self, from: event.data) else {
                 logger.debug("skipping a non-JSON data line from the model stream")
                 return true
             }
-            if let error = chunk["error"] as? [String: Any] {
-                throw ModelClientError.provider(error["message"] as? String ?? "unknown error")
+            if let error = chunk.error {
+                throw ModelClientError.provider(error.message ?? "unknown error")
             }
-            if let rawUsage = chunk["usage"] as? [String: Any] {
-                let details = rawUsage["prompt_tokens_details"] as? [String: Any]
-                usage = TokenUsage(
-                    inputTokens: EventStreamReader.int(rawUsage["prompt_tokens"]),
-                    cachedInputTokens: EventStreamReader.int(details?["cached_tokens"]),
-                    outputTokens: EventStreamReader.int(rawUsage["completion_tokens"])
-                )
-            }
-            let choices = chunk["choices"] as? [[String: Any]] ?? []
-            for choice in choices {
-                guard let delta = choice["delta"] as? [String: Any] else { continue }
-                if let text = delta["content"] as? String, !text.isEmpty {
+            if let reported = chunk.usage { usage = reported.tokenUsage }
+            for choice in chunk.choices ?? [] {
+                guard let delta = choice.delta else { continue }
+                if let text = delta.content, !text.isEmpty {
                     try await onEvent(.textDelta(text))
                 }
-                for fragment in delta["tool_calls"] as? [[String: Any]] ?? [] {
-                    let index = EventStreamReader.int(fragment["index"])
-                    var call = toolCalls[index] ?? ToolCall(index: index, id: nil, name: "", arguments: "")
-                    if let id = fragment["id"] as? String { call.id = id }
-                    if let function = fragment["function"] as? [String: Any] {
-                        if let name = function["name"] as? String { call.name += name }
-                        if let arguments = function["arguments"] as? String { call.arguments += arguments }
-                    }
-                    toolCalls[index] = call
+                for fragment in delta.toolCalls ?? [] {
+                    var call = toolCalls[fragment.index] ?? ToolCall(index: fragment.index, id: nil, name: "", arguments: "")
+                    if let id = fragment.id { call.id = id }
+                    if let name = fragment.function?.name { call.name += name }
+                    if let arguments = fragment.function?.arguments { call.arguments += arguments }
+                    toolCalls[fragment.index] = call
                 }
             }
             return true

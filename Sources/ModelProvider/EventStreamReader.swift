@@ -43,12 +43,4 @@ package enum EventStreamReader {
             ]
         )
     }
-
-    package static func json(_ text: String) -> [String: Any]? {
-        try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
-    }
-
-    package static func int(_ value: Any?) -> Int {
-        (value as? Int) ?? (value as? NSNumber)?.intValue ?? 0
-    }
 }

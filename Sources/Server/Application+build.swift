@@ -17,12 +17,13 @@ public func buildApplication(
     configuration: GatewayConfiguration,
     logger: Logger,
     tracing: Bool = false,
+    modelClient: (any ModelClient)? = nil,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
     reportStartupWarnings(configuration: configuration, logger: logger)
     GatewayMetrics.bootstrap()
     let rateLimiter = RateLimiter(defaults: configuration.rateLimits)
-    let core = try CodexCore(configuration: configuration, logger: logger, turnLimiter: rateLimiter, tracing: tracing)
+    let core = try CodexCore(configuration: configuration, logger: logger, turnLimiter: rateLimiter, tracing: tracing, modelClient: modelClient)
     let router = Router(context: GatewayRequestContext.self)
     let activity = IdleMemoryTrimmer.Activity()
     router.add(middleware: ContentTypeOptionsMiddleware())

@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import ModelProvider
 import NIOCore
 import NIOPosix
 
@@ -12,8 +13,11 @@ struct TestGateway {
     static let apiKey = "test-key-0123456789abcdef0123456789"
 
     var environment: [String: String]
+    /// The model turns talk to instead of the configured provider (``InMemoryModelClient``).
+    var modelClient: (any ModelClient)?
 
-    init(_ overrides: [String: String] = [:]) {
+    init(_ overrides: [String: String] = [:], modelClient: (any ModelClient)? = nil) {
+        self.modelClient = modelClient
         var environment = [
             "HOST": "127.0.0.1",
             "PORT": "0",
@@ -29,7 +33,7 @@ struct TestGateway {
     }
 
     func application() async throws -> some ApplicationProtocol {
-        try await buildApplication(configuration: try configuration(), logger: Self.quietLogger)
+        try await buildApplication(configuration: try configuration(), logger: Self.quietLogger, modelClient: modelClient)
     }
 
     /// Runs `body` against the router, without a socket.

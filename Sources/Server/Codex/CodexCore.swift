@@ -19,7 +19,16 @@ public struct CodexCore: Sendable {
     /// `tracing`: give each provider request a span for the bootstrapped tracer. Off, the client
     /// makes no spans at all (AsyncHTTPClient otherwise fills span attributes for the no-op tracer,
     /// about 3 % of a relayed request's CPU).
-    public init(configuration: GatewayConfiguration, logger: Logger, turnLimiter: RateLimiter? = nil, tracing: Bool = false) throws {
+    ///
+    /// `modelClient`: the model turns talk to, instead of the configured provider's (tests use
+    /// ``InMemoryModelClient``); the relay still uses the provider.
+    public init(
+        configuration: GatewayConfiguration,
+        logger: Logger,
+        turnLimiter: RateLimiter? = nil,
+        tracing: Bool = false,
+        modelClient: (any ModelClient)? = nil
+    ) throws {
         // The store first: an unwritable CODEX_HOME must stop startup before anything is opened.
         let store = try RolloutConversationStore(codexHome: configuration.codexHome, logger: logger, cacheBytes: configuration.conversationCacheBytes)
         let codex = configuration.codex
@@ -34,9 +43,11 @@ public struct CodexCore: Sendable {
         )
         let transport = ProviderTransport(provider: provider, http: http, environment: configuration.environment, logger: logger)
         let client: any ModelClient =
-            switch provider.wireAPI {
-            case .chat: ChatCompletionsClient(transport: transport, logger: logger)
-            case .responses: ResponsesClient(transport: transport, logger: logger)
+            if let modelClient { modelClient } else {
+                switch provider.wireAPI {
+                case .chat: ChatCompletionsClient(transport: transport, logger: logger)
+                case .responses: ResponsesClient(transport: transport, logger: logger)
+                }
             }
         self.store = store
         self.transport = transport
@@ -45,7 +56,7 @@ public struct CodexCore: Sendable {
         self.manager = ConversationManager(
             store: store,
             client: client,
-            credentialsCheck: { try transport.checkCredentials() },
+            credentialsCheck: { if modelClient == nil { try transport.checkCredentials() } },
             defaultModel: codex.model,
             providerID: codex.modelProvider,
             streamMaxRetries: provider.streamMaxRetries,
