@@ -214,11 +214,14 @@ enum ASCII {
     }
 }
 
-/// Finds the SSE events of a Chat Completions stream that carry text: an event (ended by a blank
-/// line) in which `"content":` is followed by a non-empty string. Works on the de-chunked body,
-/// byte by byte, across reads; `\r` is ignored for the blank-line test.
+/// Finds the SSE events of a stream that carry text: an event (ended by a blank line) in which
+/// `"<key>":` is followed by a non-empty string. The key is `content` for Chat Completions chunks
+/// (`delta.content`) and `delta` for Responses events (`response.output_text.delta`; a chat
+/// chunk's `"delta":{` is an object and never counts). Works on the de-chunked body, byte by
+/// byte, across reads; `\r` is ignored for the blank-line test.
 struct SSEContentScanner {
-    private static let pattern: [UInt8] = Array("\"content\":".utf8)
+    /// `"<key>":` for the whole run, set once from `--content-key` before any connection opens.
+    static var pattern: [UInt8] = Array("\"content\":".utf8)
     private var matched = 0  // bytes of `pattern` matched so far
     private var afterColon = 0  // 1: pattern seen, skipping spaces; 2: opening quote seen
     private var eventHasContent = false

@@ -12,7 +12,9 @@
 //   load-client proxy      --target HOST:PORT [--port 0] [--threads 2]    (a byte-level TCP relay; see Proxy.swift)
 //
 // Common: --label TEXT (echoed), --pids name=PID,... (their CPU seconds over the measured window;
-// websockets reads the first one's VmRSS), --max-seconds S (a bound on the run).
+// websockets reads the first one's VmRSS), --max-seconds S (a bound on the run), --content-key KEY
+// (the JSON key whose non-empty string makes an SSE event a content event: `content` by default,
+// `delta` for a Responses stream's `response.output_text.delta` events).
 
 #if canImport(Glibc)
 import Glibc
@@ -67,6 +69,7 @@ func main() -> Int32 {
     signal(SIGPIPE, SIG_IGN)
     do {
         let options = try Options(arguments.dropFirst(2))
+        SSEContentScanner.pattern = Array("\"\(options.string("content-key", "content"))\":".utf8)
         let line: String
         // Thousands of connections (and, for upstream and proxy, as many accepted ones).
         if ["gaps", "streams", "upstream", "proxy"].contains(arguments[1]) { raiseFileLimit() }
