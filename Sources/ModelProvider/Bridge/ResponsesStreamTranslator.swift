@@ -117,7 +117,8 @@ package struct ResponsesStreamTranslator: Sendable {
             return
         }
         // Data that is not a chunk (keep-alive text, a provider's own events) is skipped, as the chat client does.
-        guard let chunk = try? WireCoding.decode(ChatCompletionChunk.self, from: event.data) else { return }
+        guard let chunk = ChatChunkScanner.chunk(in: event.data) ?? (try? WireCoding.decode(ChatCompletionChunk.self, from: event.data))
+        else { return }
         if let error = chunk.error {
             let code = error.code?.stringValue ?? error.type ?? "server_error"
             fail(code: code, message: "The model provider reported an error: \(error.message ?? "unknown error")", into: &out)
