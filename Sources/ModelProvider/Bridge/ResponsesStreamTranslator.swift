@@ -117,7 +117,8 @@ package struct ResponsesStreamTranslator: Sendable {
             return
         }
         // Data that is not a chunk (keep-alive text, a provider's own events) is skipped, as the chat client does.
-        guard let chunk = try? WireCoding.decode(ChatCompletionChunk.self, from: event.data) else { return }
+        guard let chunk = ChatChunkScanner.chunk(in: event.data) ?? (try? WireCoding.decode(ChatCompletionChunk.self, from: event.data))
+        else { return }
         if let error = chunk.error {
             let code = error.code?.stringValue ?? error.type ?? "server_error"
             fail(code: code, message: "The model provider reported an error: \(error.message ?? "unknown error")", into: &out)
@@ -153,16 +154,11 @@ package struct ResponsesStreamTranslator: Sendable {
             }
             message = opened
         }
-        guard var open = message else { return }
-        open.text += text
-        message = open
-        emit("response.output_text.delta", into: &out) {
-            $0.itemID = open.itemID
-            $0.outputIndex = open.outputIndex
-            $0.contentIndex = 0
-            $0.delta = text
-            $0.logprobs = []
-        }
+        message?.text += text
+        guard let open = message else { return }
+        ResponsesDeltaEventWriter.write(
+            type: "response.output_text.delta", sequenceNumber: nextSequenceNumber(), outputIndex: open.outputIndex,
+            itemID: open.itemID, contentIndex: 0, delta: text, into: &out)
     }
 
     private mutating func closeMessage(into out: inout ByteBuffer) {
@@ -190,8 +186,9 @@ package struct ResponsesStreamTranslator: Sendable {
     }
 
     private mutating func appendToolCall(_ fragment: ChatCompletionChunk.ToolCallFragment, into out: inout ByteBuffer) {
-        var call = toolCalls[fragment.index] ?? OpenToolCall()
         if toolCalls[fragment.index] == nil { toolCallOrder.append(fragment.index) }
+        // Taken out of the dictionary while it grows, so that its text is not copied.
+        var call = toolCalls.removeValue(forKey: fragment.index) ?? OpenToolCall()
         if call.callID == nil, let id = fragment.id, !id.isEmpty { call.callID = id }
         if call.outputIndex == nil, let name = fragment.function?.name { call.name += name }
         let arguments = fragment.function?.arguments ?? ""
@@ -223,21 +220,17 @@ package struct ResponsesStreamTranslator: Sendable {
     }
 
     private mutating func streamArguments(_ arguments: String, of call: inout OpenToolCall, into out: inout ByteBuffer) {
-        guard !arguments.isEmpty else { return }
+        guard !arguments.isEmpty, let outputIndex = call.outputIndex else { return }
         if call.isCustom {
             let piece = call.input.feed(arguments)
             guard !piece.isEmpty else { return }
-            emit("response.custom_tool_call_input.delta", into: &out) { [call] in
-                $0.itemID = call.itemID
-                $0.outputIndex = call.outputIndex
-                $0.delta = piece
-            }
+            ResponsesDeltaEventWriter.write(
+                type: "response.custom_tool_call_input.delta", sequenceNumber: nextSequenceNumber(), outputIndex: outputIndex,
+                itemID: call.itemID, contentIndex: nil, delta: piece, into: &out)
         } else {
-            emit("response.function_call_arguments.delta", into: &out) { [call] in
-                $0.itemID = call.itemID
-                $0.outputIndex = call.outputIndex
-                $0.delta = arguments
-            }
+            ResponsesDeltaEventWriter.write(
+                type: "response.function_call_arguments.delta", sequenceNumber: nextSequenceNumber(), outputIndex: outputIndex,
+                itemID: call.itemID, contentIndex: nil, delta: arguments, into: &out)
         }
     }
 
@@ -336,11 +329,15 @@ package struct ResponsesStreamTranslator: Sendable {
         emit("response.failed", into: &out) { $0.response = snapshot }
     }
 
+    private mutating func nextSequenceNumber() -> Int {
+        defer { sequenceNumber += 1 }
+        return sequenceNumber
+    }
+
     private mutating func emit(_ type: String, into out: inout ByteBuffer, _ fill: (inout ResponseStreamEvent) -> Void) {
         var event = ResponseStreamEvent(type: type)
         fill(&event)
-        event.sequenceNumber = sequenceNumber
-        sequenceNumber += 1
+        event.sequenceNumber = nextSequenceNumber()
         out.writeString("event: \(type)\ndata: ")
         var json = WireCoding.json(event)
         out.writeBuffer(&json)
