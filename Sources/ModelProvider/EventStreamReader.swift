@@ -27,8 +27,7 @@ package enum EventStreamReader {
             throw CancellationError()
         } catch {
             if Task.isCancelled { throw CancellationError() }
-            if ProviderTransport.isTimeout(error) { throw ModelClientError.idleTimeout(milliseconds: idleTimeoutMilliseconds) }
-            throw ModelClientError.streamEnded
+            throw ModelClientError.streamBroke(error, idleTimeoutMilliseconds: idleTimeoutMilliseconds)
         }
     }
 

@@ -114,3 +114,11 @@ public enum ModelClientError: Error, Sendable, CustomStringConvertible {
         }
     }
 }
+
+extension ModelClientError {
+    /// What a provider's answer breaking off while its body is read means: silence past
+    /// `stream_idle_timeout_ms` (the exchange's idle timer), else a cut stream.
+    package static func streamBroke(_ error: any Error, idleTimeoutMilliseconds: Int) -> ModelClientError {
+        ProviderTransport.isTimeout(error) ? .idleTimeout(milliseconds: idleTimeoutMilliseconds) : .streamEnded
+    }
+}

@@ -5,8 +5,8 @@ import Synchronization
 /// The client's HTTP/1.1 connection as the relay writes a streamed answer to it: each chunk the
 /// provider sends is written from the event loop that read it, the moment it is read.
 ///
-/// Kept, not Hummingbird's writer, for a measured figure: 28 → 25 µs of gateway CPU per relayed
-/// chunk and a gap p99 of 58 → 42 ms at 1,000 streams (bench/RESULTS.md, `4ed6bb6`).
+/// Kept, not Hummingbird's writer, for a measured saving in CPU per relayed chunk and in chunk
+/// gaps at 1,000 streams (bench/RESULTS.md, "Streams written from the event loop").
 ///
 /// Everything else the gateway answers goes through Hummingbird's response writer, which is an
 /// `NIOAsyncChannel` writer: a chunk handed to it is one task resumption and one async-writer

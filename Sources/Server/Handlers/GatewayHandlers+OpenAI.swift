@@ -66,33 +66,43 @@ extension GatewayHandlers {
         case failed(RelayFailure)
     }
 
-    /// The caller's turn permit (a relayed request is a turn; nil where turns are not limited),
-    /// or the 429 envelope when the caller already runs as many as it may.
-    func acquireRelayTurn(context: Context) -> (permit: TurnPermit?, refusal: ErrorEnvelope?) {
-        guard let principal = context.principal, let limiter = relay.turnLimiter else { return (nil, nil) }
-        guard let granted = limiter.acquireTurn(for: principal) else {
-            let message = ConversationError.tooManyTurns(limit: limiter.limits(for: principal).concurrentTurns).description
-            return (nil, envelope(context, 429, "too_many_turns", message))
+    /// What every relayed request passes before the provider is asked: a JSON body that `parse`
+    /// accepts (its `GatewayError` is the 400), and the caller's turn permit (a relayed request is
+    /// a turn; nil where turns are not limited), else the 429.
+    enum Admission<Request> {
+        case admitted(Request, permit: TurnPermit?)
+        case refused(RelayOutcome)
+    }
+
+    func admit<Request>(contentType: String?, context: Context, _ parse: () throws -> Request) -> Admission<Request> {
+        if let contentType, !Self.mentionsJSON(contentType) {
+            return .refused(.badRequest(envelope(context, 400, "invalid_request", "The body must be JSON (Content-Type: application/json).")))
         }
-        return (granted, nil)
+        let request: Request
+        do {
+            request = try parse()
+        } catch let error as GatewayError {
+            return .refused(.badRequest(envelope(context, 400, error.code, error.message)))
+        } catch {
+            return .refused(.badRequest(envelope(context, 400, "invalid_request", String(describing: error))))
+        }
+        guard let principal = context.principal, let limiter = relay.turnLimiter else { return .admitted(request, permit: nil) }
+        guard let permit = limiter.acquireTurn(for: principal) else {
+            let message = ConversationError.tooManyTurns(limit: limiter.limits(for: principal).concurrentTurns).description
+            return .refused(.tooManyTurns(envelope(context, 429, "too_many_turns", message)))
+        }
+        return .admitted(request, permit: permit)
     }
 
     /// Relays `body` to the provider's endpoint for `api` as it is (the model filled in when
     /// absent), and the answer back as it comes.
     func relayAsIs(_ body: ByteBuffer, contentType: String?, api: RelayRequest.API, context: Context) async -> RelayOutcome {
-        if let contentType, !Self.mentionsJSON(contentType) {
-            return .badRequest(envelope(context, 400, "invalid_request", "The body must be JSON (Content-Type: application/json)."))
-        }
         let request: RelayRequest
-        do {
-            request = try RelayRequest(body: body, defaultModel: relay.defaultModel, api: api)
-        } catch let error as GatewayError {
-            return .badRequest(envelope(context, 400, error.code, error.message))
-        } catch {
-            return .badRequest(envelope(context, 400, "invalid_request", String(describing: error)))
+        let permit: TurnPermit?
+        switch admit(contentType: contentType, context: context, { try RelayRequest(body: body, defaultModel: relay.defaultModel, api: api) }) {
+        case .admitted(let admitted, let granted): (request, permit) = (admitted, granted)
+        case .refused(let outcome): return outcome
         }
-        let (permit, refusal) = acquireRelayTurn(context: context)
-        if let refusal { return .tooManyTurns(refusal) }
         let response: HTTPClientResponse
         let accept = request.stream ? "text/event-stream" : "application/json"
         // A stream is written to the client's connection from the event loop (see StreamOutlet).

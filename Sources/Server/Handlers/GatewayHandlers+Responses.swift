@@ -35,19 +35,12 @@ extension GatewayHandlers {
     /// An error before the provider's answer starts keeps its HTTP status class, as for a relayed
     /// request; once the answer has started, a failure is `response.failed`.
     private func bridgeToChat(_ body: ByteBuffer, contentType: String?, context: Context) async -> RelayOutcome {
-        if let contentType, !Self.mentionsJSON(contentType) {
-            return .badRequest(envelope(context, 400, "invalid_request", "The body must be JSON (Content-Type: application/json)."))
-        }
         let request: ResponsesChatRequest
-        do {
-            request = try ResponsesChatRequest(body: body, defaultModel: relay.defaultModel)
-        } catch let error as GatewayError {
-            return .badRequest(envelope(context, 400, error.code, error.message))
-        } catch {
-            return .badRequest(envelope(context, 400, "invalid_request", String(describing: error)))
+        let permit: TurnPermit?
+        switch admit(contentType: contentType, context: context, { try ResponsesChatRequest(body: body, defaultModel: relay.defaultModel) }) {
+        case .admitted(let admitted, let granted): (request, permit) = (admitted, granted)
+        case .refused(let outcome): return outcome
         }
-        let (permit, refusal) = acquireRelayTurn(context: context)
-        if let refusal { return .tooManyTurns(refusal) }
         let response: HTTPClientResponse
         switch await forward(method: .POST, path: "/chat/completions", body: request.chatBody, accept: "text/event-stream", context: context) {
         case .success(let answer): response = answer
@@ -74,7 +67,7 @@ extension GatewayHandlers {
                 // side failing is told to the client as `response.failed`.
                 if Task.isCancelled { throw CancellationError() }
                 if error is ResponseBodyWriteError { throw error }
-                failure = ProviderTransport.isTimeout(error) ? ModelClientError.idleTimeout(milliseconds: idleTimeout) : ModelClientError.streamEnded
+                failure = ModelClientError.streamBroke(error, idleTimeoutMilliseconds: idleTimeout)
                 logger.warning("bridged stream broke off", metadata: ["error.message": .string(String(describing: error))])
             }
             let tail = translator.finish(error: failure)
