@@ -59,6 +59,17 @@ extension KeyedDecodingContainer {
         )
     }
 
+    /// A string of an open kind (`not: {enum: [...]}`): any value but the `excluded` ones, which
+    /// name kinds with schemas of their own.
+    public func validate(_ value: String?, excluding excluded: [String], forKey key: Key) throws {
+        guard let value, excluded.contains(value) else { return }
+        throw DecodingError.dataCorruptedError(
+            forKey: key,
+            in: self,
+            debugDescription: "must not be \(excluded.map { "'\($0)'" }.joined(separator: ", ")) here"
+        )
+    }
+
     public func validate<C: Collection>(_ value: C?, count: PartialRangeFrom<Int>, forKey key: Key) throws {
         try validate(value, count: count.lowerBound...Int.max, forKey: key)
     }

@@ -14,8 +14,9 @@ struct Sample: Codable, Equatable {
     var note: String?
     var tags: [String]?
     var count: Int?
+    var kind: String?
 
-    enum CodingKeys: String, CodingKey { case name, note, tags, count }
+    enum CodingKeys: String, CodingKey { case name, note, tags, count, kind }
 
     init(name: String, note: String? = nil, tags: [String]? = nil, count: Int? = nil) {
         self.name = name
@@ -33,7 +34,9 @@ struct Sample: Codable, Equatable {
         try container.validate(tags, count: ...2, forKey: .tags)
         count = try container.decodeIfPresent(Int.self, forKey: .count)
         try container.validate(count, within: 0...10, forKey: .count)
-        try decoder.rejectUnknownKeys(known: ["name", "note", "tags", "count"])
+        kind = try container.decodeIfPresent(String.self, forKey: .kind)
+        try container.validate(kind, excluding: ["message", "call"], forKey: .kind)
+        try decoder.rejectUnknownKeys(known: ["name", "note", "tags", "count", "kind"])
     }
 }
 
@@ -63,6 +66,8 @@ struct RuntimeTests {
         #expect(message(#"{"name":"much-too-long","note":null}"#)?.contains("between 1 and 8 characters") == true)
         #expect(message(#"{"name":"ok","note":null,"tags":["a","b","c"]}"#)?.contains("at most 2 items") == true)
         #expect(message(#"{"name":"ok","note":null,"count":11}"#)?.contains("between 0 and 10") == true)
+        #expect(try decode(#"{"name":"ok","note":null,"kind":"reasoning"}"#).kind == "reasoning")
+        #expect(message(#"{"name":"ok","note":null,"kind":"call"}"#)?.contains("body.kind: must not be 'message', 'call' here") == true)
         #expect(message(#"{"name":"ok","note":null,"extra":1}"#)?.contains("body.extra: is not a known property") == true)
         #expect(message("{not json")?.contains("not valid JSON") == true)
     }

@@ -169,6 +169,28 @@ struct ResponsesChatRequestTests {
         #expect(Self.badRequestMessage(#"{"input":[{"role":"user","content":[{"type":"input_file","file_id":"f"}]}]}"#)
             == "input[0].content: a part of type input_file cannot be sent to a chat provider.")
     }
+
+    /// What `openapi.yaml` says of `OpenAIResponseRequest` is what the bridge checks: each of these
+    /// breaks the schema and is refused, so contract tests can hold the two together.
+    @Test func whatTheSchemaForbidsTheBridgeRefuses() {
+        #expect(Self.badRequestMessage(#"{"input":[{}]}"#) == "input[0].role: required.")
+        #expect(Self.badRequestMessage(#"{"input":[{"role":"user"}]}"#) == "input[0].content: required.")
+        #expect(Self.badRequestMessage(#"{"input":"x","tools":[{"name":"f"}]}"#) == "tools[0].type: required.")
+        #expect(Self.badRequestMessage(#"{"input":"x","tools":[{"type":"function"}]}"#) == "tools[0].name: required.")
+        #expect(Self.badRequestMessage(#"{"input":"x","model":""}"#) == "model: expected a non-empty string.")
+        #expect(Self.badRequestMessage(#"{"input":"x","max_output_tokens":0}"#) == "max_output_tokens: expected an integer from 1 to 2147483647.")
+        #expect(Self.badRequestMessage(#"{"input":"x","max_output_tokens":123456789012345678901234}"#)
+            == "A number in the body does not fit its field (an integer field takes a whole number that fits in 64 bits).")
+    }
+
+    @Test func itemsOfOtherKindsAndHostedToolsAreDroppedNotRefused() throws {
+        let body = #"{"model":null,"input":[{"type":"web_search_call","id":"ws"},{"role":"user","content":"hi"}],"tools":[{"type":"web_search"}]}"#
+        let request = try ResponsesChatRequest(body: ByteBuffer(string: body), defaultModel: "d")
+        let chat = try WireCoding.decode(JSONValue.self, from: request.chatBody)
+        #expect(request.model == "d")
+        #expect(chat["messages"]?.arrayCount == 1)
+        #expect(chat["tools"] == nil)
+    }
 }
 
 extension JSONValue {

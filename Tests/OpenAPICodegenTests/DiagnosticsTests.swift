@@ -507,6 +507,21 @@ struct DiagnosticsTests {
         expect(diagnostic, at: 10, 7, says: "'pattern' in a schema is not supported by the generator")
     }
 
+    @Test("'not' is refused anywhere but as a list of excluded values of a plain string")
+    func notOnlyExcludesStringValues() throws {
+        let diagnostic = try onlyDiagnostic(
+            of: Self.head + "paths: {}\n" + Self.oauth + """
+                  schemas:
+                    Count:
+                      type: integer
+                      not:
+                        enum: [cat]
+
+                """
+        )
+        expect(diagnostic, at: 11, 9, says: "'not' is supported only as `not: {enum: [...]}` on a string without 'enum'")
+    }
+
     @Test("A schema named like a standard library, runtime or generated type is refused at its name")
     func reservedSchemaNames() throws {
         for name in ["Error", "String", "JSONValue", "APIProtocol"] {

@@ -103,6 +103,22 @@ struct TypesSnippetTests {
         )
     }
 
+    @Test("A string with 'not: {enum: [...]}' is validated to be none of those values")
+    func notEnumBecomesExclusion() throws {
+        let types = try Self.types("""
+            HostedTool:
+              type: object
+              required: [type]
+              properties:
+                type:
+                  type: string
+                  not:
+                    enum: [function, custom]
+            """)
+        let tool = try requireDeclaration("public struct HostedTool:", in: types)
+        expectLine("try container.validate(self.type, excluding: [\"function\", \"custom\"], forKey: .type)", in: tool)
+    }
+
     @Test("Length, range and count limits become validate calls after decoding")
     func constraintsBecomeValidation() throws {
         let conversation = try requireDeclaration("public struct Conversation:", in: try Self.types(Self.conversation))

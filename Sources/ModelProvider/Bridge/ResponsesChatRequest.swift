@@ -6,7 +6,7 @@ import NIOCore
 /// `instructions` becomes the first (system) message; `input` items become chat messages: calls
 /// in a row (`function_call`, `custom_tool_call`) one assistant message with several `tool_calls`
 /// (joined to the assistant message right before them), their outputs `role: "tool"` messages, with
-/// the items' `call_id` as the chat tool call ids; `reasoning` items and items of unknown kinds are
+/// the items' `call_id` as the chat tool call ids; `reasoning` items and items of other kinds are
 /// dropped. Tools: see ``ChatToolTranslation``.
 package struct ResponsesChatRequest: Sendable {
     /// The request's model, or the default model when the body has none (absent or null).
@@ -26,7 +26,11 @@ package struct ResponsesChatRequest: Sendable {
         do {
             request = try WireCoding.decode(ResponsesRequest.self, from: body)
         } catch let error as DecodingError {
-            throw GatewayError.badRequest(WireCoding.message(for: error, what: what))
+            throw GatewayError.badRequest(WireCoding.message(for: error, what: what, body: body))
+        }
+        if request.model?.isEmpty == true { throw GatewayError.badRequest("model: expected a non-empty string.") }
+        if let limit = request.maxOutputTokens, !(1...Int(Int32.max)).contains(limit) {
+            throw GatewayError.badRequest("max_output_tokens: expected an integer from 1 to \(Int32.max).")
         }
         model = request.model ?? defaultModel
         stream = request.stream ?? false

@@ -89,14 +89,14 @@ package enum ResponseItem: Codable, Sendable, Hashable {
     case reasoning(JSONValue)
     case unknown(JSONValue)
 
-    enum TypeKeys: String, CodingKey { case type, role }
+    enum TypeKeys: String, CodingKey { case type }
 
+    /// An item without `type` is a message.
     package init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: TypeKeys.self)
         let type = try container.decodeIfPresent(String.self, forKey: .type)
         switch type {
-        case "message": self = .message(try ResponseMessage(from: decoder))
-        case nil where container.contains(.role): self = .message(try ResponseMessage(from: decoder))
+        case "message", nil: self = .message(try ResponseMessage(from: decoder))
         case "function_call": self = .functionCall(try FunctionCallItem(from: decoder))
         case "function_call_output": self = .functionCallOutput(try ToolCallOutputItem(from: decoder))
         case "custom_tool_call": self = .customToolCall(try CustomToolCallItem(from: decoder))
@@ -290,8 +290,9 @@ package enum ResponsesTool: Codable, Sendable, Hashable {
 
     enum TypeKeys: String, CodingKey { case type }
 
+    /// A tool must say its `type`.
     package init(from decoder: any Decoder) throws {
-        switch try decoder.container(keyedBy: TypeKeys.self).decodeIfPresent(String.self, forKey: .type) {
+        switch try decoder.container(keyedBy: TypeKeys.self).decode(String.self, forKey: .type) {
         case "function": self = .function(try Function(from: decoder))
         case "custom": self = .custom(try Custom(from: decoder))
         default: self = .unknown(try JSONValue(from: decoder))

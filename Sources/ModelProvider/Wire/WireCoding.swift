@@ -50,8 +50,9 @@ package enum WireCoding {
         try JSONDecoder().decode(type, from: Data(text.utf8))
     }
 
-    /// A client-facing sentence naming the field `error` is about (`input[2].call_id: …`).
-    package static func message(for error: DecodingError, what: String) -> String {
+    /// A client-facing sentence naming the field `error` is about (`input[2].call_id: …`), for an
+    /// error decoding `body`.
+    package static func message(for error: DecodingError, what: String, body: ByteBuffer) -> String {
         switch error {
         case .keyNotFound(let key, let context):
             return "\(path(context.codingPath + [key])): required."
@@ -63,7 +64,11 @@ package enum WireCoding {
         case .valueNotFound(let type, let context):
             return "\(path(context.codingPath)): expected \(describe(type)), not null."
         case .dataCorrupted(let context) where context.codingPath.isEmpty:
-            return "The body must be a JSON object (\(what)). It is not valid JSON."
+            // Foundation says "not valid JSON" also for a number too large for its field.
+            guard (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView), options: [.fragmentsAllowed])) != nil else {
+                return "The body must be a JSON object (\(what)). It is not valid JSON."
+            }
+            return "A number in the body does not fit its field (an integer field takes a whole number that fits in 64 bits)."
         case .dataCorrupted(let context):
             return "\(path(context.codingPath)): \(context.debugDescription)"
         @unknown default:

@@ -50,6 +50,8 @@ public struct Schema: Sendable {
 public struct StringConstraints: Sendable, Hashable {
     public var minLength: Int?
     public var maxLength: Int?
+    /// Values the string must not take (`not: {enum: [...]}`): an open kind beside named ones.
+    public var excluded: [String] = []
     public var isEmpty: Bool { minLength == nil && maxLength == nil }
 }
 

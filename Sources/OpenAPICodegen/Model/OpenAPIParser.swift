@@ -461,6 +461,9 @@ public struct OpenAPIParser {
                 continue
             }
             guard let schema = schema(schemaNode, "parameter '\(name)'") else { continue }
+            if case .string(let constraints) = schema.kind, !constraints.excluded.isEmpty {
+                error(schemaNode, "parameter '\(name)': 'not' is supported in body schemas only")
+            }
             switch schema.kind {
             case .string, .stringEnum, .integer, .number, .boolean:
                 break
@@ -591,7 +594,7 @@ public struct OpenAPIParser {
     private static let schemaKeys: Set<String> = [
         "type", "properties", "required", "additionalProperties", "items", "enum", "$ref", "oneOf", "discriminator",
         "description", "title", "format", "example", "examples", "default", "deprecated", "readOnly", "writeOnly",
-        "minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems", "const",
+        "minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems", "const", "not",
     ]
 
     private mutating func schema(_ node: YAMLNode, _ what: String) -> Schema? {
@@ -677,7 +680,9 @@ public struct OpenAPIParser {
                 }
                 kind = .stringEnum(cases)
             } else {
-                kind = .string(StringConstraints(minLength: int(node["minLength"], "minLength"), maxLength: int(node["maxLength"], "maxLength")))
+                var constraints = StringConstraints(minLength: int(node["minLength"], "minLength"), maxLength: int(node["maxLength"], "maxLength"))
+                if let not = node["not"] { constraints.excluded = excludedValues(not) }
+                kind = .string(constraints)
             }
         case "integer":
             kind = .integer(numberConstraints(node))
@@ -708,6 +713,9 @@ public struct OpenAPIParser {
         if node["enum"] != nil, typeName != "string" {
             error(node["enum"]!, "'enum' is supported on strings only")
         }
+        if let not = node["not"], !(typeName == "string" && node["enum"] == nil) {
+            error(not, "'not' is supported only as `not: {enum: [...]}` on a string without 'enum'")
+        }
         for key in ["minLength", "maxLength"] where node[key] != nil && typeName != "string" {
             error(node[key]!, "'\(key)' applies to strings only")
         }
@@ -718,6 +726,22 @@ public struct OpenAPIParser {
             error(node[key]!, "'\(key)' applies to arrays only")
         }
         return Schema(kind: kind, nullable: nullable, description: description, location: node.location)
+    }
+
+    /// `not: {enum: [...]}` on a string: the values it must not take.
+    private mutating func excludedValues(_ node: YAMLNode) -> [String] {
+        checkKeys(node, "a 'not' schema", allowed: ["enum", "description"])
+        guard case .sequence(let items, _)? = node["enum"], !items.isEmpty else {
+            error(node, "'not' must be {enum: [...]} with a non-empty list of strings")
+            return []
+        }
+        return items.compactMap { item in
+            guard case .string(let value) = DocumentValue(item) else {
+                error(item, "'not' enum values must be strings")
+                return nil
+            }
+            return value
+        }
     }
 
     private mutating func numberConstraints(_ node: YAMLNode) -> NumberConstraints {

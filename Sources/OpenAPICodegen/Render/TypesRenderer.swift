@@ -211,8 +211,9 @@ struct TypesRenderer {
     /// Arguments for `validate(_:_:forKey:)` that enforce the schema's limits.
     private func validation(_ schema: Schema) -> [String] {
         switch schema.kind {
-        case .string(let c) where !c.isEmpty:
-            return ["length: \(range(c.minLength, c.maxLength))"]
+        case .string(let c):
+            return (c.isEmpty ? [] : ["length: \(range(c.minLength, c.maxLength))"])
+                + (c.excluded.isEmpty ? [] : ["excluding: [" + c.excluded.map(SwiftName.literal).joined(separator: ", ") + "]"])
         case .array(_, let c) where !c.isEmpty:
             return ["count: \(range(c.minItems, c.maxItems))"]
         case .integer(let c) where !c.isEmpty:
