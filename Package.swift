@@ -108,6 +108,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: The agent: `codex app-server` (Codex's own core, JSON-RPC over stdio) as a supervised
+        // child process, its protocol's typed messages, and nothing of HTTP
+        .target(
+            name: "CodexAppServer",
+            dependencies: [
+                "GatewayRuntime",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            exclude: ["Protocol/schema"],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Generated from openapi.yaml at build time
         .target(
             name: "GatewayAPI",
@@ -127,6 +143,7 @@ let package = Package(
                 "GatewayAPI",
                 "GatewayRuntime",
                 "ModelProvider",
+                "CodexAppServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -204,10 +221,20 @@ let package = Package(
             swiftSettings: testSwiftSettings
         ),
         .testTarget(
+            name: "CodexAppServerTests",
+            dependencies: [
+                "CodexAppServer",
+                "GatewayRuntime",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: testSwiftSettings
+        ),
+        .testTarget(
             name: "GatewayServerTests",
             dependencies: [
                 "GatewayServer",
                 "ModelProvider",
+                "CodexAppServer",
                 "GatewayAPI",
                 "GatewayRuntime",
                 "FakeOpenAI",
