@@ -70,7 +70,7 @@ public func buildApplication(
     let oauthStore = OAuthStore(database: database)
     try await registerConfiguredOAuthClient(configuration: configuration, store: oauthStore, logger: logger)
     let oauth = OAuthService(store: oauthStore, settings: configuration.oauthSettings, logger: logger)
-    let authenticator = GatewayAuthenticator(apiKeys: apiKeys, accessTokens: oauth, rateLimiter: rateLimiter)
+    let authenticator = GatewayAuthenticator(apiKeys: apiKeys, accessTokens: oauth, rateLimiter: rateLimiter, engineCredentials: core.engineCredentials)
 
     // WebSocket: GET /ws is upgraded by the server itself (WebSocketController.serverBuilder);
     // the route answers handshakes it refused. POST /ws/ticket issues the browser tickets.
@@ -116,9 +116,11 @@ public func buildApplication(
         server: webSocket.serverBuilder(timeouts: configuration.httpTimeouts),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "codex-gateway"),
         // Stopped in reverse order: the webhook worker, then the database, then the HTTP clients.
-        services: [core.httpClientService, outbound, DatabaseService(database: database), webhookService, IdleMemoryTrimmer(activity: activity)],
+        services: [core.httpClientService, outbound, DatabaseService(database: database)] + (core.engineService.map { [$0] } ?? [])
+            + [webhookService, IdleMemoryTrimmer(activity: activity)],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
+            core.listeningPort.set(port)
             logger.info("codex-gateway started", metadata: configuration.startupMetadata(listeningPort: port))
             await onServerRunning(port)
         },

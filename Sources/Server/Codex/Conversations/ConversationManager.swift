@@ -18,13 +18,11 @@ import Synchronization
 /// turn from another request.
 public final class ConversationManager: Sendable {
     let store: RolloutConversationStore
-    let client: any ModelClient
+    /// Runs the turns themselves.
+    public let engine: any AgentEngine
     let credentialsCheck: @Sendable () throws -> Void
     let defaultModel: String
     let providerID: String
-    let streamMaxRetries: Int
-    /// No retry (of a request or of the turn) starts later than this after the turn's first model call.
-    let retryBudget: Duration
     let logPrompts: Bool
     let logger: Logger
     /// Caps the turns a principal runs at once; nil: no cap.
@@ -36,23 +34,19 @@ public final class ConversationManager: Sendable {
 
     public init(
         store: RolloutConversationStore,
-        client: any ModelClient,
+        engine: any AgentEngine,
         credentialsCheck: @escaping @Sendable () throws -> Void,
         defaultModel: String,
         providerID: String,
-        streamMaxRetries: Int,
-        retryBudget: Duration = .seconds(30),
         logPrompts: Bool,
         logger: Logger,
         turnLimiter: RateLimiter? = nil
     ) {
         self.store = store
-        self.client = client
+        self.engine = engine
         self.credentialsCheck = credentialsCheck
         self.defaultModel = defaultModel
         self.providerID = providerID
-        self.streamMaxRetries = streamMaxRetries
-        self.retryBudget = retryBudget
         self.logPrompts = logPrompts
         self.logger = logger
         self.turnLimiter = turnLimiter
@@ -66,8 +60,12 @@ public final class ConversationManager: Sendable {
         public var model: String
         public var images: [String] = []
         public var outputSchema: JSONValue?
+        /// Workspace, sandbox and approval policy, as the request asked (checked by the engine).
+        public var options = TurnOptions()
         /// Who a new conversation will belong to.
-        var owner: String?
+        public internal(set) var owner: String?
+        /// Who asks for the turn (the gateway itself when nil); the engine's model calls act for it.
+        public internal(set) var principal: Principal?
         /// Counts the turn against its principal's concurrent-turn cap until it ends.
         var permit: TurnPermit?
     }
@@ -82,11 +80,13 @@ public final class ConversationManager: Sendable {
         model: String?,
         images: [String] = [],
         outputSchema: JSONValue? = nil,
+        options: TurnOptions = TurnOptions(),
         principal: Principal? = nil
     ) async throws -> TurnPlan {
         guard !prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw ConversationError.invalidPrompt("The prompt must not be empty.")
         }
+        try engine.check(options, isNewConversation: conversationID == nil)
         var resolvedModel = model ?? defaultModel
         if let conversationID {
             let record = try await record(conversationID, for: principal)
@@ -111,7 +111,9 @@ public final class ConversationManager: Sendable {
             model: resolvedModel,
             images: images,
             outputSchema: outputSchema,
+            options: options,
             owner: principal?.owner,
+            principal: principal,
             permit: permit
         )
     }
@@ -119,10 +121,16 @@ public final class ConversationManager: Sendable {
     /// ``prepareTurn(conversationID:prompt:model:images:outputSchema:principal:)`` for work that was
     /// already accepted (a webhook): while `principal` runs as many turns as it may, waits for one
     /// to end instead of refusing. Throws `CancellationError` when cancelled while waiting.
-    public func prepareTurnWhenAllowed(conversationID: String?, prompt: String, model: String?, principal: Principal) async throws -> TurnPlan {
+    public func prepareTurnWhenAllowed(
+        conversationID: String?,
+        prompt: String,
+        model: String?,
+        options: TurnOptions = TurnOptions(),
+        principal: Principal
+    ) async throws -> TurnPlan {
         while true {
             do {
-                return try await prepareTurn(conversationID: conversationID, prompt: prompt, model: model, principal: principal)
+                return try await prepareTurn(conversationID: conversationID, prompt: prompt, model: model, options: options, principal: principal)
             } catch ConversationError.tooManyTurns {
                 try await Task.sleep(for: turnSlotPollInterval)
             }
@@ -224,7 +232,8 @@ public final class ConversationManager: Sendable {
                 }
                 record = existing
             } else {
-                record = try await store.create(model: plan.model, provider: providerID, owner: plan.owner)
+                let started = try await engine.startConversation(plan)
+                record = try await store.create(id: started?.id, model: plan.model, provider: providerID, owner: plan.owner, workspace: started?.workspace)
                 logger.info(
                     "codex.conversation_starts",
                     metadata: ["conversation.id": .string(record.id), "model": .string(plan.model), "provider": .string(providerID)]
@@ -263,65 +272,20 @@ public final class ConversationManager: Sendable {
         }
         emit(.turnStarted)
 
-        let messages = (try? await store.record(id))?.messages ?? [ConversationMessage(role: .user, content: plan.prompt, images: plan.images)]
-        let retryDeadline = ContinuousClock.now.advanced(by: retryBudget)
-        let request = ModelRequest(model: plan.model, messages: messages, outputSchema: plan.outputSchema, retryDeadline: retryDeadline)
-        let itemID = "item_0"
-        let state = Mutex(StreamState())
-        var attempt = 0
-        while true {
-            do {
-                try await signal.race { [client] in
-                    try await client.respond(to: request) { event in
-                        switch event {
-                        case .textDelta(let delta):
-                            let (started, snapshot) = state.withLock { state -> (Bool, String?) in
-                                let wasStarted = state.itemStarted
-                                state.itemStarted = true
-                                state.text += delta
-                                return (wasStarted, state.updates.shouldSend(length: state.text.utf8.count) ? state.text : nil)
-                            }
-                            if !started { emit(.itemStarted(id: itemID, text: "")) }
-                            if let snapshot { emit(.itemUpdated(id: itemID, text: snapshot)) }
-                        case .usage(let usage):
-                            state.withLock { $0.usage = usage }
-                        case .toolCalls, .completed:
-                            break
-                        }
-                    }
-                }
-                break
-            } catch let error as ModelClientError where error.isRetryableAsTurn && attempt < streamMaxRetries {
-                let delay = ProviderTransport.backoff(attempt: attempt + 1)
-                guard ContinuousClock.now.advanced(by: delay) <= retryDeadline else {
-                    return await abort(id, reason: .model(error.description), emit: emit)
-                }
-                attempt += 1
-                logger.warning("model stream failed; retrying the turn", metadata: ["error.message": .string(error.description), "attempt": .stringConvertible(attempt)])
-                emit(.error(message: "Reconnecting... \(attempt)/\(streamMaxRetries)"))
-                state.withLock { state in
-                    state.text = ""
-                    state.updates.reset()
-                }
-                do {
-                    try await signal.race { try await Task.sleep(for: delay) }
-                } catch {
-                    return await abort(id, reason: .cancelled, emit: emit)
-                }
-            } catch is TurnCancelled {
-                return await abort(id, reason: .cancelled, emit: emit)
-            } catch is CancellationError {
-                return await abort(id, reason: .cancelled, emit: emit)
-            } catch {
-                if Task.isCancelled { return await abort(id, reason: .cancelled, emit: emit) }
-                let message = (error as? ModelClientError)?.description ?? String(describing: error)
-                return await abort(id, reason: .model(message), emit: emit)
-            }
+        let history = (try? await store.record(id))?.messages ?? [ConversationMessage(role: .user, content: plan.prompt, images: plan.images)]
+        let text: String
+        let usage: TokenUsage
+        do {
+            let result = try await engine.runTurn(AgentTurn(conversationID: id, plan: plan, history: history, workspace: record.workspace, signal: signal), emit: emit)
+            (text, usage) = (result.text, result.usage)
+        } catch is TurnCancelled {
+            return await abort(id, reason: .cancelled, emit: emit)
+        } catch is CancellationError {
+            return await abort(id, reason: .cancelled, emit: emit)
+        } catch {
+            if Task.isCancelled { return await abort(id, reason: .cancelled, emit: emit) }
+            return await abort(id, reason: .model((error as? AgentTurnError)?.description ?? String(describing: error)), emit: emit)
         }
-
-        let (text, usage, started) = state.withLock { ($0.text, $0.usage ?? TokenUsage(), $0.itemStarted) }
-        if !started { emit(.itemStarted(id: itemID, text: "")) }
-        emit(.itemCompleted(id: itemID, text: text))
         do {
             try await store.appendAssistantMessage(id, text: text, usage: usage)
         } catch {
@@ -338,12 +302,5 @@ public final class ConversationManager: Sendable {
         logger.info("turn ended without an answer", metadata: ["conversation.id": .string(id), "reason": .string(reason.description)])
         emit(.turnFailed(message: reason.description))
         return .failed(conversationID: id, reason: reason)
-    }
-
-    private struct StreamState {
-        var itemStarted = false
-        var text = ""
-        var updates = ItemUpdateCoalescer()
-        var usage: TokenUsage?
     }
 }

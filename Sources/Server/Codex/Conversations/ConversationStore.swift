@@ -18,6 +18,8 @@ public struct ConversationRecord: Sendable {
     /// The user and assistant messages, in order.
     public var messages: [ConversationMessage]
     public var path: String
+    /// The absolute path of its workspace, for an agent conversation.
+    public var workspace: String? = nil
 }
 
 /// Conversations persisted as Codex rollout files:
@@ -121,9 +123,10 @@ public actor RolloutConversationStore {
         paths[id.lowercased()] != nil
     }
 
-    /// Starts a conversation owned by `owner` (``Principal/owner``).
-    public func create(model: String, provider: String, owner: String?) throws -> ConversationRecord {
-        let id = UUID().uuidString.lowercased()
+    /// Starts a conversation owned by `owner` (``Principal/owner``), with the id its engine chose
+    /// (a new UUID when nil) and the engine's `workspace`.
+    public func create(id chosen: String? = nil, model: String, provider: String, owner: String?, workspace: String? = nil) throws -> ConversationRecord {
+        let id = chosen?.lowercased() ?? UUID().uuidString.lowercased()
         // To the millisecond, as the file records it, so the order of ``list`` is the same after a restart.
         let now = Self.parseTimestamp(Self.timestamp(Date())) ?? Date()
         let components = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: now)
@@ -139,7 +142,8 @@ public actor RolloutConversationStore {
         let url = directory.appendingPathComponent("rollout-\(stamp)-\(id).jsonl")
         try PrivateFiles.createFile(atPath: url.path)
         let record = ConversationRecord(
-            id: id, model: model, provider: provider, owner: owner, createdAt: now, updatedAt: now, turns: 0, messages: [], path: url.path
+            id: id, model: model, provider: provider, owner: owner, createdAt: now, updatedAt: now, turns: 0, messages: [], path: url.path,
+            workspace: workspace
         )
         paths[id] = url.path
         cache[id] = record
@@ -149,6 +153,7 @@ public actor RolloutConversationStore {
             "originator": "codex_gateway", "cli_version": GatewayVersion.current, "model_provider": provider, "model": model,
         ]
         if let owner { meta["owner"] = owner }
+        if let workspace { meta["workspace"] = workspace }
         try append(id, type: "session_meta", payload: meta, at: now)
         return record
     }
@@ -269,6 +274,7 @@ public actor RolloutConversationStore {
                 record.owner = payload["owner"] as? String
                 record.model = payload["model"] as? String ?? record.model
                 record.provider = payload["model_provider"] as? String ?? record.provider
+                record.workspace = payload["workspace"] as? String
             case "turn_context":
                 record.model = payload["model"] as? String ?? record.model
             case "response_item":

@@ -11,6 +11,42 @@ public enum TurnEvent: Sendable, Hashable {
     case turnFailed(message: String)
     /// A transient problem, e.g. `Reconnecting... 1/5`.
     case error(message: String)
+    /// An agent item other than the agent's message (a command, a file change, …).
+    case item(ItemPhase, AgentItem)
+}
+
+public enum ItemPhase: String, Sendable, Hashable {
+    case started, updated, completed
+}
+
+/// One of the things an agent turn does, in the shapes of `codex exec --json` (PROTOCOLS §10).
+public struct AgentItem: Sendable, Hashable {
+    public enum Status: String, Sendable, Hashable {
+        case inProgress = "in_progress", completed, failed, declined
+    }
+
+    public struct FileChange: Sendable, Hashable {
+        public var path: String
+        /// `add`, `delete` or `update`.
+        public var kind: String
+        public var diff: String?
+    }
+
+    public struct TodoItem: Sendable, Hashable {
+        public var text: String
+        public var completed: Bool
+    }
+
+    public enum Kind: Sendable, Hashable {
+        case reasoning(text: String)
+        case commandExecution(command: String, aggregatedOutput: String, exitCode: Int?, status: Status)
+        case fileChange(changes: [FileChange], status: Status)
+        case todoList(items: [TodoItem])
+        case error(message: String)
+    }
+
+    public var id: String
+    public var kind: Kind
 }
 
 /// How a turn ended, for callers that want the result rather than the stream.

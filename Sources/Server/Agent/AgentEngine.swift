@@ -1,0 +1,88 @@
+import ModelProvider
+
+/// The agent that runs conversations' turns (PROTOCOLS §10): `codex` (``CodexAgentEngine``, Codex's
+/// own core as `codex app-server`) or `chat` (``ChatAgentEngine``, the model without tools).
+///
+/// Every front end (JSON-RPC, exec, WebSocket, webhooks) drives turns through
+/// ``ConversationManager``, which keeps what is the gateway's: owners, the conversation index,
+/// one turn at a time per conversation, cancellation, the turn caps. It hands the turn itself to
+/// its engine.
+public protocol AgentEngine: Sendable {
+    /// `codex` or `chat`, as `/ready` and the logs name it.
+    var name: String { get }
+
+    /// Refuses options it cannot honour (a bad workspace name, a sandbox above the cap) with a
+    /// ``ConversationError`` before the turn starts.
+    func check(_ options: TurnOptions, isNewConversation: Bool) throws
+
+    /// Creates what the engine keeps of a new conversation (a Codex thread and its workspace), or
+    /// nil when the engine keeps nothing and the gateway picks the id.
+    func startConversation(_ plan: ConversationManager.TurnPlan) async throws -> EngineConversation?
+
+    /// Runs one turn of conversation `turn.conversationID`, handing item events (never
+    /// `threadStarted`, `turnStarted`, `turnCompleted` or `turnFailed`: the manager sends those)
+    /// to `emit`. Returns the final message and the turn's usage. Throws ``TurnCancelled`` or
+    /// `CancellationError` when cancelled through `turn.signal`, ``AgentTurnError`` otherwise.
+    func runTurn(_ turn: AgentTurn, emit: @escaping @Sendable (TurnEvent) -> Void) async throws -> AgentTurnResult
+}
+
+/// One turn, as the manager hands it to its engine.
+public struct AgentTurn: Sendable {
+    public var conversationID: String
+    public var plan: ConversationManager.TurnPlan
+    /// The conversation so far (the chat engine sends it; Codex keeps its own).
+    public var history: [ConversationMessage]
+    /// The conversation's workspace, when the engine has one.
+    public var workspace: String?
+    /// Fires when the turn is cancelled from another request.
+    public var signal: CancellationSignal
+}
+
+/// What a finished turn gives back.
+public struct AgentTurnResult: Sendable {
+    public var text: String
+    public var usage: TokenUsage
+
+    public init(text: String, usage: TokenUsage) {
+        self.text = text
+        self.usage = usage
+    }
+}
+
+/// Why a turn failed, in words for the client.
+public struct AgentTurnError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// What a request may ask of an agent turn beyond its prompt (PROTOCOLS §10), as sent.
+public struct TurnOptions: Sendable, Hashable {
+    /// A workspace name relative to the principal's workspaces (new conversations only).
+    public var workspace: String?
+    /// `read-only`, `workspace-write` or `danger-full-access`.
+    public var sandbox: String?
+    /// `never`, `on-request`, `on-failure` or `untrusted`.
+    public var approvalPolicy: String?
+
+    public init(workspace: String? = nil, sandbox: String? = nil, approvalPolicy: String? = nil) {
+        self.workspace = workspace
+        self.sandbox = sandbox
+        self.approvalPolicy = approvalPolicy
+    }
+}
+
+/// A conversation as an engine started it.
+public struct EngineConversation: Sendable {
+    /// The conversation's id (Codex's thread id).
+    public var id: String
+    /// The absolute path of its workspace.
+    public var workspace: String?
+
+    public init(id: String, workspace: String?) {
+        self.id = id
+        self.workspace = workspace
+    }
+}
