@@ -52,6 +52,10 @@ let package = Package(
         // which pulls grpc-swift into every build (several minutes of CI) for a transport any collector
         // also offers over HTTP.
         .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
+        // The agent's child process (`codex app-server`): spawned in its own process group, its
+        // stdio streamed with back-pressure, torn down SIGTERM-then-SIGKILL.
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
     ],
     targets: [
         // MARK: Code generator (libyaml → OpenAPI model → Swift)
@@ -119,6 +123,9 @@ let package = Package(
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                // FilePath, in Subprocess' API; swift-system comes with it.
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             exclude: ["Protocol/schema"],
             swiftSettings: swiftSettings
