@@ -33,8 +33,10 @@ struct SandboxProbeDiagnosis: Sendable {
             return .unavailable(reason: "CODEX_HOME (\(codexHome)) is under a temporary directory, where Codex does not install its sandbox helper: set CODEX_HOME outside /tmp")
         }
         if let bwrap = lines.first(where: { $0.hasPrefix("bwrap:") }) {
-            if bwrap.contains("namespace") || bwrap.contains("uid map") {
-                return .unavailable(reason: "user namespaces are disabled for the gateway's user (\(Self.clip(bwrap))): allow them on the host and in the container (README, Deployment, The command sandbox)")
+            // bwrap's lines when it may not create or set up a user namespace: disabled, limited to
+            // 0, refused by a container's seccomp profile, or restricted by Ubuntu's AppArmor.
+            if bwrap.contains("namespace") || bwrap.contains("uid map") || bwrap.contains("loopback: Failed RTM_") {
+                return .unavailable(reason: "user namespaces are disabled for the gateway's user (\(Self.firstClause(of: bwrap))): allow them on the host and in the container (README, Deployment, The command sandbox)")
             }
             return .unavailable(reason: "bubblewrap failed: \(Self.clip(bwrap))")
         }
@@ -74,6 +76,11 @@ struct SandboxProbeDiagnosis: Sendable {
     /// The first line that is not one of Codex's warnings, else the first line.
     private static func firstLine(of lines: [String]) -> String? {
         (lines.first { !$0.hasPrefix("WARNING:") } ?? lines.first).map(clip)
+    }
+
+    /// bwrap's message up to its explanation (", likely because …", a link to its docs).
+    private static func firstClause(of line: String) -> String {
+        clip(String(line.split(separator: ", likely", maxSplits: 1).first ?? Substring(line)))
     }
 
     private static func clip(_ line: String) -> String {
