@@ -22,6 +22,11 @@
 /// | `fake-error-stream` | Chat: the role chunk, one content delta, then `data: {"error":{"message":…,"type":"server_error",…}}` and the stream ends (no `[DONE]`). Responses: `created`, `in_progress`, item/part added, one delta, then `response.failed` with `response.error`. Non-streaming: `500` with OpenAI's error JSON. |
 /// | `fake-unauthorized` | `401` with OpenAI's `invalid_api_key` error, whatever the `Authorization` header. |
 /// | `fake-codex` | One Codex agent turn over the requests of that turn: an `apply_patch` call that adds `hello.txt`, then a shell tool call that reads it, then a final message (see ``CodexTurn``). Tool outputs that answer no call, or calls left unanswered, get OpenAI's `400`; so does, over chat, a tool that is not a `function` tool (see ``ChatToolCheck``). |
+/// | `fake-agent` | One Codex agent turn that runs the shell command a `#fake-agent:<directive>` in the last user message names (`sleep`, `write-outside:<absolute path>`, `env`, `command:<shell text>`), then a final message quoting the tool output (see ``AgentTurn``). Checked as `fake-codex` is. |
+///
+/// `fake-echo` (or an unknown name) asked for a "hello function" (the original README's `Write a
+/// hello function`) by a request that offers an `apply_patch` tool plays a Codex turn instead of
+/// echoing: `apply_patch` adds `hello.py`, then a final message names it (see ``HelloFunctionTurn``).
 ///
 /// A client that must send a real model name (Codex offers its `apply_patch` tool only to models it
 /// knows, such as `gpt-5.4`) picks a scenario with a tag in its prompt instead: when the model name
@@ -61,12 +66,14 @@ public enum FakeModel: Sendable, Equatable {
     case unauthorized
     /// `fake-codex`.
     case codex
+    /// `fake-agent`.
+    case agent
 
     /// The scenarios' canonical names, as listed by `GET /v1/models`.
     public static let allNames: [String] = [
         "fake-echo", "fake-count", "fake-slow", "fake-429", "fake-429-ms", "fake-500", "fake-500-always",
         "fake-stall", "fake-cut", "fake-garbage", "fake-tools", "fake-nousage", "fake-error-stream",
-        "fake-unauthorized", "fake-codex",
+        "fake-unauthorized", "fake-codex", "fake-agent",
     ]
 
     /// The name that chooses a request's scenario: `modelName` when it starts with `fake-`, else the
@@ -117,6 +124,7 @@ public enum FakeModel: Sendable, Equatable {
         case "error" where rest.first == "stream": self = .errorStream
         case "unauthorized": self = .unauthorized
         case "codex": self = .codex
+        case "agent": self = .agent
         default: self = .echo
         }
     }

@@ -163,7 +163,8 @@ struct Exchange: Sendable {
             }
         }
 
-        if scenario == .codex,
+        let agentScript = scenario.agentScript(api: api, request: parsed)
+        if agentScript != nil,
             let problem = (api == .chat ? ChatToolCheck.problem(parsed) : nil) ?? ToolCallPairing.problem(api: api, request: parsed)
         {
             return error(.badRequest, message: problem.message, type: "invalid_request_error", param: problem.param)
@@ -194,7 +195,7 @@ struct Exchange: Sendable {
             break
         }
 
-        let plan = makePlan(api, parsed, modelName: modelName, scenario: scenario)
+        let plan = makePlan(api, parsed, modelName: modelName, scenario: scenario, agentScript: agentScript)
         let stream = parsed["stream"]?.boolValue ?? false
         if stream {
             let steps = api == .chat ? OpenAIFormat.chatStream(plan) : OpenAIFormat.responsesStream(plan)
@@ -203,7 +204,7 @@ struct Exchange: Sendable {
         return await completeResponse(api, plan, scenario: scenario)
     }
 
-    private func makePlan(_ api: API, _ request: JSON, modelName: String, scenario: FakeModel) -> Plan {
+    private func makePlan(_ api: API, _ request: JSON, modelName: String, scenario: FakeModel, agentScript: (any AgentScript)?) -> Plan {
         let conversation = Conversation(api: api, request: request)
         var plan = Plan(
             model: modelName,
@@ -238,11 +239,10 @@ struct Exchange: Sendable {
             plan.output = .toolCalls(Plan.fakeToolCalls)
         case .noUsage:
             plan.reportsUsage = false
-        case .codex:
-            plan.output = CodexTurn(api: api, request: request).output(sequenceNumber: number)
-        case .echo, .rateLimited, .serverError, .unauthorized:
+        case .echo, .codex, .agent, .rateLimited, .serverError, .unauthorized:
             break
         }
+        if let agentScript { plan.output = agentScript.output(sequenceNumber: number) }
         return plan
     }
 

@@ -21,8 +21,11 @@ let usage = """
     The request's "model" picks the behaviour: fake-echo (default), fake-count, fake-slow[-<ms>[-<ticks>]],
     fake-429[-<n>], fake-429-ms[-<n>], fake-500[-<n>], fake-500-always, fake-stall, fake-cut,
     fake-garbage, fake-tools, fake-nousage, fake-error-stream, fake-unauthorized, fake-codex (a Codex
-    agent turn: apply_patch adds hello.txt, a shell command reads it, a final message). With a model
-    name that does not start with "fake-", a #fake-<name> tag in the last user message picks it.
+    agent turn: apply_patch adds hello.txt, a shell command reads it, a final message), fake-agent (a
+    Codex turn running the command of #fake-agent:sleep, :env, :write-outside:<path> or
+    :command:<shell text>, then a final message quoting its output). With a model name that does not
+    start with "fake-", a #fake-<name> tag in the last user message picks it. "Write a hello
+    function" with an apply_patch tool on offer writes hello.py.
     """
 
 func fail(_ message: String) -> Never {

@@ -13,14 +13,14 @@ struct FakeOpenAITests {
     // MARK: Chat Completions
 
     @Test func chatEchoStreamsJSONChunksWithUsageThenDone() async throws {
-        try await withFake { server in
-            let response = try await post(
+        try await withFakeUpstream { server in
+            let response = try await postToFake(
                 server, "/chat/completions",
                 #"{"model":"fake-echo","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"hello streaming world"}]}"#
             )
             #expect(response.status == .ok)
             #expect(response.headers.first(name: "content-type")?.hasPrefix("text/event-stream") == true)
-            let events = SSE.parse(try await readAll(response))
+            let events = SSE.parse(try await collectText(response))
             #expect(events.last?.data == "[DONE]")
 
             var content = ""
@@ -55,11 +55,11 @@ struct FakeOpenAITests {
         #expect(FakeModel(modelName: "fake-slow") == .slow(gap: .milliseconds(100), ticks: 10))
         #expect(FakeModel(modelName: "fake-slow-20-300") == .slow(gap: .milliseconds(20), ticks: 300))
         #expect(FakeModel(modelName: "fake-slow-20-0") == .slow(gap: .milliseconds(20), ticks: 1))
-        try await withFake { server in
+        try await withFakeUpstream { server in
             let start = ContinuousClock.now
-            let response = try await post(server, "/chat/completions", #"{"model":"fake-slow-15-5","stream":true,"messages":[{"role":"user","content":"x"}]}"#)
+            let response = try await postToFake(server, "/chat/completions", #"{"model":"fake-slow-15-5","stream":true,"messages":[{"role":"user","content":"x"}]}"#)
             var content = ""
-            for event in SSE.parse(try await readAll(response)).dropLast() {
+            for event in SSE.parse(try await collectText(response)).dropLast() {
                 let chunk = try #require(JSONHelper.object(event.data))
                 for choice in chunk["choices"] as? [[String: Any]] ?? [] {
                     content += ((choice["delta"] as? [String: Any])?["content"] as? String) ?? ""
@@ -72,13 +72,13 @@ struct FakeOpenAITests {
     }
 
     @Test func chatNonStreamingIsOneCompletionObject() async throws {
-        try await withFake { server in
-            let response = try await post(
+        try await withFakeUpstream { server in
+            let response = try await postToFake(
                 server, "/chat/completions",
                 #"{"model":"fake-count","messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"},{"role":"user","content":"c"}]}"#
             )
             #expect(response.status == .ok)
-            let completion = try #require(JSONHelper.object(try await readAll(response)))
+            let completion = try #require(JSONHelper.object(try await collectText(response)))
             #expect(completion["object"] as? String == "chat.completion")
             let choice = try #require((completion["choices"] as? [[String: Any]])?.first)
             #expect((choice["message"] as? [String: Any])?["content"] as? String == "messages=3")
@@ -88,15 +88,15 @@ struct FakeOpenAITests {
     }
 
     @Test func toolCallsStreamSplitByIndex() async throws {
-        try await withFake { server in
-            let response = try await post(
+        try await withFakeUpstream { server in
+            let response = try await postToFake(
                 server, "/chat/completions",
                 #"{"model":"fake-tools","stream":true,"messages":[{"role":"user","content":"weather?"}]}"#
             )
             var names: [Int: String] = [:]
             var arguments: [Int: String] = [:]
             var finishReason: String?
-            for event in SSE.parse(try await readAll(response)) where event.data != "[DONE]" {
+            for event in SSE.parse(try await collectText(response)) where event.data != "[DONE]" {
                 let chunk = try #require(JSONHelper.object(event.data))
                 let choice = try #require((chunk["choices"] as? [[String: Any]])?.first)
                 if let reason = choice["finish_reason"] as? String { finishReason = reason }
@@ -116,13 +116,13 @@ struct FakeOpenAITests {
     // MARK: Responses
 
     @Test func responsesStreamEventsInOrder() async throws {
-        try await withFake { server in
-            let response = try await post(
+        try await withFakeUpstream { server in
+            let response = try await postToFake(
                 server, "/responses",
                 #"{"model":"fake-echo","stream":true,"instructions":"Be brief.","input":[{"role":"user","content":[{"type":"input_text","text":"hi there"}]}]}"#
             )
             #expect(response.status == .ok)
-            let events = SSE.parse(try await readAll(response))
+            let events = SSE.parse(try await collectText(response))
             #expect(
                 events.map { $0.event ?? "" } == [
                     "response.created", "response.in_progress", "response.output_item.added", "response.content_part.added",
@@ -159,7 +159,7 @@ struct FakeOpenAITests {
     }
 
     @Test func codexTurnOverResponsesCallsFreeformApplyPatchThenExecCommandThenAnswers() async throws {
-        try await withFake { server in
+        try await withFakeUpstream { server in
             // Turn 1: Codex's request, with a real model slug and the tag in the prompt.
             var input = [CodexWire.userMessage("Add hello.txt and show it. #fake-codex")]
             let first = try await CodexWire.responsesTurn(server, input: input)
@@ -197,7 +197,7 @@ struct FakeOpenAITests {
     }
 
     @Test func codexTurnOverChatCallsApplyPatchAsAFunctionWithAnInputArgumentStreamedByIndex() async throws {
-        try await withFake { server in
+        try await withFakeUpstream { server in
             var messages: [[String: Any]] = [["role": "system", "content": "You are Codex."], ["role": "user", "content": "Add hello.txt. #fake-codex"]]
             let first = try await CodexWire.chatTurn(server, messages: messages)
             #expect(first.finishReason == "tool_calls")
@@ -221,7 +221,7 @@ struct FakeOpenAITests {
     }
 
     @Test func codexTurnUsesTheShellToolOnOfferAndSaysWhenATurnLacksItsTool() async throws {
-        try await withFake { server in
+        try await withFakeUpstream { server in
             let afterPatch: [[String: Any]] = [
                 CodexWire.userMessage("#fake-codex"),
                 ["type": "function_call", "call_id": "call_1", "name": "apply_patch", "arguments": "{}"],
@@ -247,53 +247,53 @@ struct FakeOpenAITests {
     }
 
     @Test func codexTurnRefusesUnpairedToolOutputsAndCallsAndNonFunctionChatToolsAsOpenAIDoes() async throws {
-        try await withFake { server in
-            let strayOutput = try await post(
+        try await withFakeUpstream { server in
+            let strayOutput = try await postToFake(
                 server, "/responses",
                 #"{"model":"fake-codex","stream":true,"input":[{"role":"user","content":"go"},{"type":"custom_tool_call_output","call_id":"call_nobody","output":"ok"}]}"#
             )
             #expect(strayOutput.status == .badRequest)
-            let error = try #require(JSONHelper.object(try await readAll(strayOutput))?["error"] as? [String: Any])
+            let error = try #require(JSONHelper.object(try await collectText(strayOutput))?["error"] as? [String: Any])
             #expect(error["message"] as? String == "No tool call found for custom tool call output with call_id call_nobody.")
             #expect(error["param"] as? String == "input")
 
-            let renamed = try await post(
+            let renamed = try await postToFake(
                 server, "/chat/completions",
                 #"{"model":"fake-codex","messages":[{"role":"user","content":"go"},{"role":"assistant","content":null,"tool_calls":[{"id":"call_a","type":"function","function":{"name":"apply_patch","arguments":"{}"}}]},{"role":"tool","tool_call_id":"call_b","content":"ok"}]}"#
             )
             #expect(renamed.status == .badRequest)
-            let renamedError = try #require(JSONHelper.object(try await readAll(renamed))?["error"] as? [String: Any])
+            let renamedError = try #require(JSONHelper.object(try await collectText(renamed))?["error"] as? [String: Any])
             #expect(renamedError["param"] as? String == "messages.[2].role")
 
-            let unanswered = try await post(
+            let unanswered = try await postToFake(
                 server, "/chat/completions",
                 #"{"model":"fake-codex","messages":[{"role":"user","content":"go"},{"role":"assistant","content":null,"tool_calls":[{"id":"call_a","type":"function","function":{"name":"apply_patch","arguments":"{}"}}]},{"role":"user","content":"and?"}]}"#
             )
             #expect(unanswered.status == .badRequest)
-            #expect(try await readAll(unanswered).contains("The following tool_call_ids did not have response messages: call_a"))
+            #expect(try await collectText(unanswered).contains("The following tool_call_ids did not have response messages: call_a"))
 
-            let hostedTool = try await post(
+            let hostedTool = try await postToFake(
                 server, "/chat/completions",
                 #"{"model":"fake-codex","messages":[{"role":"user","content":"go"}],"tools":[{"type":"function","function":{"name":"exec_command"}},{"type":"web_search"}]}"#
             )
             #expect(hostedTool.status == .badRequest)
-            let hostedToolError = try #require(JSONHelper.object(try await readAll(hostedTool))?["error"] as? [String: Any])
+            let hostedToolError = try #require(JSONHelper.object(try await collectText(hostedTool))?["error"] as? [String: Any])
             #expect(hostedToolError["message"] as? String == "Invalid value: 'web_search'. Supported values are: 'function'.")
             #expect(hostedToolError["param"] as? String == "tools[1].type")
 
             // Other scenarios take tool messages as they come.
-            let echo = try await post(server, "/chat/completions", #"{"model":"fake-echo","messages":[{"role":"tool","tool_call_id":"x","content":"ok"}]}"#)
+            let echo = try await postToFake(server, "/chat/completions", #"{"model":"fake-echo","messages":[{"role":"tool","tool_call_id":"x","content":"ok"}]}"#)
             #expect(echo.status == .ok)
         }
     }
 
     @Test func codexTurnWithoutStreamingAnswersTheCustomToolCallInTheResponseObject() async throws {
-        try await withFake { server in
+        try await withFakeUpstream { server in
             let body: [String: Any] = [
                 "model": "gpt-5.4", "stream": false, "input": [CodexWire.userMessage("#fake-codex")], "tools": CodexWire.codexTools,
             ]
-            let response = try await post(server, "/responses", String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self))
-            let object = try #require(JSONHelper.object(try await readAll(response)))
+            let response = try await postToFake(server, "/responses", String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self))
+            let object = try #require(JSONHelper.object(try await collectText(response)))
             let item = try #require((object["output"] as? [[String: Any]])?.first)
             #expect(item["type"] as? String == "custom_tool_call")
             #expect((item["input"] as? String)?.hasPrefix("*** Begin Patch\n*** Add File: hello.txt\n") == true)
@@ -304,40 +304,40 @@ struct FakeOpenAITests {
     // MARK: Failures
 
     @Test func rateLimitedTwiceThenSucceeds() async throws {
-        try await withFake { server in
+        try await withFakeUpstream { server in
             let body = #"{"model":"fake-429","messages":[{"role":"user","content":"again"}]}"#
             for _ in 0..<2 {
-                let response = try await post(server, "/chat/completions", body)
+                let response = try await postToFake(server, "/chat/completions", body)
                 #expect(response.status == .tooManyRequests)
                 #expect(response.headers.first(name: "retry-after") == "1")
-                let error = try #require(JSONHelper.object(try await readAll(response))?["error"] as? [String: Any])
+                let error = try #require(JSONHelper.object(try await collectText(response))?["error"] as? [String: Any])
                 #expect(error["code"] as? String == "rate_limit_exceeded")
                 #expect(error["message"] is String)
             }
-            let response = try await post(server, "/chat/completions", body)
+            let response = try await postToFake(server, "/chat/completions", body)
             #expect(response.status == .ok)
-            #expect(try await readAll(response).contains("Echo: again"))
+            #expect(try await collectText(response).contains("Echo: again"))
             #expect(server.recorder.count(path: "/v1/chat/completions") == 3)
         }
     }
 
     @Test func missingKeyAndMalformedJSONGetOpenAIErrors() async throws {
-        try await withFake { server in
-            let unauthenticated = try await post(server, "/chat/completions", #"{"model":"fake-echo","messages":[]}"#, authorization: nil)
+        try await withFakeUpstream { server in
+            let unauthenticated = try await postToFake(server, "/chat/completions", #"{"model":"fake-echo","messages":[]}"#, authorization: nil)
             #expect(unauthenticated.status == .unauthorized)
-            let error = try #require(JSONHelper.object(try await readAll(unauthenticated))?["error"] as? [String: Any])
+            let error = try #require(JSONHelper.object(try await collectText(unauthenticated))?["error"] as? [String: Any])
             #expect(error["type"] as? String == "invalid_request_error")
             #expect(error.keys.sorted() == ["code", "message", "param", "type"])
 
-            let malformed = try await post(server, "/responses", #"{"model": "fake-echo", "input": "#)
+            let malformed = try await postToFake(server, "/responses", #"{"model": "fake-echo", "input": "#)
             #expect(malformed.status == .badRequest)
-            #expect(try await readAll(malformed).contains(#""type":"invalid_request_error""#))
+            #expect(try await collectText(malformed).contains(#""type":"invalid_request_error""#))
         }
     }
 
     @Test func stallSendsNothingAfterTheSecondDeltaAndNoticesTheClientLeaving() async throws {
-        try await withFake { server in
-            let response = try await post(
+        try await withFakeUpstream { server in
+            let response = try await postToFake(
                 server, "/chat/completions",
                 #"{"model":"fake-stall","stream":true,"messages":[{"role":"user","content":"one two three four"}]}"#
             )
@@ -362,7 +362,7 @@ struct FakeOpenAITests {
     /// Read as raw bytes to the end: an HTTP client may drop the body parts it still holds when
     /// the connection breaks (AsyncHTTPClient did, now and then, on a busy machine).
     @Test func cutClosesTheConnectionWithoutDone() async throws {
-        try await withFake { server in
+        try await withFakeUpstream { server in
             let body = #"{"model":"fake-cut","stream":true,"messages":[{"role":"user","content":"one two three four"}]}"#
             let raw = try await rawExchange(
                 port: server.port,
@@ -382,13 +382,13 @@ struct FakeOpenAITests {
     // MARK: Recorder and lifecycle
 
     @Test func recorderKeepsMethodPathQueryHeadersAndBody() async throws {
-        try await withFake { server in
+        try await withFakeUpstream { server in
             let body = #"{"model":"fake-count","messages":[{"role":"user","content":"x"},{"role":"user","content":"y"}]}"#
-            let response = try await post(
+            let response = try await postToFake(
                 server, "/chat/completions?api-version=2024-10-21", body,
                 authorization: "Bearer sk-recorded", extraHeaders: [("X-Test-Marker", "abc")]
             )
-            #expect(try await readAll(response).contains("messages=2"))
+            #expect(try await collectText(response).contains("messages=2"))
 
             let recorded = try #require(server.recorder.requests.last)
             #expect(recorded.method == "POST")
@@ -409,7 +409,7 @@ struct FakeOpenAITests {
 
     @Test func shutdownEndsAStalledStreamPromptlyAndTwiceIsFine() async throws {
         let server = try await FakeOpenAIServer.start()
-        let response = try await post(server, "/responses", #"{"model":"fake-stall","stream":true,"input":"a b c"}"#)
+        let response = try await postToFake(server, "/responses", #"{"model":"fake-stall","stream":true,"input":"a b c"}"#)
         let collector = BodyCollector()
         let reader = Task { await collector.consume(response.body) }
         #expect(await collector.waitUntil(timeout: .seconds(2)) { $0.text.contains("response.output_text.delta") })
@@ -423,33 +423,6 @@ struct FakeOpenAITests {
 }
 
 // MARK: - Helpers
-
-private func withFake(_ body: (FakeOpenAIServer) async throws -> Void) async throws {
-    let server = try await FakeOpenAIServer.start()
-    do {
-        try await body(server)
-    } catch {
-        await server.shutdown()
-        throw error
-    }
-    await server.shutdown()
-}
-
-private func post(
-    _ server: FakeOpenAIServer,
-    _ path: String,
-    _ json: String,
-    authorization: String? = "Bearer sk-test",
-    extraHeaders: [(String, String)] = []
-) async throws -> HTTPClientResponse {
-    var request = HTTPClientRequest(url: server.baseURL + path)
-    request.method = .POST
-    request.headers.add(name: "Content-Type", value: "application/json")
-    if let authorization { request.headers.add(name: "Authorization", value: authorization) }
-    for (name, value) in extraHeaders { request.headers.add(name: name, value: value) }
-    request.body = .bytes(ByteBuffer(string: json))
-    return try await HTTPClient.shared.execute(request, timeout: .seconds(5))
-}
 
 /// Sends `request` on a new connection and returns everything received until the server closes
 /// it (at most 10 s).
@@ -482,134 +455,6 @@ private func rawExchange(port: Int, _ request: String) async throws -> String {
 }
 
 private struct RawExchangeTimedOut: Error {}
-
-/// Requests shaped as Codex sends them, and their answers taken apart.
-private enum CodexWire {
-    /// Codex's own tools, as `codex exec` 0.147 offers them to `gpt-5.4` (trimmed).
-    static var codexTools: [[String: Any]] {
-        [
-            functionTool("exec_command"),
-            [
-                "type": "custom", "name": "apply_patch", "description": "Use the `apply_patch` tool to edit files.",
-                "format": ["type": "grammar", "syntax": "lark", "definition": "start: begin_patch hunk+ end_patch"],
-            ],
-            ["type": "web_search", "external_web_access": false],
-        ]
-    }
-
-    static func functionTool(_ name: String) -> [String: Any] {
-        ["type": "function", "name": name, "parameters": ["type": "object", "properties": [:] as [String: Any]]]
-    }
-
-    static func userMessage(_ text: String) -> [String: Any] {
-        ["type": "message", "role": "user", "content": [["type": "input_text", "text": text]]]
-    }
-
-    struct ResponsesAnswer {
-        var events: [String] = []
-        var output: [[String: Any]] = []
-        var streamedInput = ""
-        var text: String {
-            output.flatMap { ($0["content"] as? [[String: Any]]) ?? [] }.compactMap { $0["text"] as? String }.joined()
-        }
-    }
-
-    static func responsesTurn(_ server: FakeOpenAIServer, input: [[String: Any]], tools: [[String: Any]] = codexTools) async throws -> ResponsesAnswer {
-        let body: [String: Any] = ["model": "gpt-5.4", "stream": true, "store": false, "input": input, "tools": tools]
-        let response = try await post(server, "/responses", String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self))
-        #expect(response.status == .ok)
-        var answer = ResponsesAnswer()
-        for event in SSE.parse(try await readAll(response)) {
-            let payload = try #require(JSONHelper.object(event.data))
-            answer.events.append(event.event ?? "")
-            if event.event == "response.custom_tool_call_input.delta" { answer.streamedInput += payload["delta"] as? String ?? "" }
-            if event.event == "response.completed" {
-                answer.output = (payload["response"] as? [String: Any])?["output"] as? [[String: Any]] ?? []
-            }
-        }
-        return answer
-    }
-
-    struct ChatCall {
-        var id: String
-        var name: String
-        var arguments: String
-        var fragments: Int
-        var assistantMessage: [String: Any] {
-            ["role": "assistant", "content": NSNull(), "tool_calls": [["id": id, "type": "function", "function": ["name": name, "arguments": arguments]]]]
-        }
-    }
-
-    struct ChatAnswer {
-        var calls: [ChatCall] = []
-        var text = ""
-        var finishReason: String?
-    }
-
-    /// One streamed chat request with the tools a Responses→Chat bridge makes of Codex's.
-    static func chatTurn(_ server: FakeOpenAIServer, messages: [[String: Any]]) async throws -> ChatAnswer {
-        let stringParameter: [String: Any] = ["type": "object", "properties": ["input": ["type": "string"]], "required": ["input"]]
-        let tools: [[String: Any]] = [
-            ["type": "function", "function": ["name": "exec_command", "parameters": ["type": "object", "properties": [:] as [String: Any]]]],
-            ["type": "function", "function": ["name": "apply_patch", "parameters": stringParameter]],
-        ]
-        let body: [String: Any] = ["model": "gpt-5.4", "stream": true, "messages": messages, "tools": tools]
-        let response = try await post(server, "/chat/completions", String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self))
-        #expect(response.status == .ok)
-        var answer = ChatAnswer()
-        for event in SSE.parse(try await readAll(response)) where event.data != "[DONE]" {
-            let chunk = try #require(JSONHelper.object(event.data))
-            let choice = try #require((chunk["choices"] as? [[String: Any]])?.first)
-            if let reason = choice["finish_reason"] as? String { answer.finishReason = reason }
-            let delta = choice["delta"] as? [String: Any]
-            answer.text += delta?["content"] as? String ?? ""
-            for call in (delta?["tool_calls"] as? [[String: Any]]) ?? [] {
-                let index = try #require(call["index"] as? Int)
-                if index == answer.calls.count { answer.calls.append(ChatCall(id: "", name: "", arguments: "", fragments: 0)) }
-                if let id = call["id"] as? String { answer.calls[index].id = id }
-                let function = call["function"] as? [String: Any]
-                if let name = function?["name"] as? String { answer.calls[index].name = name }
-                if let fragment = function?["arguments"] as? String, !fragment.isEmpty {
-                    answer.calls[index].arguments += fragment
-                    answer.calls[index].fragments += 1
-                }
-            }
-        }
-        return answer
-    }
-}
-
-private func readAll(_ response: HTTPClientResponse) async throws -> String {
-    String(buffer: try await response.body.collect(upTo: 1 << 20))
-}
-
-private enum JSONHelper {
-    static func object(_ text: String) -> [String: Any]? {
-        (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
-    }
-}
-
-/// A minimal SSE reader: events are separated by a blank line; comments are skipped.
-private enum SSE {
-    struct Event {
-        var event: String?
-        var data: String
-    }
-
-    static func parse(_ text: String) -> [Event] {
-        var events: [Event] = []
-        for block in text.components(separatedBy: "\n\n") {
-            var name: String?
-            var data: [String] = []
-            for line in block.split(separator: "\n") where !line.hasPrefix(":") {
-                if line.hasPrefix("event: ") { name = String(line.dropFirst("event: ".count)) }
-                if line.hasPrefix("data: ") { data.append(String(line.dropFirst("data: ".count))) }
-            }
-            if !data.isEmpty { events.append(Event(event: name, data: data.joined(separator: "\n"))) }
-        }
-        return events
-    }
-}
 
 /// Reads a streamed body in the background so a test can watch what has arrived and when.
 private final class BodyCollector: Sendable {
