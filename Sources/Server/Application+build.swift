@@ -84,13 +84,17 @@ public func buildApplication(
 
     let store = core.store
     let providerReachability = ProviderReachability(transport: core.transport)
+    let providerCheck: ReadinessProbe.Check = { await providerReachability.check() }
     let handlers = GatewayHandlers(
         spec: try PublishedSpec(publicBaseURL: configuration.publicBaseURL),
         readiness: ReadinessProbe(checks: [
             ("configuration", { nil }),
             ("conversation_store", { await store.isWritable() ? nil : "CODEX_HOME/sessions is not writable" }),
             ("database", { await database.ping() ? nil : "the database at \(database.path) does not answer" }),
-        ], advisory: [("provider", { await providerReachability.check() })]),
+            ], advisory: [("provider", providerCheck)] + core.engineChecks,
+            engine: core.manager.engine.name,
+            sandbox: { [sandbox = core.sandboxSelfTest] in sandbox?.readinessValue ?? "not used: the chat engine runs no commands" }
+        ),
         conversations: core.manager,
         webhooks: WebhookIntake(
             store: webhookStore,
@@ -117,7 +121,7 @@ public func buildApplication(
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "codex-gateway"),
         // Stopped in reverse order: the webhook worker, then the database, then the HTTP clients.
         services: [core.httpClientService, outbound, DatabaseService(database: database)] + (core.engineService.map { [$0] } ?? [])
-            + [webhookService, IdleMemoryTrimmer(activity: activity)],
+            + (core.sandboxSelfTest.map { [$0] } ?? []) + [webhookService, IdleMemoryTrimmer(activity: activity)],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
             core.listeningPort.set(port)

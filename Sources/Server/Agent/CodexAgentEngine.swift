@@ -70,6 +70,16 @@ public final class CodexAgentEngine: AgentEngine {
         }
     }
 
+    /// nil when a child runs, else why not (for `/ready`).
+    func status() async -> String? {
+        do {
+            _ = try await supervisor.session(waitingUpTo: .milliseconds(100))
+            return nil
+        } catch {
+            return String(describing: error)
+        }
+    }
+
     static let sandboxOrder = ["read-only", "workspace-write", "danger-full-access"]
     static let approvalPolicies = ["never", "on-request", "on-failure", "untrusted"]
 

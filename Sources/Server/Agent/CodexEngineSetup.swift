@@ -22,15 +22,28 @@ struct CodexEngineSetup {
 
     var engineHome: String { (gatewayHome as NSString).appendingPathComponent("engine") }
 
+    /// The sandbox self-test, run where workspaces live and with the engine's own home.
+    func sandboxSelfTest(logger: Logger) -> SandboxSelfTest {
+        SandboxSelfTest(
+            probe: SandboxProbe(codex: binary, codexHome: engineHome, scratchDirectory: workspacesRoot, environment: childEnvironment),
+            logger: logger
+        )
+    }
+
+    /// The child's whole environment: its home, and nothing of the gateway's but the locale and PATH.
+    var childEnvironment: [String: String] {
+        var environment = ["CODEX_HOME": engineHome, "HOME": engineHome]
+        for name in ["PATH", "LANG", "LC_ALL", "TZ"] { environment[name] = gatewayEnvironment[name] }
+        environment["PATH"] = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        return environment
+    }
+
     func makeEngine(port: ListeningPort, credentials: EngineCredentials, logger: Logger) throws -> CodexAgentEngine {
         try FileManager.default.createDirectory(atPath: engineHome, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         try FileManager.default.createDirectory(atPath: workspacesRoot, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let config = (engineHome as NSString).appendingPathComponent("config.toml")
         try Self.engineConfig.write(toFile: config, atomically: true, encoding: .utf8)
-        var environment = ["CODEX_HOME": engineHome, "HOME": engineHome]
-        for name in ["PATH", "LANG", "LC_ALL", "TZ"] { environment[name] = gatewayEnvironment[name] }
-        environment["PATH"] = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        let launch = AppServerLaunch(binary: binary, environment: environment, workingDirectory: engineHome, clientVersion: GatewayVersion.current)
+        let launch = AppServerLaunch(binary: binary, environment: childEnvironment, workingDirectory: engineHome, clientVersion: GatewayVersion.current)
         let settings = CodexAgentEngine.Settings(workspacesRoot: workspacesRoot, providerBaseURL: { port.baseURL })
         return CodexAgentEngine(launch: launch, settings: settings, credentials: credentials, logger: logger)
     }

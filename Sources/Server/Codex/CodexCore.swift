@@ -19,6 +19,8 @@ public struct CodexCore: Sendable {
     public let httpClientService: HTTPClientService
     /// The Codex engine's child process, when the engine is `codex`.
     public let engineService: (any Service)?
+    /// The startup self-test of Codex's sandbox, when the engine is `codex`.
+    let sandboxSelfTest: SandboxSelfTest?
     /// The tokens of the Codex engine's model calls (none when the engine is `chat`).
     public let engineCredentials: EngineCredentials
     /// Set once the server listens: Codex's provider URL needs the port.
@@ -67,6 +69,7 @@ public struct CodexCore: Sendable {
             let codex = try setup.makeEngine(port: listeningPort, credentials: credentials, logger: logger)
             engine = codex
             engineService = codex.supervisor
+            sandboxSelfTest = setup.sandboxSelfTest(logger: logger)
             logger.info("agent engine: codex", metadata: ["engine.binary": .string(setup.binary.path), "engine.workspaces": .string(setup.workspacesRoot)])
         } else {
             engine = ChatAgentEngine(
@@ -76,6 +79,7 @@ public struct CodexCore: Sendable {
                 logger: logger
             )
             engineService = nil
+            sandboxSelfTest = nil
         }
         self.engineCredentials = credentials
         self.manager = ConversationManager(
@@ -92,6 +96,15 @@ public struct CodexCore: Sendable {
 }
 
 extension CodexCore {
+    /// `/ready`'s advisory checks of the Codex engine: its child runs, its sandbox works.
+    var engineChecks: [(name: String, check: ReadinessProbe.Check)] {
+        guard let codex = manager.engine as? CodexAgentEngine, let sandbox = sandboxSelfTest else { return [] }
+        return [
+            ("engine", { await codex.status() }),
+            ("sandbox", { sandbox.isWorking ? nil : sandbox.readinessValue }),
+        ]
+    }
+
     /// The `codex` engine's setup, or nil for the `chat` engine: `GATEWAY_ENGINE=chat`, or no
     /// Codex binary (`CODEX_BIN`, else `codex` on `PATH`) without `GATEWAY_ENGINE=codex`.
     static func codexEngineSetup(_ configuration: GatewayConfiguration) throws -> CodexEngineSetup? {

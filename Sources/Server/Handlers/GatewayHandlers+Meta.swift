@@ -22,7 +22,16 @@ extension GatewayHandlers {
         var checks = results.required.mapValues { _ in "ok" }
         for (name, failure) in results.advisory { checks[name] = failure ?? "ok" }
         let degraded = results.advisory.values.contains { $0 != nil }
-        return .ok(.json(Readiness(status: degraded ? .degraded : .ready, checks: checks)))
+        return .ok(
+            .json(
+                Readiness(
+                    engine: Readiness.Engine(rawValue: readiness.engine) ?? .chat,
+                    sandbox: readiness.sandbox(),
+                    status: degraded ? .degraded : .ready,
+                    checks: checks
+                )
+            )
+        )
     }
 
     public func whoAmI(_ input: Operations.WhoAmI.Input, context: Context) async throws -> Operations.WhoAmI.Output {

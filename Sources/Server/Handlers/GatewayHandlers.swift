@@ -55,10 +55,21 @@ public struct ReadinessProbe: Sendable {
 
     var checks: [(name: String, check: Check)]
     var advisory: [(name: String, check: Check)]
+    /// The agent engine's name (`codex` or `chat`).
+    var engine: String
+    /// What `/ready` says of the command sandbox.
+    var sandbox: @Sendable () -> String
 
-    public init(checks: [(name: String, check: Check)] = [], advisory: [(name: String, check: Check)] = []) {
+    public init(
+        checks: [(name: String, check: Check)] = [],
+        advisory: [(name: String, check: Check)] = [],
+        engine: String = "chat",
+        sandbox: @escaping @Sendable () -> String = { "not used: the chat engine runs no commands" }
+    ) {
         self.checks = checks
         self.advisory = advisory
+        self.engine = engine
+        self.sandbox = sandbox
     }
 
     /// Every check's outcome by name: nil when it passed, else what failed.
