@@ -79,7 +79,7 @@ public func buildApplication(
     webSocketSettings.idleTimeout = configuration.webSocketIdleTimeout
     webSocketSettings.credentialCheckInterval = configuration.webSocketCredentialCheckInterval
     webSocketSettings.activity = activity
-    let webSocket = WebSocketController(conversations: core.manager, authenticator: authenticator, tickets: webSocketTickets, settings: webSocketSettings)
+    let webSocket = WebSocketController(conversations: core.manager, approvals: core.approvals, authenticator: authenticator, tickets: webSocketTickets, settings: webSocketSettings)
     webSocket.registerRoutes(on: router)
 
     let store = core.store
@@ -96,6 +96,7 @@ public func buildApplication(
             sandbox: { [sandbox = core.sandboxSelfTest] in sandbox?.readinessValue ?? "not used: the chat engine runs no commands" }
         ),
         conversations: core.manager,
+        approvals: core.approvals,
         webhooks: WebhookIntake(
             store: webhookStore,
             signatures: WebhookSignatureStore(database: database),

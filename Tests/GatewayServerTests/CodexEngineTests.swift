@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import FakeOpenAI
 import Foundation
 import GatewayServer
@@ -96,5 +97,73 @@ struct CodexEngineTests {
                 #expect(whoami.status == .unauthorized)
             }
         }
+    }
+
+    /// An exec turn whose agent asks before a command (policy `untrusted`): the approval is on the
+    /// exec stream and in `GET /approvals`, answered from another request, and decides whether the
+    /// command runs.
+    @Test(arguments: ["rest", "jsonrpc"])
+    func anApprovalAnsweredFromAnotherRequestDecidesWhetherTheCommandRuns(via: String) async throws {
+        try await withFakeUpstream { fake in
+            let setup = try Self.setup(fake: fake, wireAPI: "chat")
+            defer { try? FileManager.default.removeItem(atPath: setup.codexHome) }
+            try await withLiveGateway(setup.gateway) { port in
+                for decision in ["accept", "decline"] {
+                    let file = "\(decision)-\(via).txt"
+                    let body = ##"{"prompt":"#fake-agent:command:touch "## + file + ##"","approval_policy":"untrusted"}"##
+                    let response = try await HTTPClient.shared.execute(execRequest(port: port, body), timeout: .seconds(120))
+                    var lines = LineReader(iterator: response.body.makeAsyncIterator())
+                    var seen: [[String: Any]] = []
+                    var approval: [String: Any]?
+                    while approval == nil, let line = try await lines.next() {
+                        seen.append(line)
+                        if line["type"] as? String == "approval.requested" { approval = line["approval"] as? [String: Any] }
+                    }
+                    let pending = try #require(approval, "the turn asked for an approval: \(seen.suffix(3))")
+                    let id = try #require(pending["id"] as? String)
+                    #expect(pending["kind"] as? String == "command_execution")
+                    #expect((pending["command"] as? String)?.contains("touch") == true)
+                    let listed = try await Self.get(port: port, "/approvals")
+                    #expect(((listed["approvals"] as? [[String: Any]])?.compactMap { $0["id"] as? String }) == [id])
+
+                    if via == "rest" {
+                        #expect(try await Self.post(port: port, "/approvals/\(id)", #"{"decision":"\#(decision)"}"#) == 200)
+                        #expect(try await Self.post(port: port, "/approvals/\(id)", #"{"decision":"accept"}"#) == 409)
+                        #expect(try await Self.post(port: port, "/approvals/apr_nobody", #"{"decision":"accept"}"#) == 404)
+                    } else {
+                        let answer = try await jsonRPCRequest(
+                            port: port, #"{"jsonrpc":"2.0","id":1,"method":"approval.respond","params":{"approval_id":"\#(id)","decision":"\#(decision)"}}"#)
+                        #expect(answer["result"] != nil, "\(answer)")
+                    }
+                    while let line = try await lines.next() { seen.append(line) }
+                    let types = seen.compactMap { $0["type"] as? String }
+                    #expect(types.contains("approval.resolved"))
+                    #expect(types.last == "turn.completed", "\(seen.suffix(3))")
+                    let conversation = try #require(seen.first?["thread_id"] as? String)
+                    let workspaces = setup.codexHome + "/workspaces"
+                    let made = try FileManager.default.subpathsOfDirectory(atPath: workspaces).contains { $0.hasSuffix("\(conversation)/\(file)") }
+                    #expect(made == (decision == "accept"), "\(file) made: \(made)")
+                }
+            }
+        }
+    }
+
+    static func get(port: Int, _ path: String) async throws -> [String: Any] {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+        request.headers.add(name: "X-API-Key", value: TestGateway.apiKey)
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let bytes = try await response.body.collect(upTo: 1 << 20)
+        return try JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any] ?? [:]
+    }
+
+    static func post(port: Int, _ path: String, _ body: String) async throws -> UInt {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+        request.method = .POST
+        request.headers.add(name: "X-API-Key", value: TestGateway.apiKey)
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: body))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        _ = try await response.body.collect(upTo: 1 << 20)
+        return response.status.code
     }
 }

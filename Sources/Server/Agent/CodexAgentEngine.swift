@@ -15,6 +15,8 @@ public final class CodexAgentEngine: AgentEngine {
     public var name: String { "codex" }
     let supervisor: AppServerSupervisor
     let credentials: EngineCredentials
+    /// Where the turns' approvals wait for their answers.
+    public let approvals: ApprovalCenter
     let router: CodexThreadRouter
     let settings: Settings
     let logger: Logger
@@ -55,12 +57,13 @@ public final class CodexAgentEngine: AgentEngine {
     }
 
     /// The engine and the service that runs its child (add it to the application's services).
-    public init(launch: AppServerLaunch, settings: Settings, credentials: EngineCredentials, logger: Logger) {
+    public init(launch: AppServerLaunch, settings: Settings, credentials: EngineCredentials, approvals: ApprovalCenter, logger: Logger) {
         let router = CodexThreadRouter(logger: logger)
         let loaded = LoadedThreads()
         self.loaded = loaded
         self.router = router
         self.credentials = credentials
+        self.approvals = approvals
         self.settings = settings
         self.logger = logger
         self.supervisor = AppServerSupervisor(launch: launch, logger: logger) { session in
@@ -158,9 +161,9 @@ public final class CodexAgentEngine: AgentEngine {
         let turnID = started.turn.id
         let reader = try await turn.signal.race { [messages] in
             try await withTaskCancellationHandler {
-                var reader = CodexTurnReader(threadID: id, turnID: turnID, emit: emit)
+                var reader = CodexTurnReader(threadID: id, turnID: turnID, approvals: self.approvals, owner: turn.plan.owner, emit: emit)
                 for await message in messages {
-                    if try reader.read(message, session: session) { return reader }
+                    if try await reader.read(message, session: session) { return reader }
                 }
                 throw AgentTurnError("The Codex engine stopped during the turn; the next turn resumes the conversation.")
             } onCancel: {

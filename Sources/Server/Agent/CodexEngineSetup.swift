@@ -38,14 +38,14 @@ struct CodexEngineSetup {
         return environment
     }
 
-    func makeEngine(port: ListeningPort, credentials: EngineCredentials, logger: Logger) throws -> CodexAgentEngine {
+    func makeEngine(port: ListeningPort, credentials: EngineCredentials, approvals: ApprovalCenter, logger: Logger) throws -> CodexAgentEngine {
         try FileManager.default.createDirectory(atPath: engineHome, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         try FileManager.default.createDirectory(atPath: workspacesRoot, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let config = (engineHome as NSString).appendingPathComponent("config.toml")
         try Self.engineConfig.write(toFile: config, atomically: true, encoding: .utf8)
         let launch = AppServerLaunch(binary: binary, environment: childEnvironment, workingDirectory: engineHome, clientVersion: GatewayVersion.current)
         let settings = CodexAgentEngine.Settings(workspacesRoot: workspacesRoot, providerBaseURL: { port.baseURL })
-        return CodexAgentEngine(launch: launch, settings: settings, credentials: credentials, logger: logger)
+        return CodexAgentEngine(launch: launch, settings: settings, credentials: credentials, approvals: approvals, logger: logger)
     }
 
     /// The engine's config.toml: the provider is set per thread (the gateway's loopback URL and a

@@ -10,6 +10,11 @@ struct CodexTurnReader {
     let threadID: String
     let turnID: String
     let emit: @Sendable (TurnEvent) -> Void
+    /// Who answers the turn's approvals.
+    let approvals: ApprovalCenter
+    let owner: String?
+    /// File changes by item id, shown with the approval that asks for them.
+    private var fileChanges: [String: [AgentItem.FileChange]] = [:]
     private var messageText: [String: String] = [:]
     private var messageUpdates: [String: ItemUpdateCoalescer] = [:]
     private var lastMessage = ""
@@ -17,15 +22,37 @@ struct CodexTurnReader {
     private var planItemStarted = false
     private var outcome: Result<Void, any Error>?
 
-    init(threadID: String, turnID: String, emit: @escaping @Sendable (TurnEvent) -> Void) {
+    init(threadID: String, turnID: String, approvals: ApprovalCenter, owner: String?, emit: @escaping @Sendable (TurnEvent) -> Void) {
         self.threadID = threadID
         self.turnID = turnID
+        self.approvals = approvals
+        self.owner = owner
         self.emit = emit
     }
 
-    /// Takes one message; true once the turn has ended.
-    mutating func read(_ message: AppServerInbound, session: AppServerSession) throws -> Bool {
+    /// Takes one message; true once the turn has ended. An approval the agent asks for is waited
+    /// for here (the agent waits too).
+    mutating func read(_ message: AppServerInbound, session: AppServerSession) async throws -> Bool {
         switch message.method {
+        case "item/commandExecution/requestApproval", "item/fileChange/requestApproval":
+            guard let id = message.id else { return false }
+            let request = try message.params(as: ApprovalRequestParams.self)
+            let isCommand = message.method == "item/commandExecution/requestApproval"
+            let approval = PendingApproval(
+                id: approvals.makeID(),
+                conversationID: threadID,
+                owner: owner,
+                kind: isCommand ? .commandExecution : .fileChange,
+                command: request.command,
+                cwd: request.cwd,
+                changes: isCommand ? nil : request.itemId.flatMap { fileChanges[$0] },
+                reason: request.reason,
+                expiresAt: approvals.deadline()
+            )
+            emit(.approvalRequested(approval))
+            let decision = await approvals.ask(approval)
+            emit(.approvalResolved(id: approval.id, decision: decision))
+            try session.respond(to: id, result: ["decision": decision.wire])
         case "item/started", "item/completed":
             let notification = try message.params(as: ItemNotification.self)
             guard notification.turnId == nil || notification.turnId == turnID else { return false }
@@ -105,6 +132,7 @@ struct CodexTurnReader {
             ))))
         case "fileChange":
             let changes = (item.changes ?? []).map { AgentItem.FileChange(path: $0.path, kind: $0.kind.type, diff: $0.diff) }
+            fileChanges[item.id] = changes
             emit(.item(phase, AgentItem(id: item.id, kind: .fileChange(changes: changes, status: Self.status(item.status)))))
         default:
             break

@@ -23,6 +23,8 @@ public struct CodexCore: Sendable {
     let sandboxSelfTest: SandboxSelfTest?
     /// The tokens of the Codex engine's model calls (none when the engine is `chat`).
     public let engineCredentials: EngineCredentials
+    /// The agent's pending approvals (none when the engine is `chat`).
+    public let approvals: ApprovalCenter
     /// Set once the server listens: Codex's provider URL needs the port.
     let listeningPort = CodexEngineSetup.ListeningPort()
 
@@ -64,9 +66,11 @@ public struct CodexCore: Sendable {
         self.defaultModel = codex.model
         self.httpClientService = HTTPClientService(http: http)
         let credentials = EngineCredentials()
+        let approvals = ApprovalCenter(timeout: .seconds(Int64(configuration.environment["APPROVAL_TIMEOUT_SECONDS"].flatMap(Int.init) ?? 600)))
+        self.approvals = approvals
         let engine: any AgentEngine
         if modelClient == nil, let setup = try Self.codexEngineSetup(configuration) {
-            let codex = try setup.makeEngine(port: listeningPort, credentials: credentials, logger: logger)
+            let codex = try setup.makeEngine(port: listeningPort, credentials: credentials, approvals: approvals, logger: logger)
             engine = codex
             engineService = codex.supervisor
             sandboxSelfTest = setup.sandboxSelfTest(logger: logger)

@@ -28,6 +28,7 @@ extension GatewayHandlers {
                 model: request.model,
                 images: request.images ?? [],
                 outputSchema: request.outputSchema.map(JSONValue.object),
+                options: TurnOptions(workspace: request.workspace, sandbox: request.sandbox?.rawValue, approvalPolicy: request.approvalPolicy?.rawValue),
                 principal: context.principal
             )
         } catch let error as ConversationError {
@@ -109,6 +110,12 @@ extension ExecEvent {
             self = .turnFailed(TurnFailedEvent(type: .turnFailed, error: .init(message: message)))
         case .error(let message):
             self = .error(ErrorEvent(type: .error, message: message))
+        case .approvalRequested(let approval):
+            self = .approvalRequested(ApprovalRequestedEvent(type: .approvalRequested, approval: Approval(approval)))
+        case .approvalResolved(let id, let decision):
+            self = .approvalResolved(
+                ApprovalResolvedEvent(type: .approvalResolved, approval: ApprovalAnswer(id: id, decision: GatewayAPI.ApprovalDecision(decision)))
+            )
         case .item(let phase, let item):
             let shown = ThreadItem(item)
             switch phase {
@@ -147,5 +154,26 @@ extension ThreadItem.Status {
         case .failed: self = .failed
         case .declined: self = .declined
         }
+    }
+}
+
+extension Approval {
+    init(_ approval: PendingApproval) {
+        self.init(
+            id: approval.id,
+            conversationID: approval.conversationID,
+            kind: approval.kind == .commandExecution ? .commandExecution : .fileChange,
+            command: approval.command,
+            cwd: approval.cwd,
+            changes: approval.changes?.map { FileChange(path: $0.path, kind: FileChange.Kind(rawValue: $0.kind) ?? .update) },
+            reason: approval.reason,
+            expiresAt: approval.expiresAt.formatted(.iso8601)
+        )
+    }
+}
+
+extension GatewayAPI.ApprovalDecision {
+    init(_ decision: GatewayServer.ApprovalDecision) {
+        self = Self(rawValue: decision.rawValue) ?? .decline
     }
 }

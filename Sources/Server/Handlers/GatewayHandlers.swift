@@ -13,6 +13,8 @@ public struct GatewayHandlers: APIProtocol {
     let startedAt: ContinuousClock.Instant
     let readiness: ReadinessProbe
     let conversations: ConversationManager
+    /// The agent's pending approvals.
+    let approvals: ApprovalCenter
     let jsonRPCDispatcher: JSONRPCDispatcher
     let webhooks: WebhookIntake
     let webSocketTickets: WebSocketTicketStore
@@ -25,6 +27,7 @@ public struct GatewayHandlers: APIProtocol {
         spec: PublishedSpec,
         readiness: ReadinessProbe,
         conversations: ConversationManager,
+        approvals: ApprovalCenter = ApprovalCenter(),
         webhooks: WebhookIntake,
         webSocketTickets: WebSocketTicketStore,
         oauth: OAuthEndpoints,
@@ -36,7 +39,8 @@ public struct GatewayHandlers: APIProtocol {
         self.startedAt = .now
         self.readiness = readiness
         self.conversations = conversations
-        self.jsonRPCDispatcher = JSONRPCDispatcher(manager: conversations, limits: jsonRPCLimits, rateLimiter: rateLimiter)
+        self.approvals = approvals
+        self.jsonRPCDispatcher = JSONRPCDispatcher(manager: conversations, approvals: approvals, limits: jsonRPCLimits, rateLimiter: rateLimiter)
         self.webhooks = webhooks
         self.webSocketTickets = webSocketTickets
         self.oauth = oauth

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import GatewayAPI
 import GatewayRuntime
 import Logging
@@ -47,12 +48,15 @@ public struct JSONRPCDispatcher: Sendable {
     public static let methods = JSONRPCRequest.Method.allCases.map(\.rawValue)
 
     let manager: ConversationManager
+    /// The agent's pending approvals (`approval.list`, `approval.respond`).
+    let approvals: ApprovalCenter
     let limits: Limits
     /// Charges each entry of a batch after the first; nil: no rate limiting.
     let rateLimiter: RateLimiter?
 
-    public init(manager: ConversationManager, limits: Limits = .init(), rateLimiter: RateLimiter? = nil) {
+    public init(manager: ConversationManager, approvals: ApprovalCenter = ApprovalCenter(), limits: Limits = .init(), rateLimiter: RateLimiter? = nil) {
         self.manager = manager
+        self.approvals = approvals
         self.limits = limits
         self.rateLimiter = rateLimiter
     }
@@ -198,6 +202,19 @@ public struct JSONRPCDispatcher: Sendable {
             } catch let error as ConversationError {
                 throw Self.failure(error)
             }
+        case "approval.list":
+            let list: ApprovalListParams = try decodeParams(params, positional: ["conversation_id"])
+            return try Self.json(ApprovalList(approvals: approvals.pending(owner: owner?.owner, conversationID: list.conversationID).map(Approval.init)))
+        case "approval.respond":
+            let answer: ApprovalRespondParams = try decodeParams(params, positional: ["approval_id", "decision"])
+            do {
+                try approvals.answer(answer.approvalID, decision: ApprovalDecision(rawValue: answer.decision.rawValue) ?? .decline, owner: owner?.owner)
+            } catch ApprovalCenter.AnswerError.unknown {
+                throw Failure(code: ErrorCode.invalidParams, message: "No pending approval with id '\(answer.approvalID)'.")
+            } catch ApprovalCenter.AnswerError.alreadyAnswered(let earlier) {
+                throw Failure(code: ErrorCode.conversationBusy, message: "The approval '\(answer.approvalID)' was already answered: \(earlier.rawValue).")
+            }
+            return try Self.json(ApprovalAnswer(id: answer.approvalID, decision: answer.decision))
         case "conversation.history":
             let id = try conversationID(params)
             let record = try await lookup(id, for: owner)
@@ -224,12 +241,20 @@ public struct JSONRPCDispatcher: Sendable {
                 conversationID: params.conversationID ?? params.sessionID,
                 prompt: params.prompt,
                 model: params.model,
+                options: TurnOptions(workspace: params.workspace, sandbox: params.sandbox?.rawValue, approvalPolicy: params.approvalPolicy?.rawValue),
                 principal: owner
             )
         } catch let error as ConversationError {
             throw Self.failure(error)
         }
-        let outcome = try await manager.streamTurn(plan) { _ in }
+        let items = Mutex<[ThreadItem]>([])
+        let outcome = try await manager.streamTurn(plan) { event in
+            switch event {
+            case .itemCompleted(let id, let text): items.withLock { $0.append(ThreadItem(id: id, type: .agentMessage, text: text)) }
+            case .item(.completed, let item): items.withLock { $0.append(ThreadItem(item)) }
+            default: break
+            }
+        }
         switch outcome {
         case .completed(let id, let text, let model, let usage):
             return try Self.json(
@@ -239,7 +264,8 @@ public struct JSONRPCDispatcher: Sendable {
                     content: text,
                     model: model,
                     timestamp: Timestamps.string(Date()),
-                    usage: Usage(inputTokens: usage.inputTokens, cachedInputTokens: usage.cachedInputTokens, outputTokens: usage.outputTokens)
+                    usage: Usage(inputTokens: usage.inputTokens, cachedInputTokens: usage.cachedInputTokens, outputTokens: usage.outputTokens),
+                    items: items.withLock { $0 }
                 )
             )
         case .failed(let id, let reason):

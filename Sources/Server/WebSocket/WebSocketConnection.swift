@@ -32,6 +32,8 @@ import WSCore
 /// running turns are cancelled.
 struct WebSocketConnection: Sendable {
     let conversations: ConversationManager
+    /// Where the `approval` answers go.
+    let approvals: ApprovalCenter
     /// Who the handshake authenticated; each `exec` counts against its limits like a request.
     let principal: Principal
     let authenticator: GatewayAuthenticator
@@ -96,6 +98,16 @@ struct WebSocketConnection: Sendable {
             }
         case .interrupt(let interrupt):
             await self.interrupt(interrupt.conversationID, sender: sender)
+        case .approval(let answer):
+            do {
+                try approvals.answer(answer.approvalID, decision: ApprovalDecision(rawValue: answer.decision.rawValue) ?? .decline, owner: principal.owner)
+            } catch ApprovalCenter.AnswerError.alreadyAnswered(let earlier) {
+                let message = "The approval '\(answer.approvalID)' was already answered: \(earlier.rawValue)."
+                await sender.post(.error(WSErrorMessage(type: .error, message: message, code: "approval_already_answered")))
+            } catch {
+                let message = "No pending approval with id '\(answer.approvalID)'."
+                await sender.post(.error(WSErrorMessage(type: .error, message: message, code: "approval_not_found")))
+            }
         }
     }
 
@@ -108,6 +120,7 @@ struct WebSocketConnection: Sendable {
                 conversationID: exec.conversationID,
                 prompt: exec.prompt,
                 model: exec.model,
+                options: TurnOptions(workspace: exec.workspace, sandbox: exec.sandbox?.rawValue, approvalPolicy: exec.approvalPolicy?.rawValue),
                 principal: principal
             )
         } catch let error as GatewayError where error.code == "rate_limited" {
@@ -124,7 +137,11 @@ struct WebSocketConnection: Sendable {
         do {
             try await sender.send(.ack(WSAckMessage(type: .ack, message: "accepted", conversationID: plan.conversationID, id: exec.id)))
             try await conversations.streamTurn(plan) { event in
-                try await sender.send(.event(WSEventMessage(type: .event, event: ExecEvent(event), id: exec.id)))
+                if case .approvalRequested(let approval) = event {
+                    try await sender.send(.approvalRequest(WSApprovalRequestMessage(type: .approvalRequest, approval: Approval(approval), id: exec.id)))
+                } else {
+                    try await sender.send(.event(WSEventMessage(type: .event, event: ExecEvent(event), id: exec.id)))
+                }
             }
         } catch {
             // The connection is closing: streamTurn has cancelled the turn and its upstream request.

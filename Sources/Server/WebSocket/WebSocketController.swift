@@ -39,13 +39,21 @@ public struct WebSocketController: Sendable {
     static let subprotocolPrefix = "bearer."
 
     let conversations: ConversationManager
+    let approvals: ApprovalCenter
     let authenticator: GatewayAuthenticator
     let tickets: WebSocketTicketStore
     let settings: Settings
 
-    public init(conversations: ConversationManager, authenticator: GatewayAuthenticator, tickets: WebSocketTicketStore, settings: Settings = .init())
+    public init(
+        conversations: ConversationManager,
+        approvals: ApprovalCenter = ApprovalCenter(),
+        authenticator: GatewayAuthenticator,
+        tickets: WebSocketTicketStore,
+        settings: Settings = .init()
+    )
     {
         self.conversations = conversations
+        self.approvals = approvals
         self.authenticator = authenticator
         self.tickets = tickets
         self.settings = settings
@@ -109,6 +117,7 @@ public struct WebSocketController: Sendable {
         logger[metadataKey: "principal"] = .string(credentials.principal.id)
         let connection = WebSocketConnection(
             conversations: conversations,
+            approvals: approvals,
             principal: credentials.principal,
             authenticator: authenticator,
             settings: settings,

@@ -13,6 +13,10 @@ public enum TurnEvent: Sendable, Hashable {
     case error(message: String)
     /// An agent item other than the agent's message (a command, a file change, …).
     case item(ItemPhase, AgentItem)
+    /// The agent waits for a person to approve a command or a file change.
+    case approvalRequested(PendingApproval)
+    /// The approval was answered (or declined when it expired, or cancelled with the turn).
+    case approvalResolved(id: String, decision: ApprovalDecision)
 }
 
 public enum ItemPhase: String, Sendable, Hashable {
