@@ -59,6 +59,14 @@ struct AppServerLiveTests {
         try child.send(AppServer.OutgoingRequest(id: 5, params: AppServer.ThreadBackgroundTerminalsCleanParams(threadId: started.thread.id)))
         #expect(try AppServer.ThreadBackgroundTerminalsCleanParams.decodeResponse(try result(of: 5, from: child)) == AppServer.EmptyResponse())
 
+        // Parsed and refused for what it asks (a thread is stored at its first turn), not for its shape.
+        try child.send(AppServer.OutgoingRequest(id: 6, params: AppServer.ThreadResumeParams(threadId: started.thread.id, overrides: start)))
+        #expect {
+            _ = try result(of: 6, from: child)
+        } throws: { error in
+            (error as? AppServer.ResponseError)?.message.hasPrefix("Invalid request") == false
+        }
+
         try child.send(AppServer.OutgoingRequest(id: "interrupt", params: AppServer.TurnInterruptParams(threadId: started.thread.id, turnId: "none")))
         let (refusal, _) = try child.read { if case .errorResponse(id: "interrupt", _) = $0 { true } else { false } }
         guard case .errorResponse(_, let error) = refusal else {

@@ -159,8 +159,12 @@ struct AppServerMessageTests {
                     "model":"gpt-5.4","config":{"model_provider":"gateway"},"developerInstructions":"Be brief."}}
                     """#)
         )
-        let resume = AppServer.ThreadResumeParams(threadId: "t", approvalPolicy: .never, sandbox: .readOnly)
-        #expect(try json(encoding: resume) == json(#"{"threadId":"t","approvalPolicy":"never","sandbox":"read-only"}"#))
+        let resume = AppServer.ThreadResumeParams(threadId: "t", overrides: .init(cwd: "/srv/ws", approvalPolicy: .never, sandbox: .readOnly))
+        #expect(
+            try json(encoding: AppServer.OutgoingRequest(id: 3, params: resume))
+                == json(#"{"id":3,"method":"thread/resume","params":{"threadId":"t","cwd":"/srv/ws","approvalPolicy":"never","sandbox":"read-only"}}"#)
+        )
+        #expect(try JSONDecoder().decode(AppServer.ThreadResumeParams.self, from: JSONEncoder().encode(resume)) == resume)
         #expect(try json(encoding: AppServer.ThreadReadParams(threadId: "t", includeTurns: true)) == json(#"{"threadId":"t","includeTurns":true}"#))
         #expect(try json(encoding: AppServer.ThreadListParams()) == json(#"{"modelProviders":[]}"#))
 

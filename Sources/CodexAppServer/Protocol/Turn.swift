@@ -1,5 +1,3 @@
-import GatewayRuntime
-
 extension AppServer {
     /// One turn of a thread: `turn/start`'s result, `turn/started` and `turn/completed`. Its `items`
     /// are filled only where Codex has them (`turn/completed`, `thread/read` with turns); while a turn
@@ -25,21 +23,6 @@ extension AppServer {
             startedAt = try container.decodeIfPresent(Int.self, forKey: .startedAt)
             completedAt = try container.decodeIfPresent(Int.self, forKey: .completedAt)
             durationMs = try container.decodeIfPresent(Int.self, forKey: .durationMs)
-        }
-    }
-
-    /// What went wrong in a turn (`Turn.error`, the `error` notification).
-    public struct TurnError: Hashable, Sendable, Codable {
-        public var message: String
-        /// Codex's classification: a string (`"usageLimitExceeded"`, `"unauthorized"`, …) or an
-        /// object (`{"httpConnectionFailed": {"httpStatusCode": 502}}`, …).
-        public var codexErrorInfo: JSONValue?
-        public var additionalDetails: String?
-
-        public init(message: String, codexErrorInfo: JSONValue? = nil, additionalDetails: String? = nil) {
-            self.message = message
-            self.codexErrorInfo = codexErrorInfo
-            self.additionalDetails = additionalDetails
         }
     }
 }
