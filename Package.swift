@@ -232,8 +232,11 @@ let package = Package(
             dependencies: [
                 "CodexAppServer",
                 "GatewayRuntime",
+                // AppServerSchemaTests' digest of the generated schema bundle.
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            exclude: ["Fixtures"],
             swiftSettings: testSwiftSettings
         ),
         .testTarget(
