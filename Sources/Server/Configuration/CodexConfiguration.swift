@@ -4,8 +4,9 @@ import TOMLKit
 
 /// The model and provider settings of `$CODEX_HOME/config.toml`, as Codex defines them.
 ///
-/// Other keys of a Codex config file (profiles, MCP servers, sandbox settings…) belong to the Codex
-/// CLI and are ignored here, so one file can serve both.
+/// Besides them, the agent's defaults `sandbox_mode` and `approval_policy`. Other keys of a Codex
+/// config file (profiles, MCP servers…) belong to the Codex CLI and are ignored here, so one file
+/// can serve both.
 public struct CodexConfiguration: Sendable {
     public var model: String
     /// The key of the provider in use, in ``providers``.
@@ -14,6 +15,10 @@ public struct CodexConfiguration: Sendable {
     public var providers: [String: ModelProviderInfo]
     /// Where the file was read from, or nil when there was none.
     public var path: String?
+    /// `sandbox_mode`: the sandbox of a turn that names none (still capped by `GATEWAY_MAX_SANDBOX`).
+    public var sandboxMode: SandboxMode = .workspaceWrite
+    /// `approval_policy`: the approval policy of a turn that names none.
+    public var approvalPolicy: ApprovalPolicy = .onRequest
 
     public static let defaultModel = "gpt-4o"
     public static let defaultProvider = "openai"
@@ -86,7 +91,20 @@ public struct CodexConfiguration: Sendable {
                 "unknown provider '\(modelProvider)' (known: \(providers.keys.sorted().joined(separator: ", "))); define it under [model_providers.\(modelProvider)]"
             )
         }
-        return CodexConfiguration(model: model, modelProvider: modelProvider, providers: providers, path: path)
+        var configuration = CodexConfiguration(model: model, modelProvider: modelProvider, providers: providers, path: path)
+        if let raw = try reader.string(table, "sandbox_mode") {
+            guard let mode = SandboxMode(rawValue: raw) else {
+                throw reader.error("sandbox_mode", "expected \(SandboxMode.wireChoices), found '\(raw)'")
+            }
+            configuration.sandboxMode = mode
+        }
+        if let raw = try reader.string(table, "approval_policy") {
+            guard let policy = ApprovalPolicy(rawValue: raw) else {
+                throw reader.error("approval_policy", "expected \(ApprovalPolicy.wireChoices), found '\(raw)'")
+            }
+            configuration.approvalPolicy = policy
+        }
+        return configuration
     }
 }
 

@@ -1,3 +1,4 @@
+import CodexAppServer
 import Foundation
 import ModelProvider
 import TOMLKit
@@ -70,6 +71,13 @@ public struct ConfigurationReport: Sendable {
         Variable(name: "WEBHOOK_CALLBACK_CONCURRENCY", fallback: "16"),
         Variable(name: "WEBHOOK_CALLBACK_PER_HOST", fallback: "2"),
         Variable(name: "OTEL_EXPORTER_OTLP_ENDPOINT", fallback: "unset"),
+        Variable(name: "GATEWAY_ENGINE", fallback: "codex when a Codex binary is found, else chat"),
+        Variable(name: "CODEX_BIN", fallback: "codex on PATH"),
+        Variable(name: "WORKSPACES_ROOT", fallback: "$CODEX_HOME/workspaces"),
+        Variable(name: "GATEWAY_MAX_SANDBOX", fallback: "workspace-write"),
+        Variable(name: "APPROVAL_TIMEOUT_SECONDS", fallback: "600"),
+        Variable(name: "MAX_CONCURRENT_TURNS", fallback: "32"),
+        Variable(name: "TURN_TIMEOUT_SECONDS", fallback: "1800"),
     ]
 
     /// The names of ``variables``, for the README check.
@@ -83,6 +91,9 @@ public struct ConfigurationReport: Sendable {
         let derived = [
             "PUBLIC_BASE_URL": configuration.publicBaseURL, "CODEX_HOME": configuration.codexHome,
             "DATABASE_PATH": configuration.databasePath,
+            "GATEWAY_ENGINE": "\(configuration.agent.engine.rawValue) (\(configuration.agent.engineReason))",
+            "CODEX_BIN": configuration.agent.codexBinary.map { "\($0.path) (on PATH)" } ?? "unset (no codex on PATH)",
+            "WORKSPACES_ROOT": configuration.agent.workspacesRoot,
         ]
         var variables = Self.variables
         if let envKey = configuration.codex.provider.envKey {
@@ -107,7 +118,7 @@ public struct ConfigurationReport: Sendable {
         return "set (\(count) \(count == 1 ? "value" : "values"))"
     }
 
-    /// The model and its provider, from `config.toml` when the file sets them, else the built-in defaults.
+    /// The model, its provider and the agent's defaults, from `config.toml` when the file sets them, else the built-in defaults.
     static func codexEntries(_ codex: CodexConfiguration) -> [Entry] {
         var inFile: Set<String> = []
         if let path = codex.path, let text = try? String(contentsOfFile: path, encoding: .utf8), let table = try? TOMLTable(string: text) {
@@ -123,6 +134,8 @@ public struct ConfigurationReport: Sendable {
             Entry(name: "\(prefix).base_url", value: provider.baseURL, source: source("provider")),
             Entry(name: "\(prefix).wire_api", value: provider.wireAPI.rawValue, source: source("provider")),
             Entry(name: "\(prefix).env_key", value: provider.envKey ?? "none", source: source("provider")),
+            Entry(name: "sandbox_mode", value: codex.sandboxMode.rawValue, source: source("sandbox_mode")),
+            Entry(name: "approval_policy", value: codex.approvalPolicy.rawValue, source: source("approval_policy")),
         ]
     }
 

@@ -42,6 +42,8 @@ public struct GatewayConfiguration: Sendable {
     public var webSocketIdleTimeout: Duration
     /// The merged environment, for provider keys (`env_key`) and headers (`env_http_headers`).
     public var environment: [String: String]
+    /// The agent engine: which one runs turns and why, workspaces, sandbox, approvals, turn limits.
+    public var agent: AgentConfiguration
     /// `RATE_LIMIT_PER_MINUTE`, `_PER_HOUR`, `_PER_DAY`, `RATE_LIMIT_CONCURRENT_TURNS`: every
     /// principal's limits unless its key overrides them; 0 is unlimited.
     public var rateLimits: RateLimits = .defaults
@@ -243,7 +245,8 @@ public struct GatewayConfiguration: Sendable {
             webhookCallbackMaxAttempts: callbackAttempts,
             webhookCallbackRetrySeconds: callbackRetry,
             webSocketIdleTimeout: webSocketIdleTimeout,
-            environment: environment.values
+            environment: environment.values,
+            agent: try loadAgent(environment: environment, codexHome: codexHome, codex: codex)
         )
         configuration.rateLimits = rateLimits
         if let raw = environment.nonEmpty("UPSTREAM_MAX_CONNECTIONS") {
