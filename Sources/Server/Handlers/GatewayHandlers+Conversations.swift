@@ -39,6 +39,12 @@ extension GatewayHandlers {
             case .invalidPrompt(let message): return .badRequest(.json(envelope(context, 400, "invalid_request", message)))
             case .tooManyTurns:
                 return .tooManyRequests(.json(envelope(context, 429, "too_many_turns", error.description)), headers: .init(retryAfter: 1))
+            case .policy(let policy):
+                switch policy.status {
+                case .badRequest: return .badRequest(.json(envelope(context, 400, policy.code, policy.message)))
+                case .forbidden: return .forbidden(.json(envelope(context, 403, policy.code, policy.message)))
+                default: throw policy.gatewayError
+                }
             }
         }
         let manager = conversations

@@ -345,6 +345,8 @@ public struct JSONRPCDispatcher: Sendable {
             Failure(code: ErrorCode.invalidParams, message: "Invalid params: \(message)")
         case .tooManyTurns(let limit):
             Failure(code: ErrorCode.tooManyTurns, message: error.description, data: .object(["limit": .integer(limit)]))
+        case .policy(let policy):
+            Failure(code: policy.jsonRPCCode, message: "Invalid params: \(policy.message)", data: .object(["code": .string(policy.code)]))
         }
     }
 

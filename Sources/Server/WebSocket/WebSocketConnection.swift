@@ -343,6 +343,7 @@ extension ConversationError {
         case .modelNotConfigured: "model_not_configured"
         case .invalidPrompt: "invalid_request"
         case .tooManyTurns: "too_many_turns"
+        case .policy(let error): error.code
         }
     }
 }

@@ -83,6 +83,8 @@ public enum ConversationError: Error, Sendable, Hashable, CustomStringConvertibl
     case invalidPrompt(String)
     /// The principal already runs as many turns as its `concurrent_turns` limit allows.
     case tooManyTurns(limit: Int)
+    /// A workspace, sandbox or approval policy the request may not have.
+    case policy(TurnPolicyError)
 
     public var description: String {
         switch self {
@@ -91,6 +93,7 @@ public enum ConversationError: Error, Sendable, Hashable, CustomStringConvertibl
         case .modelNotConfigured(_, let message): message
         case .invalidPrompt(let message): message
         case .tooManyTurns(let limit): "Too many turns running at once: this credential may run \(limit); wait for one to finish."
+        case .policy(let error): error.message
         }
     }
 }
