@@ -96,8 +96,11 @@ struct JSONRPCBatchLimitTests {
                 #expect(cut.count == 2)
                 #expect((cut.first?[path: "error.message"] as? String)?.contains("JSONRPC_MAX_RESPONSE_BYTES") == true)
 
-                // A history too long for the limit on its own is refused, not built.
-                let long = try await client.startConversation(String(repeating: "b", count: 1200))
+                // A history too long for the limit on its own is refused, not built (two turns,
+                // each of whose answers fits).
+                let long = try await client.startConversation(String(repeating: "b", count: 700))
+                let second = try await client.rpc("conversation.prompt", #"{"prompt":"\#(String(repeating: "c", count: 700))","conversation_id":"\#(long)"}"#)
+                #expect(second[path: "result.conversation_id"] as? String == long, "\(second)")
                 let reply = try await client.rpc("conversation.history", #"{"conversation_id":"\#(long)"}"#)
                 #expect(reply[path: "error.code"] as? Int == -32007)
             }

@@ -138,7 +138,11 @@ struct JSONRPCTests {
                 let notFound = try await error(#"{"jsonrpc":"2.0","method":"conversation.delete","id":1}"#)
                 #expect(notFound[path: "error.code"] as? Int == -32601)
                 let available = try #require(notFound[path: "error.data.available_methods"] as? [String])
-                #expect(available == ["conversation.prompt", "conversation.status", "conversation.cancel", "conversation.history", "conversation.list"])
+                #expect(
+                    available == [
+                        "conversation.prompt", "conversation.status", "conversation.cancel", "conversation.history", "conversation.list",
+                        "approval.list", "approval.respond",
+                    ])
 
                 let missingPrompt = try await error(#"{"jsonrpc":"2.0","method":"conversation.prompt","params":{},"id":1}"#)
                 #expect(missingPrompt[path: "error.code"] as? Int == -32602)
