@@ -148,6 +148,48 @@ struct CodexEngineTests {
         }
     }
 
+    /// `conversation.cancel` from another request interrupts Codex's turn and ends the command it runs.
+    @Test func cancellingATurnInterruptsTheAgentAndEndsItsCommand() async throws {
+        try await withFakeUpstream { fake in
+            let setup = try Self.setup(fake: fake, wireAPI: "chat")
+            defer { try? FileManager.default.removeItem(atPath: setup.codexHome) }
+            try await withLiveGateway(setup.gateway) { port in
+                let response = try await HTTPClient.shared.execute(execRequest(port: port, ##"{"prompt":"#fake-agent:sleep"}"##), timeout: .seconds(120))
+                var lines = LineReader(iterator: response.body.makeAsyncIterator())
+                var seen: [[String: Any]] = []
+                var running = false
+                while !running, let line = try await lines.next() {
+                    seen.append(line)
+                    let item = line["item"] as? [String: Any]
+                    running = line["type"] as? String == "item.started" && item?["type"] as? String == "command_execution"
+                }
+                #expect(running, "the agent started its command: \(seen.suffix(3))")
+                let conversation = try #require(seen.first?["thread_id"] as? String)
+                #expect(Self.processes(running: "sleep 60") > 0)
+                let cancel = try await jsonRPCRequest(
+                    port: port, #"{"jsonrpc":"2.0","id":1,"method":"conversation.cancel","params":{"conversation_id":"\#(conversation)"}}"#)
+                #expect(cancel[path: "result.cancelled"] as? Bool == true, "\(cancel)")
+                while let line = try await lines.next() { seen.append(line) }
+                #expect(seen.last?["type"] as? String == "turn.failed", "\(seen.suffix(2))")
+                var left = Self.processes(running: "sleep 60")
+                for _ in 0..<100 where left > 0 {
+                    try await Task.sleep(for: .milliseconds(100))
+                    left = Self.processes(running: "sleep 60")
+                }
+                #expect(left == 0, "the interrupted command was ended")
+            }
+        }
+    }
+
+    /// How many processes run exactly `command` (from /proc).
+    static func processes(running command: String) -> Int {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.filter { Int($0) != nil }.filter { pid in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            return String(decoding: data, as: UTF8.self).split(separator: "\0").joined(separator: " ") == command
+        }.count
+    }
+
     static func get(port: Int, _ path: String) async throws -> [String: Any] {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
         request.headers.add(name: "X-API-Key", value: TestGateway.apiKey)

@@ -231,8 +231,13 @@ public final class AppServerSupervisor: Service, Sendable {
             var name: String
             var version: String
         }
+        struct Capabilities: Encodable {
+            /// `thread/backgroundTerminals/clean` (what ends an interrupted turn's commands) needs it.
+            var experimentalApi = true
+        }
         struct InitializeParams: Encodable {
             var clientInfo: ClientInfo
+            var capabilities = Capabilities()
         }
         _ = try await session.request(
             "initialize",
