@@ -48,7 +48,7 @@ TIMEOUT = 20.0
 FAKE_MODELS = {
     "fake-echo", "fake-count", "fake-slow", "fake-429", "fake-429-ms", "fake-500", "fake-500-always",
     "fake-stall", "fake-cut", "fake-garbage", "fake-tools", "fake-nousage", "fake-error-stream",
-    "fake-unauthorized", "fake-codex",
+    "fake-unauthorized", "fake-codex", "fake-agent",
 }
 
 RATE_LIMIT_HEADERS = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "x-ratelimit-policy")

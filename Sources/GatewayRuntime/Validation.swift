@@ -1,3 +1,5 @@
+import Foundation
+
 /// Decoding helpers that generated `init(from:)` implementations call, so the rules a schema
 /// states (required keys, limits, closed enums, unknown keys) are enforced in one tested place.
 public enum Validation {
@@ -68,6 +70,14 @@ extension KeyedDecodingContainer {
             in: self,
             debugDescription: "must not be \(excluded.map { "'\($0)'" }.joined(separator: ", ")) here"
         )
+    }
+
+    /// A string with a `pattern`: the regular expression must match it (anchor it to match all of it).
+    public func validate(_ value: String?, matching pattern: String, forKey key: Key) throws {
+        guard let value else { return }
+        let regex = try NSRegularExpression(pattern: pattern)
+        guard regex.firstMatch(in: value, range: NSRange(value.startIndex..., in: value)) == nil else { return }
+        throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "does not have the form this field takes (pattern \(pattern))")
     }
 
     public func validate<C: Collection>(_ value: C?, count: PartialRangeFrom<Int>, forKey key: Key) throws {

@@ -36,6 +36,7 @@ struct Sample: Codable, Equatable {
         try container.validate(count, within: 0...10, forKey: .count)
         kind = try container.decodeIfPresent(String.self, forKey: .kind)
         try container.validate(kind, excluding: ["message", "call"], forKey: .kind)
+        try container.validate(kind, matching: "^[a-z]+$", forKey: .kind)
         try decoder.rejectUnknownKeys(known: ["name", "note", "tags", "count", "kind"])
     }
 }
@@ -68,6 +69,7 @@ struct RuntimeTests {
         #expect(message(#"{"name":"ok","note":null,"count":11}"#)?.contains("between 0 and 10") == true)
         #expect(try decode(#"{"name":"ok","note":null,"kind":"reasoning"}"#).kind == "reasoning")
         #expect(message(#"{"name":"ok","note":null,"kind":"call"}"#)?.contains("body.kind: must not be 'message', 'call' here") == true)
+        #expect(message(#"{"name":"ok","note":null,"kind":"Reasoning"}"#)?.contains("body.kind: does not have the form this field takes") == true)
         #expect(message(#"{"name":"ok","note":null,"extra":1}"#)?.contains("body.extra: is not a known property") == true)
         #expect(message("{not json")?.contains("not valid JSON") == true)
     }

@@ -64,9 +64,12 @@ struct WorkspaceResolverTests {
         expectInvalid("projects/../../key_bbbbbbbbbbbb", containing: "'..'")
         expectInvalid("a\0b", containing: "control character")
         expectInvalid("a\nb", containing: "control character")
-        expectInvalid(String(repeating: "a", count: 256), containing: "256 bytes")
+        expectInvalid(String(repeating: "a", count: 64), containing: "64 characters")
         expectInvalid("./", containing: "names no directory")
-        #expect(throws: Never.self) { try resolver.resolve(workspace: String(repeating: "a", count: 255), conversationID: "c", owner: "key_a") }
+        #expect(throws: Never.self) { try resolver.resolve(workspace: String(repeating: "a", count: 63), conversationID: "c", owner: "key_a") }
+        #expect(throws: Never.self, "63 four-byte characters fit a file name") {
+            try resolver.resolve(workspace: String(repeating: "😀", count: 63), conversationID: "c", owner: "key_a")
+        }
         #expect(throws: TurnPolicyError.self, "a conversation id is checked like a name") {
             try resolver.resolve(workspace: nil, conversationID: "../escape", owner: "key_a")
         }

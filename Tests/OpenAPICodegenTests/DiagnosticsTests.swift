@@ -499,12 +499,12 @@ struct DiagnosticsTests {
             of: Self.head + "paths: {}\n" + Self.oauth + """
                   schemas:
                     Code:
-                      type: string
-                      pattern: "^[a-z]+$"
+                      type: integer
+                      multipleOf: 2
 
                 """
         )
-        expect(diagnostic, at: 10, 7, says: "'pattern' in a schema is not supported by the generator")
+        expect(diagnostic, at: 10, 7, says: "'multipleOf' in a schema is not supported by the generator")
     }
 
     @Test("'not' is refused anywhere but as a list of excluded values of a plain string")

@@ -119,6 +119,20 @@ struct TypesSnippetTests {
         expectLine("try container.validate(self.type, excluding: [\"function\", \"custom\"], forKey: .type)", in: tool)
     }
 
+    @Test("A string's pattern is validated after decoding")
+    func patternBecomesValidation() throws {
+        let types = try Self.types("""
+            Workspace:
+              type: object
+              properties:
+                name:
+                  type: string
+                  pattern: '^[a-z]+$'
+            """)
+        let workspace = try requireDeclaration("public struct Workspace:", in: types)
+        expectLine("try container.validate(self.name, matching: \"^[a-z]+$\", forKey: .name)", in: workspace)
+    }
+
     @Test("Length, range and count limits become validate calls after decoding")
     func constraintsBecomeValidation() throws {
         let conversation = try requireDeclaration("public struct Conversation:", in: try Self.types(Self.conversation))

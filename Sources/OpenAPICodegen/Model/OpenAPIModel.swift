@@ -52,6 +52,10 @@ public struct StringConstraints: Sendable, Hashable {
     public var maxLength: Int?
     /// Values the string must not take (`not: {enum: [...]}`): an open kind beside named ones.
     public var excluded: [String] = []
+    /// A regular expression the whole value must match somewhere (`pattern`, ECMA-262 syntax as
+    /// JSON Schema has it; the runtime reads it with NSRegularExpression, whose syntax agrees on
+    /// classes, anchors, escapes and lookahead).
+    public var pattern: String?
     public var isEmpty: Bool { minLength == nil && maxLength == nil }
 }
 

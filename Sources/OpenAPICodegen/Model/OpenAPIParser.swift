@@ -1,3 +1,4 @@
+import Foundation
 /// Builds an ``APIDescription`` from the YAML tree, refusing anything it does not model.
 ///
 /// Every refusal is a ``Diagnostic`` at the line and column of the construct, phrased as
@@ -461,8 +462,8 @@ public struct OpenAPIParser {
                 continue
             }
             guard let schema = schema(schemaNode, "parameter '\(name)'") else { continue }
-            if case .string(let constraints) = schema.kind, !constraints.excluded.isEmpty {
-                error(schemaNode, "parameter '\(name)': 'not' is supported in body schemas only")
+            if case .string(let constraints) = schema.kind, !constraints.excluded.isEmpty || constraints.pattern != nil {
+                error(schemaNode, "parameter '\(name)': 'not' and 'pattern' are supported in body schemas only")
             }
             switch schema.kind {
             case .string, .stringEnum, .integer, .number, .boolean:
@@ -594,7 +595,7 @@ public struct OpenAPIParser {
     private static let schemaKeys: Set<String> = [
         "type", "properties", "required", "additionalProperties", "items", "enum", "$ref", "oneOf", "discriminator",
         "description", "title", "format", "example", "examples", "default", "deprecated", "readOnly", "writeOnly",
-        "minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems", "const", "not",
+        "minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems", "const", "not", "pattern",
     ]
 
     private mutating func schema(_ node: YAMLNode, _ what: String) -> Schema? {
@@ -682,6 +683,12 @@ public struct OpenAPIParser {
             } else {
                 var constraints = StringConstraints(minLength: int(node["minLength"], "minLength"), maxLength: int(node["maxLength"], "maxLength"))
                 if let not = node["not"] { constraints.excluded = excludedValues(not) }
+                if let pattern = node["pattern"] {
+                    constraints.pattern = string(pattern, "pattern")
+                    if let regex = constraints.pattern, (try? NSRegularExpression(pattern: regex)) == nil {
+                        error(pattern, "'pattern' is not a regular expression this generator's runtime can read")
+                    }
+                }
                 kind = .string(constraints)
             }
         case "integer":
@@ -712,6 +719,9 @@ public struct OpenAPIParser {
         }
         if node["enum"] != nil, typeName != "string" {
             error(node["enum"]!, "'enum' is supported on strings only")
+        }
+        if let pattern = node["pattern"], !(typeName == "string" && node["enum"] == nil) {
+            error(pattern, "'pattern' applies to strings without 'enum' only")
         }
         if let not = node["not"], !(typeName == "string" && node["enum"] == nil) {
             error(not, "'not' is supported only as `not: {enum: [...]}` on a string without 'enum'")

@@ -214,6 +214,7 @@ struct TypesRenderer {
         case .string(let c):
             return (c.isEmpty ? [] : ["length: \(range(c.minLength, c.maxLength))"])
                 + (c.excluded.isEmpty ? [] : ["excluding: [" + c.excluded.map(SwiftName.literal).joined(separator: ", ") + "]"])
+                + (c.pattern.map { ["matching: \(SwiftName.literal($0))"] } ?? [])
         case .array(_, let c) where !c.isEmpty:
             return ["count: \(range(c.minItems, c.maxItems))"]
         case .integer(let c) where !c.isEmpty:

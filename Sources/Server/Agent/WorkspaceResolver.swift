@@ -5,7 +5,7 @@ import Foundation
 /// use, the name defaulting to the conversation id (PROTOCOLS.md §10).
 ///
 /// A name is relative and may be nested (`projects/site`); it is refused (``TurnPolicyError/invalidWorkspace(_:)``)
-/// when empty, absolute, longer than 255 bytes, holding a `..` component, a NUL or another control
+/// when empty, absolute, longer than 63 characters, holding a `..` component, a NUL or another control
 /// character, or when one of its existing components is a symbolic link that leads outside the
 /// principal's directory (or nowhere) or is not a directory. `.` and empty components are dropped,
 /// so `a/./b/` and `a/b` are the same workspace. Directories are created 0700, component by
@@ -20,7 +20,9 @@ public struct WorkspaceResolver: Sendable {
     }
 
     /// The longest name accepted, in UTF-8 bytes.
-    public static let maxNameBytes = 255
+    /// 63 characters are at most 252 bytes of UTF-8, inside every file system's 255-byte name
+    /// limit, and the same count `openapi.yaml`'s `maxLength` states.
+    public static let maxNameLength = 63
 
     /// The directory, under ``root``, of the principal whose ``Principal/owner`` is `owner`.
     ///
@@ -47,8 +49,8 @@ public struct WorkspaceResolver: Sendable {
     /// The components of a valid workspace name, or the reason it is refused.
     public static func components(ofName name: String) throws(TurnPolicyError) -> [String] {
         guard !name.isEmpty else { throw .invalidWorkspace("the name is empty") }
-        guard name.utf8.count <= maxNameBytes else {
-            throw .invalidWorkspace("the name is \(name.utf8.count) bytes long; the most is \(maxNameBytes)")
+        guard name.unicodeScalars.count <= maxNameLength else {
+            throw .invalidWorkspace("the name is \(name.unicodeScalars.count) characters long; the most is \(maxNameLength)")
         }
         guard !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
             throw .invalidWorkspace("the name contains a control character")
