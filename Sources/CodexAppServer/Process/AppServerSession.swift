@@ -97,6 +97,11 @@ public final class AppServerSession: Sendable {
         try write(Answer(id: id, result: result))
     }
 
+    /// Refuses the child's request `id` with a JSON-RPC error (a request the gateway does not serve).
+    public func refuse(_ id: JSONValue, message: String) throws {
+        try write(Refusal(id: id, error: .init(code: -32601, message: message)))
+    }
+
     /// Whether the child has exited.
     public var isClosed: Bool { state.withLock { $0.closed != nil } }
 
@@ -192,6 +197,15 @@ public final class AppServerSession: Sendable {
     private struct Answer<Result: Encodable>: Encodable {
         var id: JSONValue
         var result: Result
+    }
+
+    private struct Refusal: Encodable {
+        struct Failure: Encodable {
+            var code: Int
+            var message: String
+        }
+        var id: JSONValue
+        var error: Failure
     }
 
     private struct ResponseEnvelope<Result: Decodable>: Decodable {

@@ -8,7 +8,7 @@ import Synchronization
 ///
 /// A running turn ``open(threadID:session:)``s a route and reads its messages in order; messages
 /// for a thread without a route are dropped, except the child's requests (approvals), which are
-/// declined so the child never waits on nobody. When the child ends, every route of it finishes.
+/// refused so the child never waits on nobody. When the child ends, every route of it finishes.
 final class CodexThreadRouter: Sendable {
     private struct Route {
         var generation: Int
@@ -42,8 +42,8 @@ final class CodexThreadRouter: Sendable {
             if let route, route.generation == session.generation {
                 route.sink.yield(message)
             } else if let id = message.id {
-                logger.warning("codex app-server asked about a thread with no turn; declined", metadata: ["engine.method": .string(message.method)])
-                try? session.respond(to: id, result: ["decision": "decline"])
+                logger.warning("codex app-server asked about a thread with no turn; refused", metadata: ["engine.method": .string(message.method)])
+                try? session.refuse(id, message: "No turn of this thread is running in the gateway.")
             }
         }
         let ended: [Route] = routes.withLock { routes in

@@ -94,8 +94,8 @@ struct CodexTurnReader {
             return true
         default:
             if let id = message.id {
-                // A request this turn does not answer yet: declined, so the agent goes on.
-                try session.respond(to: id, result: ["decision": "decline"])
+                // A request the gateway does not serve (user input, MCP elicitation): refused, so the agent goes on.
+                try session.refuse(id, message: "codex-gateway does not answer \(message.method).")
             }
         }
         return false

@@ -232,7 +232,17 @@ public final class ConversationManager: Sendable {
                 }
                 record = existing
             } else {
-                let started = try await engine.startConversation(plan)
+                let started: EngineConversation?
+                do {
+                    started = try await engine.startConversation(plan)
+                } catch {
+                    // The engine could not start it (no Codex child, a workspace that leads out):
+                    // said as it is, not as a storage failure.
+                    let message = (error as? ConversationError)?.description ?? String(describing: error)
+                    emit(.threadStarted(conversationID: ""))
+                    emit(.turnFailed(message: message))
+                    return .failed(conversationID: "", reason: .model(message))
+                }
                 record = try await store.create(id: started?.id, model: plan.model, provider: providerID, owner: plan.owner, workspace: started?.workspace)
                 logger.info(
                     "codex.conversation_starts",
