@@ -87,6 +87,11 @@ public final class AppServerSession: Sendable {
         return value
     }
 
+    /// Sends `request` and waits up to `timeout` for its typed result.
+    public func send<Request: AppServer.ClientRequest>(_ request: Request, timeout: Duration) async throws -> Request.Response {
+        try await self.request(Request.method, params: request, as: Request.Response.self, timeout: timeout)
+    }
+
     /// Sends a notification (no answer expected).
     public func notify<Params: Encodable>(_ method: String, params: Params) throws {
         try write(Outgoing(id: nil, method: method, params: params))

@@ -117,16 +117,14 @@ public final class CodexAgentEngine: AgentEngine {
         // unless the request names one) is every turn's `cwd`.
         let home = try refused { () throws(TurnPolicyError) in try workspaces.principalDirectory(owner: owner) }
         let token = credentials.issue(for: plan.principal, generation: session.generation)
-        let started = try await session.request(
-            "thread/start",
-            params: ThreadStartParams(
+        let started = try await session.send(
+            AppServer.ThreadStartParams(
                 cwd: home,
                 approvalPolicy: Self.wire(policy.approval),
-                sandbox: policy.sandbox.rawValue,
+                sandbox: Self.wire(policy.sandbox),
                 model: plan.model,
                 config: threadConfig(token: token)
             ),
-            as: ThreadResult.self,
             timeout: settings.requestTimeout
         )
         let id = started.thread.id.lowercased()
@@ -152,17 +150,16 @@ public final class CodexAgentEngine: AgentEngine {
         credentials.turnStarted(threadID: id)
         defer { credentials.turnEnded(threadID: id) }
 
-        let started = try await session.request(
-            "turn/start",
-            params: TurnStartParams(
+        let started = try await session.send(
+            AppServer.TurnStartParams(
                 threadId: id,
-                input: [.init(text: turn.plan.prompt)],
+                input: [.text(turn.plan.prompt)],
                 cwd: workspace,
                 approvalPolicy: Self.wire(policy.approval),
                 sandboxPolicy: Self.sandboxPolicy(policy.sandbox),
-                model: turn.plan.model
+                model: turn.plan.model,
+                outputSchema: turn.plan.outputSchema
             ),
-            as: TurnResult.self,
             timeout: settings.requestTimeout
         )
         let turnID = started.turn.id
@@ -186,8 +183,8 @@ public final class CodexAgentEngine: AgentEngine {
         let logger = logger
         Task {
             do {
-                _ = try await session.request("turn/interrupt", params: TurnInterruptParams(threadId: threadID, turnId: turnID), as: JSONValue.self, timeout: timeout)
-                _ = try await session.request("thread/backgroundTerminals/clean", params: ThreadReference(threadId: threadID), as: JSONValue.self, timeout: timeout)
+                _ = try await session.send(AppServer.TurnInterruptParams(threadId: threadID, turnId: turnID), timeout: timeout)
+                _ = try await session.send(AppServer.ThreadBackgroundTerminalsCleanParams(threadId: threadID), timeout: timeout)
             } catch {
                 logger.warning("interrupting a Codex turn failed", metadata: ["conversation.id": .string(threadID), "error.message": .string(String(describing: error))])
             }
@@ -206,17 +203,17 @@ public final class CodexAgentEngine: AgentEngine {
         if loaded.contains(id, generation: session.generation) { return }
         let token = credentials.issue(for: plan.principal, generation: session.generation)
         credentials.bind(token, to: id)
-        _ = try await session.request(
-            "thread/resume",
-            params: ThreadResumeParams(
+        _ = try await session.send(
+            AppServer.ThreadResumeParams(
                 threadId: id,
-                cwd: workspace,
-                approvalPolicy: Self.wire(policy.approval),
-                sandbox: policy.sandbox.rawValue,
-                model: plan.model,
-                config: threadConfig(token: token)
+                overrides: AppServer.ThreadStartParams(
+                    cwd: workspace,
+                    approvalPolicy: Self.wire(policy.approval),
+                    sandbox: Self.wire(policy.sandbox),
+                    model: plan.model,
+                    config: threadConfig(token: token)
+                )
             ),
-            as: ThreadResult.self,
             timeout: settings.requestTimeout
         )
         loaded.add(id, generation: session.generation)
@@ -234,15 +231,27 @@ public final class CodexAgentEngine: AgentEngine {
 
     /// Codex 0.147 has no `on-failure` (it refuses the word): it asks when a command fails to run
     /// sandboxed either way, as `on-request` does.
-    static func wire(_ policy: ApprovalPolicy) -> String {
-        policy == .onFailure ? ApprovalPolicy.onRequest.rawValue : policy.rawValue
+    static func wire(_ policy: ApprovalPolicy) -> AppServer.AskForApproval {
+        switch policy {
+        case .never: .never
+        case .onRequest, .onFailure: .onRequest
+        case .untrusted: .untrusted
+        }
     }
 
-    static func sandboxPolicy(_ mode: SandboxMode) -> JSONValue {
+    static func wire(_ mode: SandboxMode) -> AppServer.SandboxMode {
         switch mode {
-        case .readOnly: .object(["type": .string("readOnly")])
-        case .dangerFullAccess: .object(["type": .string("dangerFullAccess")])
-        case .workspaceWrite: .object(["type": .string("workspaceWrite")])
+        case .readOnly: .readOnly
+        case .workspaceWrite: .workspaceWrite
+        case .dangerFullAccess: .dangerFullAccess
+        }
+    }
+
+    static func sandboxPolicy(_ mode: SandboxMode) -> AppServer.SandboxPolicy {
+        switch mode {
+        case .readOnly: .readOnly(networkAccess: false)
+        case .dangerFullAccess: .dangerFullAccess
+        case .workspaceWrite: .workspaceWrite(.init())
         }
     }
 }

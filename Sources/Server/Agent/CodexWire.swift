@@ -1,60 +1,7 @@
 import GatewayRuntime
 
-// The messages of `codex app-server` (protocol v2, codex-cli 0.147.0) the engine sends and reads.
-
-struct ThreadStartParams: Encodable {
-    var cwd: String
-    var approvalPolicy: String
-    var sandbox: String
-    var model: String
-    var config: [String: JSONValue]
-}
-
-struct ThreadResumeParams: Encodable {
-    var threadId: String
-    var cwd: String
-    var approvalPolicy: String
-    var sandbox: String
-    var model: String
-    var config: [String: JSONValue]
-}
-
-struct ThreadResult: Decodable {
-    struct Thread: Decodable { var id: String }
-    var thread: Thread
-}
-
-struct TurnStartParams: Encodable {
-    struct Input: Encodable {
-        var type = "text"
-        var text: String
-    }
-    var threadId: String
-    var input: [Input]
-    var cwd: String
-    var approvalPolicy: String
-    var sandboxPolicy: JSONValue
-    var model: String
-}
-
-struct TurnResult: Decodable {
-    struct Turn: Decodable {
-        struct Failure: Decodable { var message: String }
-        var id: String
-        var status: String
-        var error: Failure?
-    }
-    var turn: Turn
-}
-
-struct TurnInterruptParams: Encodable {
-    var threadId: String
-    var turnId: String
-}
-
-struct ThreadReference: Encodable {
-    var threadId: String
-}
+// The notification params of `codex app-server` (protocol v2, codex-cli 0.147.0) the turn reader
+// takes from each line; requests go out as CodexAppServer's typed `AppServer.*Params`.
 
 /// `item/started`, `item/completed`.
 struct ItemNotification: Decodable {
@@ -120,7 +67,13 @@ struct ErrorNotification: Decodable {
 }
 
 struct TurnCompletedNotification: Decodable {
-    var turn: TurnResult.Turn
+    struct Turn: Decodable {
+        struct Failure: Decodable { var message: String }
+        var id: String
+        var status: String
+        var error: Failure?
+    }
+    var turn: Turn
 }
 
 /// `item/commandExecution/requestApproval`, `item/fileChange/requestApproval`.
