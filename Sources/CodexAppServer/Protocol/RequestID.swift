@@ -1,3 +1,5 @@
+import GatewayRuntime
+
 extension AppServer {
     /// A JSON-RPC request id (the schema's `RequestId`): an integer or a string, in either direction.
     public enum RequestID: Hashable, Sendable, Codable, CustomStringConvertible, ExpressibleByIntegerLiteral,
@@ -7,6 +9,14 @@ extension AppServer {
         case string(String)
 
         public init(integerLiteral value: Int) { self = .integer(value) }
+
+        /// The id as it is written on the wire, for an answer.
+        public var jsonValue: JSONValue {
+            switch self {
+            case .integer(let value): .integer(value)
+            case .string(let value): .string(value)
+            }
+        }
         public init(stringLiteral value: String) { self = .string(value) }
 
         public init(from decoder: any Decoder) throws {

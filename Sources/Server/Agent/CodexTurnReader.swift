@@ -33,72 +33,80 @@ struct CodexTurnReader {
     /// Takes one message; true once the turn has ended. An approval the agent asks for is waited
     /// for here (the agent waits too).
     mutating func read(_ message: AppServerInbound, session: AppServerSession) async throws -> Bool {
-        switch message.method {
-        case "item/commandExecution/requestApproval", "item/fileChange/requestApproval":
-            guard let id = message.id else { return false }
-            let request = try message.params(as: ApprovalRequestParams.self)
-            let isCommand = message.method == "item/commandExecution/requestApproval"
-            let approval = PendingApproval(
-                id: approvals.makeID(),
-                conversationID: threadID,
-                owner: owner,
-                kind: isCommand ? .commandExecution : .fileChange,
-                command: request.command,
-                cwd: request.cwd,
-                changes: isCommand ? nil : request.itemId.flatMap { fileChanges[$0] },
-                reason: request.reason,
-                expiresAt: approvals.deadline()
-            )
-            emit(.approvalRequested(approval))
-            let decision = await approvals.ask(approval)
-            emit(.approvalResolved(id: approval.id, decision: decision))
-            try session.respond(to: id, result: ["decision": decision.wire])
-        case "item/started", "item/completed":
-            let notification = try message.params(as: ItemNotification.self)
-            guard notification.turnId == nil || notification.turnId == turnID else { return false }
-            show(notification.item, phase: message.method == "item/started" ? .started : .completed)
-        case "item/agentMessage/delta":
-            let delta = try message.params(as: DeltaNotification.self)
+        switch try JSONDecoder().decode(AppServer.Message.self, from: message.line) {
+        case .request(let id, let request):
+            try await answer(request, id: id.jsonValue, session: session)
+        case .notification(let notification):
+            return try read(notification)
+        case .response, .errorResponse:
+            break
+        }
+        return false
+    }
+
+    private mutating func read(_ notification: AppServer.ServerNotification) throws -> Bool {
+        switch notification {
+        case .itemStarted(let started) where started.turnId == turnID:
+            show(started.item, phase: .started)
+        case .itemCompleted(let completed) where completed.turnId == turnID:
+            show(completed.item, phase: .completed)
+        case .agentMessageDelta(let delta) where delta.turnId == turnID:
             var text = messageText[delta.itemId, default: ""]
             text += delta.delta
             messageText[delta.itemId] = text
             var updates = messageUpdates[delta.itemId] ?? ItemUpdateCoalescer()
             if updates.shouldSend(length: text.utf8.count) { emit(.itemUpdated(id: delta.itemId, text: text)) }
             messageUpdates[delta.itemId] = updates
-        case "turn/plan/updated":
-            let plan = try message.params(as: PlanNotification.self)
-            let items = plan.plan.map { AgentItem.TodoItem(text: $0.step, completed: $0.status == "completed") }
+        case .turnPlanUpdated(let plan) where plan.turnId == turnID:
+            let items = plan.plan.map { AgentItem.TodoItem(text: $0.step, completed: $0.status.rawValue == "completed") }
             emit(.item(planItemStarted ? .updated : .started, AgentItem(id: "plan_\(turnID)", kind: .todoList(items: items))))
             planItemStarted = true
-        case "thread/tokenUsage/updated":
-            let update = try message.params(as: TokenUsageNotification.self)
-            guard update.turnId == nil || update.turnId == turnID else { return false }
+        case .threadTokenUsageUpdated(let update) where update.turnId == turnID:
             usage.inputTokens += update.tokenUsage.last.inputTokens
             usage.cachedInputTokens += update.tokenUsage.last.cachedInputTokens
             usage.outputTokens += update.tokenUsage.last.outputTokens
-        case "error":
-            let error = try message.params(as: ErrorNotification.self)
+        case .error(let error) where error.turnId == turnID:
             if error.willRetry {
                 emit(.error(message: error.error.message))
             } else {
                 emit(.item(.completed, AgentItem(id: "error_\(turnID)", kind: .error(message: error.error.message))))
             }
-        case "turn/completed":
-            let completed = try message.params(as: TurnCompletedNotification.self)
-            guard completed.turn.id == turnID else { return false }
+        case .turnCompleted(let completed) where completed.turn.id == turnID:
             switch completed.turn.status {
-            case "completed": outcome = .success(())
-            case "interrupted": outcome = .failure(TurnCancelled())
+            case .completed: outcome = .success(())
+            case .interrupted: outcome = .failure(TurnCancelled())
             default: outcome = .failure(AgentTurnError(completed.turn.error?.message ?? "The agent's turn failed."))
             }
             return true
         default:
-            if let id = message.id {
-                // A request the gateway does not serve (user input, MCP elicitation): refused, so the agent goes on.
-                try session.refuse(id, message: "codex-gateway does not answer \(message.method).")
-            }
+            break
         }
         return false
+    }
+
+    /// Asks the turn's owner (the agent waits meanwhile) and answers the child; a request the
+    /// gateway does not serve (user input, MCP elicitation) is refused, so the agent goes on.
+    private mutating func answer(_ request: AppServer.ServerRequest, id: JSONValue, session: AppServerSession) async throws {
+        let approval: PendingApproval
+        switch request {
+        case .commandExecutionApproval(let params):
+            approval = PendingApproval(
+                id: approvals.makeID(), conversationID: threadID, owner: owner, kind: .commandExecution,
+                command: params.command, cwd: params.cwd, changes: nil, reason: params.reason, expiresAt: approvals.deadline()
+            )
+        case .fileChangeApproval(let params):
+            approval = PendingApproval(
+                id: approvals.makeID(), conversationID: threadID, owner: owner, kind: .fileChange,
+                command: nil, cwd: nil, changes: fileChanges[params.itemId], reason: params.reason, expiresAt: approvals.deadline()
+            )
+        case .unknown(let method, _):
+            try session.refuse(id, message: "codex-gateway does not answer \(method).")
+            return
+        }
+        emit(.approvalRequested(approval))
+        let decision = await approvals.ask(approval)
+        emit(.approvalResolved(id: approval.id, decision: decision))
+        try session.respond(to: id, result: ["decision": decision.wire])
     }
 
     /// The final message and usage, or why the turn did not complete.
@@ -110,40 +118,47 @@ struct CodexTurnReader {
         }
     }
 
-    private mutating func show(_ item: CodexItem, phase: ItemPhase) {
-        switch item.type {
-        case "agentMessage":
-            let text = item.text ?? messageText[item.id] ?? ""
+    private mutating func show(_ item: AppServer.ThreadItem, phase: ItemPhase) {
+        switch item {
+        case .agentMessage(let message):
+            let text = message.text.isEmpty ? messageText[message.id] ?? "" : message.text
             if phase == .started {
-                emit(.itemStarted(id: item.id, text: text))
+                emit(.itemStarted(id: message.id, text: text))
             } else {
-                emit(.itemCompleted(id: item.id, text: text))
+                emit(.itemCompleted(id: message.id, text: text))
                 lastMessage = text
             }
-        case "reasoning":
-            let text = (item.summary ?? []).joined(separator: "\n")
-            emit(.item(phase, AgentItem(id: item.id, kind: .reasoning(text: text))))
-        case "commandExecution":
-            emit(.item(phase, AgentItem(id: item.id, kind: .commandExecution(
-                command: item.command ?? "",
-                aggregatedOutput: item.aggregatedOutput ?? "",
-                exitCode: item.exitCode,
-                status: Self.status(item.status)
+        case .reasoning(let reasoning):
+            emit(.item(phase, AgentItem(id: reasoning.id, kind: .reasoning(text: reasoning.summary.joined(separator: "\n")))))
+        case .commandExecution(let command):
+            emit(.item(phase, AgentItem(id: command.id, kind: .commandExecution(
+                command: command.command,
+                aggregatedOutput: command.aggregatedOutput ?? "",
+                exitCode: command.exitCode,
+                status: Self.status(command.status)
             ))))
-        case "fileChange":
-            let changes = (item.changes ?? []).map { AgentItem.FileChange(path: $0.path, kind: $0.kind.type, diff: $0.diff) }
-            fileChanges[item.id] = changes
-            emit(.item(phase, AgentItem(id: item.id, kind: .fileChange(changes: changes, status: Self.status(item.status)))))
+        case .fileChange(let change):
+            let changes = change.changes.map { AgentItem.FileChange(path: $0.path, kind: Self.kind($0.kind), diff: $0.diff) }
+            fileChanges[change.id] = changes
+            emit(.item(phase, AgentItem(id: change.id, kind: .fileChange(changes: changes, status: Self.status(change.status)))))
         default:
             break
         }
     }
 
-    static func status(_ codex: String?) -> AgentItem.Status {
+    static func kind(_ kind: AppServer.ThreadItem.PatchChangeKind) -> String {
+        switch kind {
+        case .add: "add"
+        case .delete: "delete"
+        case .update, .other: "update"
+        }
+    }
+
+    static func status(_ codex: AppServer.ItemStatus) -> AgentItem.Status {
         switch codex {
-        case "completed": .completed
-        case "failed": .failed
-        case "declined": .declined
+        case .completed: .completed
+        case .failed: .failed
+        case .declined: .declined
         default: .inProgress
         }
     }
