@@ -98,7 +98,9 @@ public struct CodexCore: Sendable {
             providerID: codex.modelProvider,
             logPrompts: configuration.logUserPrompts,
             logger: logger,
-            turnLimiter: turnLimiter
+            turnLimiter: turnLimiter,
+            maxConcurrentTurns: configuration.agent.maxConcurrentTurns,
+            turnTimeout: configuration.agent.turnTimeout
         )
     }
 }

@@ -37,7 +37,7 @@ extension GatewayHandlers {
             case .busy: return .conflict(.json(envelope(context, 409, "conversation_busy", error.description)))
             case .modelNotConfigured: return .serviceUnavailable(.json(envelope(context, 503, "model_not_configured", error.description)))
             case .invalidPrompt(let message): return .badRequest(.json(envelope(context, 400, "invalid_request", message)))
-            case .tooManyTurns:
+            case .tooManyTurns, .gatewayBusy:
                 return .tooManyRequests(.json(envelope(context, 429, "too_many_turns", error.description)), headers: .init(retryAfter: 1))
             case .policy(let policy):
                 switch policy.status {

@@ -343,7 +343,7 @@ public struct JSONRPCDispatcher: Sendable {
             Failure(code: ErrorCode.modelNotConfigured, message: message, data: .object(["variable": .string(variable)]))
         case .invalidPrompt(let message):
             Failure(code: ErrorCode.invalidParams, message: "Invalid params: \(message)")
-        case .tooManyTurns(let limit):
+        case .tooManyTurns(let limit), .gatewayBusy(let limit):
             Failure(code: ErrorCode.tooManyTurns, message: error.description, data: .object(["limit": .integer(limit)]))
         case .policy(let policy):
             Failure(code: policy.jsonRPCCode, message: "Invalid params: \(policy.message)", data: .object(["code": .string(policy.code)]))

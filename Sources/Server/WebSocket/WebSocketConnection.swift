@@ -342,7 +342,7 @@ extension ConversationError {
         case .busy: "conversation_busy"
         case .modelNotConfigured: "model_not_configured"
         case .invalidPrompt: "invalid_request"
-        case .tooManyTurns: "too_many_turns"
+        case .tooManyTurns, .gatewayBusy: "too_many_turns"
         case .policy(let error): error.code
         }
     }

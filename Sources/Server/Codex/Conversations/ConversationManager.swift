@@ -27,6 +27,10 @@ public final class ConversationManager: Sendable {
     let logger: Logger
     /// Caps the turns a principal runs at once; nil: no cap.
     let turnLimiter: RateLimiter?
+    /// Caps the turns all principals run at once (`MAX_CONCURRENT_TURNS`); nil: no cap.
+    let maxConcurrentTurns: Int?
+    /// A turn still running after this is stopped and fails (`TURN_TIMEOUT_SECONDS`); nil: no limit.
+    let turnTimeout: Duration?
     /// How often a turn waiting for its principal's turn cap asks again.
     let turnSlotPollInterval: Duration = .milliseconds(250)
     private let running = Mutex<[String: CancellationSignal]>([:])
@@ -40,8 +44,12 @@ public final class ConversationManager: Sendable {
         providerID: String,
         logPrompts: Bool,
         logger: Logger,
-        turnLimiter: RateLimiter? = nil
+        turnLimiter: RateLimiter? = nil,
+        maxConcurrentTurns: Int? = nil,
+        turnTimeout: Duration? = nil
     ) {
+        self.maxConcurrentTurns = maxConcurrentTurns
+        self.turnTimeout = turnTimeout
         self.store = store
         self.engine = engine
         self.credentialsCheck = credentialsCheck
@@ -98,6 +106,9 @@ public final class ConversationManager: Sendable {
         } catch let ModelClientError.missingKey(error) {
             throw ConversationError.modelNotConfigured(variable: error.variable, message: error.description)
         }
+        if let maxConcurrentTurns, running.withLock({ $0.count }) >= maxConcurrentTurns {
+            throw ConversationError.gatewayBusy(limit: maxConcurrentTurns)
+        }
         var permit: TurnPermit?
         if let principal, let turnLimiter {
             guard let granted = turnLimiter.acquireTurn(for: principal) else {
@@ -131,7 +142,7 @@ public final class ConversationManager: Sendable {
         while true {
             do {
                 return try await prepareTurn(conversationID: conversationID, prompt: prompt, model: model, options: options, principal: principal)
-            } catch ConversationError.tooManyTurns {
+            } catch ConversationError.tooManyTurns, ConversationError.gatewayBusy {
                 try await Task.sleep(for: turnSlotPollInterval)
             }
         }
@@ -285,9 +296,22 @@ public final class ConversationManager: Sendable {
         let history = (try? await store.record(id))?.messages ?? [ConversationMessage(role: .user, content: plan.prompt, images: plan.images)]
         let text: String
         let usage: TokenUsage
+        // TURN_TIMEOUT_SECONDS: the turn is cancelled as from another request, and said to have run too long.
+        let timedOut = CancellationSignal()
+        let timer = turnTimeout.map { limit in
+            Task {
+                try await Task.sleep(for: limit)
+                timedOut.cancel()
+                signal.cancel()
+            }
+        }
+        defer { timer?.cancel() }
         do {
             let result = try await engine.runTurn(AgentTurn(conversationID: id, plan: plan, history: history, workspace: record.workspace, signal: signal), emit: emit)
             (text, usage) = (result.text, result.usage)
+        } catch is TurnCancelled where timedOut.isCancelled {
+            let seconds = turnTimeout.map { String(format: "%g", $0.milliseconds / 1000) } ?? "?"
+            return await abort(id, reason: .model("The turn ran longer than TURN_TIMEOUT_SECONDS (\(seconds) s) and was stopped."), emit: emit)
         } catch is TurnCancelled {
             return await abort(id, reason: .cancelled, emit: emit)
         } catch is CancellationError {

@@ -83,6 +83,8 @@ public enum ConversationError: Error, Sendable, Hashable, CustomStringConvertibl
     case invalidPrompt(String)
     /// The principal already runs as many turns as its `concurrent_turns` limit allows.
     case tooManyTurns(limit: Int)
+    /// The gateway already runs `MAX_CONCURRENT_TURNS` agent turns (all principals together).
+    case gatewayBusy(limit: Int)
     /// A workspace, sandbox or approval policy the request may not have.
     case policy(TurnPolicyError)
 
@@ -93,6 +95,7 @@ public enum ConversationError: Error, Sendable, Hashable, CustomStringConvertibl
         case .modelNotConfigured(_, let message): message
         case .invalidPrompt(let message): message
         case .tooManyTurns(let limit): "Too many turns running at once: this credential may run \(limit); wait for one to finish."
+        case .gatewayBusy(let limit): "The gateway runs as many agent turns as it may at once (MAX_CONCURRENT_TURNS = \(limit)); retry shortly."
         case .policy(let error): error.message
         }
     }
