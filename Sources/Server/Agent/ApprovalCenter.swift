@@ -19,6 +19,21 @@ public struct PendingApproval: Sendable, Hashable {
     public var reason: String?
     /// When it is declined if nobody answers.
     public var expiresAt: Date
+
+    public init(
+        id: String, conversationID: String, owner: String?, kind: Kind, command: String?, cwd: String?,
+        changes: [AgentItem.FileChange]?, reason: String?, expiresAt: Date
+    ) {
+        self.id = id
+        self.conversationID = conversationID
+        self.owner = owner
+        self.kind = kind
+        self.command = command
+        self.cwd = cwd
+        self.changes = changes
+        self.reason = reason
+        self.expiresAt = expiresAt
+    }
 }
 
 /// How an approval was answered.
