@@ -116,7 +116,9 @@ struct AppServerSupervisorTests {
         let home = try ScratchCodexHome()
         defer { home.cleanUp() }
         // Answers initialize, then exits on the next request.
-        let binary = try home.script(#"read line; echo '{"id":1,"result":{}}'; read line; read line; exit 3"#)
+        let binary = try home.script(
+            #"read line; echo '{"id":1,"result":{"userAgent":"fake/0","codexHome":"/h","platformFamily":"unix","platformOs":"linux"}}'; read line; read line; exit 3"#
+        )
         let supervisor = AppServerSupervisor(
             launch: AppServerLaunch(binary: binary, environment: home.environment, workingDirectory: home.path),
             logger: logger,

@@ -227,24 +227,13 @@ public final class AppServerSupervisor: Service, Sendable {
     }
 
     private func handshake(_ session: AppServerSession) async throws {
-        struct ClientInfo: Encodable {
-            var name: String
-            var version: String
-        }
-        struct Capabilities: Encodable {
-            /// `thread/backgroundTerminals/clean` (what ends an interrupted turn's commands) needs it.
-            var experimentalApi = true
-        }
-        struct InitializeParams: Encodable {
-            var clientInfo: ClientInfo
-            var capabilities = Capabilities()
-        }
-        _ = try await session.request(
-            "initialize",
-            params: InitializeParams(clientInfo: ClientInfo(name: launch.clientName, version: launch.clientVersion)),
-            as: JSONValue.self,
-            timeout: launch.startTimeout
+        // `experimentalApi`: `thread/backgroundTerminals/clean`, which ends an interrupted turn's
+        // commands, is refused without it.
+        let initialize = AppServer.InitializeParams(
+            clientInfo: AppServer.ClientInfo(name: launch.clientName, version: launch.clientVersion),
+            capabilities: AppServer.InitializeCapabilities(experimentalApi: true)
         )
+        _ = try await session.send(initialize, timeout: launch.startTimeout)
         try session.notify("initialized", params: JSONValue.object([:]))
     }
 
