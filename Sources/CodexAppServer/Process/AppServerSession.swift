@@ -4,26 +4,17 @@ import Logging
 import Synchronization
 
 /// A message the child sent on its own: a notification, or a request the gateway must answer
-/// (an approval). `line` is the whole JSON line, for decoding into the protocol's typed models.
-public struct AppServerInbound: Sendable {
-    public var method: String
-    /// The request's id when the child expects an answer (``AppServerSession/respond(to:result:)``).
-    public var id: JSONValue?
-    public var line: Data
+/// (an approval) with ``AppServerSession/respond(to:result:)`` or ``AppServerSession/refuse(_:message:)``.
+public enum AppServerInbound: Sendable {
+    case notification(AppServer.ServerNotification)
+    case request(id: AppServer.RequestID, AppServer.ServerRequest)
 
-    public init(method: String, id: JSONValue?, line: Data) {
-        self.method = method
-        self.id = id
-        self.line = line
-    }
-
-    /// `params` decoded as `T`.
-    public func params<T: Decodable>(as type: T.Type) throws -> T {
-        try JSONDecoder().decode(ParamsEnvelope<T>.self, from: line).params
-    }
-
-    private struct ParamsEnvelope<T: Decodable>: Decodable {
-        var params: T
+    /// The thread it is about.
+    public var threadID: String? {
+        switch self {
+        case .notification(let notification): notification.threadID
+        case .request(_, let request): request.threadID
+        }
     }
 }
 
@@ -155,20 +146,27 @@ public final class AppServerSession: Sendable {
         return line
     }
 
-    /// Routes one line the child wrote.
+    /// Routes one line the child wrote, decoded once: notifications and the child's requests to
+    /// ``inbound``, answers to the request that waits for them (which decodes its typed result).
     func receive(_ text: String) {
         let line = Data(text.utf8)
-        guard let head = try? JSONDecoder().decode(Head.self, from: line) else {
+        let answered: AppServer.RequestID?
+        switch try? JSONDecoder().decode(AppServer.Message.self, from: line) {
+        case .notification(let notification)?:
+            inboundSink.yield(.notification(notification))
+            return
+        case .request(let id, let request)?:
+            inboundSink.yield(.request(id: id, request))
+            return
+        case .response(let id, _)?:
+            answered = id
+        case .errorResponse(let id, _)?:
+            answered = id
+        case nil:
             logger.warning("codex app-server wrote a line that is not JSON-RPC", metadata: ["engine.line": .string(String(text.prefix(200)))])
             return
         }
-        if let method = head.method {
-            inboundSink.yield(AppServerInbound(method: method, id: head.id, line: line))
-            return
-        }
-        guard case .integer(let id)? = head.id,
-            let pending = state.withLock({ $0.pending.removeValue(forKey: id) })
-        else {
+        guard case .integer(let id)? = answered, let pending = state.withLock({ $0.pending.removeValue(forKey: id) }) else {
             logger.warning("codex app-server answered a request nobody waits for", metadata: ["engine.line": .string(String(text.prefix(200)))])
             return
         }
@@ -186,11 +184,6 @@ public final class AppServerSession: Sendable {
         for entry in pending { entry.continuation.resume(throwing: AppServerError.exited(reason)) }
         inboundSink.finish()
         outboxSink.finish()
-    }
-
-    private struct Head: Decodable {
-        var id: JSONValue?
-        var method: String?
     }
 
     private struct Outgoing<Params: Encodable>: Encodable {

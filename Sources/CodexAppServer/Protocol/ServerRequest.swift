@@ -15,6 +15,15 @@ extension AppServer {
         /// The methods that have a case of their own.
         public static let knownMethods: Set<String> = ["item/commandExecution/requestApproval", "item/fileChange/requestApproval"]
 
+        /// The thread the request is about.
+        public var threadID: String? {
+            switch self {
+            case .commandExecutionApproval(let params): params.threadId
+            case .fileChangeApproval(let params): params.threadId
+            case .unknown(_, let params): params["threadId"]?.stringValue
+            }
+        }
+
         public var method: String {
             switch self {
             case .commandExecutionApproval: "item/commandExecution/requestApproval"

@@ -1,6 +1,4 @@
 import CodexAppServer
-import Foundation
-import GatewayRuntime
 import Logging
 import Synchronization
 
@@ -37,13 +35,13 @@ final class CodexThreadRouter: Sendable {
     /// Reads `session`'s messages until its child ends (``AppServerSupervisor``'s `onSession`).
     func serve(_ session: AppServerSession) async {
         for await message in session.inbound {
-            guard let thread = try? message.params(as: ThreadReference.self).threadId.lowercased() else { continue }
+            guard let thread = message.threadID?.lowercased() else { continue }
             let route = routes.withLock { $0[thread] }
             if let route, route.generation == session.generation {
                 route.sink.yield(message)
-            } else if let id = message.id {
-                logger.warning("codex app-server asked about a thread with no turn; refused", metadata: ["engine.method": .string(message.method)])
-                try? session.refuse(id, message: "No turn of this thread is running in the gateway.")
+            } else if case .request(let id, let request) = message {
+                logger.warning("codex app-server asked about a thread with no turn; refused", metadata: ["engine.method": .string(request.method)])
+                try? session.refuse(id.jsonValue, message: "No turn of this thread is running in the gateway.")
             }
         }
         let ended: [Route] = routes.withLock { routes in
@@ -52,9 +50,5 @@ final class CodexThreadRouter: Sendable {
             return Array(gone.values)
         }
         for route in ended { route.sink.finish() }
-    }
-
-    private struct ThreadReference: Decodable {
-        var threadId: String
     }
 }

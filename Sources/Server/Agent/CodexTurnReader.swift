@@ -33,15 +33,13 @@ struct CodexTurnReader {
     /// Takes one message; true once the turn has ended. An approval the agent asks for is waited
     /// for here (the agent waits too).
     mutating func read(_ message: AppServerInbound, session: AppServerSession) async throws -> Bool {
-        switch try JSONDecoder().decode(AppServer.Message.self, from: message.line) {
+        switch message {
         case .request(let id, let request):
             try await answer(request, id: id.jsonValue, session: session)
+            return false
         case .notification(let notification):
             return try read(notification)
-        case .response, .errorResponse:
-            break
         }
-        return false
     }
 
     private mutating func read(_ notification: AppServer.ServerNotification) throws -> Bool {
