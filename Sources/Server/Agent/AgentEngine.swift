@@ -58,19 +58,27 @@ public struct AgentTurnError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// What a request may ask of an agent turn beyond its prompt (PROTOCOLS §10), as sent.
+/// What a request may ask of an agent turn beyond its prompt (PROTOCOLS §10). The workspace name
+/// is checked by the engine; the sandbox against `GATEWAY_MAX_SANDBOX`.
 public struct TurnOptions: Sendable, Hashable {
     /// A workspace name relative to the principal's workspaces (new conversations only).
     public var workspace: String?
-    /// `read-only`, `workspace-write` or `danger-full-access`.
-    public var sandbox: String?
-    /// `never`, `on-request`, `on-failure` or `untrusted`.
-    public var approvalPolicy: String?
+    public var sandbox: SandboxMode?
+    public var approvalPolicy: ApprovalPolicy?
 
-    public init(workspace: String? = nil, sandbox: String? = nil, approvalPolicy: String? = nil) {
+    public init(workspace: String? = nil, sandbox: SandboxMode? = nil, approvalPolicy: ApprovalPolicy? = nil) {
         self.workspace = workspace
         self.sandbox = sandbox
         self.approvalPolicy = approvalPolicy
+    }
+
+    /// From a request's generated enums, which carry the same wire strings.
+    init(workspace: String?, sandbox: (some RawRepresentable<String>)?, approvalPolicy: (some RawRepresentable<String>)?) {
+        self.init(
+            workspace: workspace,
+            sandbox: sandbox.flatMap { SandboxMode(rawValue: $0.rawValue) },
+            approvalPolicy: approvalPolicy.flatMap { ApprovalPolicy(rawValue: $0.rawValue) }
+        )
     }
 }
 

@@ -78,8 +78,6 @@ public final class ApprovalCenter: Sendable {
     private let state = Mutex(State())
     /// How long an unanswered approval waits before it is declined.
     public let timeout: Duration
-    /// Told of every answer (the WebSocket sockets of the owner).
-    private let observers = Mutex<[UUID: @Sendable (PendingApproval, ApprovalDecision) -> Void]>([:])
 
     public init(timeout: Duration = .seconds(600)) {
         self.timeout = timeout
@@ -144,17 +142,6 @@ public final class ApprovalCenter: Sendable {
         }
     }
 
-    /// Calls `observer` with every approval answered from now on, until the returned token is passed to ``removeObserver(_:)``.
-    public func addObserver(_ observer: @escaping @Sendable (PendingApproval, ApprovalDecision) -> Void) -> UUID {
-        let id = UUID()
-        observers.withLock { $0[id] = observer }
-        return id
-    }
-
-    public func removeObserver(_ id: UUID) {
-        observers.withLock { _ = $0.removeValue(forKey: id) }
-    }
-
     /// Ends the wait on `id` with `decision`; false when it was no longer waiting.
     @discardableResult
     private func resolve(_ id: String, with decision: ApprovalDecision) -> Bool {
@@ -167,7 +154,6 @@ public final class ApprovalCenter: Sendable {
         }
         guard let waiting else { return false }
         waiting.continuation.resume(returning: decision)
-        for observer in observers.withLock({ Array($0.values) }) { observer(waiting.approval, decision) }
         return true
     }
 }

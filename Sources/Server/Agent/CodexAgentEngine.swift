@@ -89,10 +89,9 @@ public final class CodexAgentEngine: AgentEngine {
     /// The sandbox and approval policy a turn runs with: what it asked (checked), else the defaults.
     private func policy(_ options: TurnOptions) throws -> TurnPolicy {
         let sandbox = try refused { () throws(TurnPolicyError) in
-            try AgentPolicy.checkSandbox(AgentPolicy.sandbox(options.sandbox), default: settings.defaultSandbox, cap: settings.maxSandbox)
+            try AgentPolicy.checkSandbox(options.sandbox, default: settings.defaultSandbox, cap: settings.maxSandbox)
         }
-        let approval = try refused { () throws(TurnPolicyError) in try AgentPolicy.approvalPolicy(options.approvalPolicy) }
-        return TurnPolicy(sandbox: sandbox, approval: approval ?? settings.defaultApprovalPolicy)
+        return TurnPolicy(sandbox: sandbox, approval: options.approvalPolicy ?? settings.defaultApprovalPolicy)
     }
 
     private struct TurnPolicy {

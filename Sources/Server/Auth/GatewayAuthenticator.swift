@@ -33,7 +33,7 @@ public struct GatewayAuthenticator: SecurityHandler {
     }
 
     public func authenticate(_ request: Request, context: inout GatewayRequestContext, alternatives: [[SecurityRequirement]]) async throws {
-        if let token = Self.bearerToken(request.headers), EngineCredentials.isEngineToken(token) {
+        if let token = request.headers[.authorization].flatMap(Self.bearerToken), EngineCredentials.isEngineToken(token) {
             // The engine's model calls: the turn that makes them already counted against the
             // principal's limits, so they are not admitted again.
             let principal = try enginePrincipal(token, path: request.uri.path, remote: context.channel.remoteAddress)
@@ -64,9 +64,8 @@ public struct GatewayAuthenticator: SecurityHandler {
         return principal
     }
 
-    /// The token of an `Authorization: Bearer` header, if there is one.
-    static func bearerToken(_ headers: HTTPFields) -> String? {
-        guard let authorization = headers[.authorization] else { return nil }
+    /// The token of an `Authorization: Bearer <token>` header value; nil for another scheme.
+    static func bearerToken(_ authorization: String) -> String? {
         let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
         return parts[1].trimmingCharacters(in: .whitespaces)
@@ -131,15 +130,14 @@ public struct GatewayAuthenticator: SecurityHandler {
     }
 
     private func bearerPrincipal(_ authorization: String) async throws -> Principal {
-        let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+        guard let token = Self.bearerToken(authorization) else {
             throw Self.unauthorized(
                 code: "invalid_authorization",
                 message: "The Authorization header must be 'Bearer <token>'.",
                 challenge: "error=\"invalid_request\", error_description=\"expected the Bearer scheme\""
             )
         }
-        return try await principal(forBearerToken: parts[1].trimmingCharacters(in: .whitespaces))
+        return try await principal(forBearerToken: token)
     }
 
     /// The principal a bearer token (an API key or an access token) authenticates as; throws the

@@ -28,7 +28,7 @@ extension GatewayHandlers {
                 model: request.model,
                 images: request.images ?? [],
                 outputSchema: request.outputSchema.map(JSONValue.object),
-                options: TurnOptions(workspace: request.workspace, sandbox: request.sandbox?.rawValue, approvalPolicy: request.approvalPolicy?.rawValue),
+                options: TurnOptions(workspace: request.workspace, sandbox: request.sandbox, approvalPolicy: request.approvalPolicy),
                 principal: context.principal
             )
         } catch let error as ConversationError {

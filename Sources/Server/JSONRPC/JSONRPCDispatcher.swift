@@ -241,7 +241,7 @@ public struct JSONRPCDispatcher: Sendable {
                 conversationID: params.conversationID ?? params.sessionID,
                 prompt: params.prompt,
                 model: params.model,
-                options: TurnOptions(workspace: params.workspace, sandbox: params.sandbox?.rawValue, approvalPolicy: params.approvalPolicy?.rawValue),
+                options: TurnOptions(workspace: params.workspace, sandbox: params.sandbox, approvalPolicy: params.approvalPolicy),
                 principal: owner
             )
         } catch let error as ConversationError {

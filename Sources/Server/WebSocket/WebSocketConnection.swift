@@ -120,7 +120,7 @@ struct WebSocketConnection: Sendable {
                 conversationID: exec.conversationID,
                 prompt: exec.prompt,
                 model: exec.model,
-                options: TurnOptions(workspace: exec.workspace, sandbox: exec.sandbox?.rawValue, approvalPolicy: exec.approvalPolicy?.rawValue),
+                options: TurnOptions(workspace: exec.workspace, sandbox: exec.sandbox, approvalPolicy: exec.approvalPolicy),
                 principal: principal
             )
         } catch let error as GatewayError where error.code == "rate_limited" {

@@ -70,10 +70,10 @@ public final class ConversationManager: Sendable {
         public var outputSchema: JSONValue?
         /// Workspace, sandbox and approval policy, as the request asked (checked by the engine).
         public var options = TurnOptions()
-        /// Who a new conversation will belong to.
-        public internal(set) var owner: String?
         /// Who asks for the turn (the gateway itself when nil); the engine's model calls act for it.
         public internal(set) var principal: Principal?
+        /// Who a new conversation will belong to.
+        public var owner: String? { principal?.owner }
         /// Counts the turn against its principal's concurrent-turn cap until it ends.
         var permit: TurnPermit?
     }
@@ -123,7 +123,6 @@ public final class ConversationManager: Sendable {
             images: images,
             outputSchema: outputSchema,
             options: options,
-            owner: principal?.owner,
             principal: principal,
             permit: permit
         )
