@@ -45,4 +45,22 @@ struct ApprovalCenterTests {
         waiting.cancel()
         #expect(await waiting.value == .cancel)
     }
+
+    @Test func itsOwnersSubscribersHearItAskedAndAnsweredAndNobodyElseDoes() async throws {
+        let center = ApprovalCenter()
+        var alice = center.notices(owner: "alice").makeAsyncIterator()
+        var bob = center.notices(owner: "bob").makeAsyncIterator()
+        let asked = Self.approval(center, owner: "alice")
+        async let decision = center.ask(asked)
+        #expect(await alice.next() == .requested(asked))
+        try center.answer(asked.id, decision: .accept, owner: "alice")
+        #expect(await decision == .accept)
+        #expect(await alice.next() == .resolved(asked, .accept))
+        // Bob's stream got nothing: the next thing it hears is his own approval.
+        let his = Self.approval(center, owner: "bob")
+        let waiting = Task { await center.ask(his) }
+        #expect(await bob.next() == .requested(his))
+        waiting.cancel()
+        #expect(await bob.next() == .resolved(his, .cancel))
+    }
 }

@@ -54,8 +54,21 @@ public enum ApprovalDecision: String, Sendable, Hashable, CaseIterable {
     }
 }
 
+/// What happened to an approval, for those who watch its conversation from elsewhere.
+public enum ApprovalNotice: Sendable, Hashable {
+    case requested(PendingApproval)
+    case resolved(PendingApproval, ApprovalDecision)
+
+    public var approval: PendingApproval {
+        switch self {
+        case .requested(let approval), .resolved(let approval, _): approval
+        }
+    }
+}
+
 /// Every pending approval of the gateway, answered from wherever its owner is (exec, REST,
-/// JSON-RPC, WebSocket): the first answer wins; one not answered in time is declined.
+/// JSON-RPC, WebSocket): the first answer wins; one not answered in time is declined. Every
+/// approval asked and answered is also told to its owner's ``notices(owner:)`` subscribers.
 public final class ApprovalCenter: Sendable {
     public enum AnswerError: Error, Sendable, Equatable {
         /// No such approval, or someone else's.
@@ -73,7 +86,11 @@ public final class ApprovalCenter: Sendable {
         var waiting: [String: Waiting] = [:]
         /// Recent answers by id, so a second answer is told it came too late (409), not "unknown" (404).
         var answered: [String: (owner: String?, decision: ApprovalDecision, at: Date)] = [:]
+        var subscribers: [UUID: (owner: String?, continuation: AsyncStream<ApprovalNotice>.Continuation)] = [:]
     }
+
+    /// How many notices a subscriber that does not keep up may have waiting; older ones are dropped.
+    static let noticeBuffer = 64
 
     private let state = Mutex(State())
     /// How long an unanswered approval waits before it is declined.
@@ -105,6 +122,7 @@ public final class ApprovalCenter: Sendable {
                 let cancelled = state.withLock { state -> Bool in
                     if Task.isCancelled { return true }
                     state.waiting[approval.id] = Waiting(approval: approval, continuation: continuation)
+                    Self.publish(.requested(approval), in: state)
                     return false
                 }
                 if cancelled { continuation.resume(returning: .cancel) }
@@ -142,6 +160,25 @@ public final class ApprovalCenter: Sendable {
         }
     }
 
+    /// What happens to `owner`'s approvals from now on, until the stream is dropped or the
+    /// consuming task ends. A consumer that falls behind loses the oldest notices, never blocks an
+    /// approval.
+    public func notices(owner: String?) -> AsyncStream<ApprovalNotice> {
+        let (stream, continuation) = AsyncStream.makeStream(of: ApprovalNotice.self, bufferingPolicy: .bufferingNewest(Self.noticeBuffer))
+        let key = UUID()
+        state.withLock { $0.subscribers[key] = (owner, continuation) }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.state.withLock { $0.subscribers.removeValue(forKey: key) }
+        }
+        return stream
+    }
+
+    private static func publish(_ notice: ApprovalNotice, in state: State) {
+        for subscriber in state.subscribers.values where subscriber.owner == notice.approval.owner {
+            subscriber.continuation.yield(notice)
+        }
+    }
+
     /// Ends the wait on `id` with `decision`; false when it was no longer waiting.
     @discardableResult
     private func resolve(_ id: String, with decision: ApprovalDecision) -> Bool {
@@ -150,6 +187,7 @@ public final class ApprovalCenter: Sendable {
             guard let waiting = state.waiting.removeValue(forKey: id) else { return nil }
             state.answered = state.answered.filter { now.timeIntervalSince($0.value.at) < 3600 }
             state.answered[id] = (waiting.approval.owner, decision, now)
+            Self.publish(.resolved(waiting.approval, decision), in: state)
             return waiting
         }
         guard let waiting else { return false }

@@ -66,22 +66,30 @@ extension GatewayHandlers {
         var conversationID: String?
         var callbackURL: String?
         if event.event == "prompt" {
-            guard case .string(let prompt)? = event.data?["prompt"], !prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            let data: WebhookPromptData
+            do {
+                data = try WebhookPromptData(.object(event.data ?? [:]))
+            } catch let error as DecodingError {
+                return .badRequest(.json(envelope(context, 400, "invalid_request", "Invalid body: " + RequestBodyDecoding.describe(error, root: "data"))))
+            }
+            guard !data.prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
                 return .badRequest(.json(envelope(context, 400, "invalid_request", "A prompt event needs data.prompt, a non-empty string.")))
             }
-            switch event.data?["conversation_id"] {
-            case nil, .null?: break
-            case .string(let id)?: conversationID = id
-            default: return .badRequest(.json(envelope(context, 400, "invalid_request", "data.conversation_id must be a string.")))
-            }
-            switch event.data?["callback_url"] {
-            case nil, .null?: break
-            case .string(let url)?:
+            conversationID = data.conversationID
+            if let url = data.callbackURL {
                 if let refusal = webhooks.outbound.check(url) {
                     return .badRequest(.json(envelope(context, 400, "invalid_callback_url", "data.callback_url \(refusal).")))
                 }
                 callbackURL = url
-            default: return .badRequest(.json(envelope(context, 400, "invalid_request", "data.callback_url must be a string.")))
+            }
+            // Refused now, with the error /exec would give, rather than failing in the background.
+            do {
+                try conversations.check(data.turnOptions, isNewConversation: conversationID == nil)
+            } catch ConversationError.policy(let policy) {
+                switch policy.status {
+                case .forbidden: return .forbidden(.json(envelope(context, 403, policy.code, policy.message)))
+                default: return .badRequest(.json(envelope(context, 400, policy.code, policy.message)))
+                }
             }
             // Another owner's conversation is answered as one that does not exist.
             if let conversationID, !(try await conversations.isVisible(conversationID, to: context.principal)) {
@@ -138,5 +146,16 @@ extension GatewayHandlers {
             return .notFound(.json(envelope(context, 404, "not_found", "No webhook delivery with id '\(input.path.id)'.")))
         }
         return .ok(.json(WebhookService.view(of: record)))
+    }
+}
+
+extension WebhookPromptData {
+    /// Decodes a prompt event's `data` with the schema's rules.
+    init(_ data: JSONValue) throws {
+        self = try JSONDecoder().decode(Self.self, from: JSONEncoder().encode(data))
+    }
+
+    var turnOptions: TurnOptions {
+        TurnOptions(workspace: workspace, sandbox: sandbox, approvalPolicy: approvalPolicy)
     }
 }

@@ -48,8 +48,12 @@ struct WebSocketConnection: Sendable {
         let opened = ContinuousClock.now
         let sender = Sender()
         let activity = ActivityClock()
+        let interest = ConversationInterest()
+        // Subscribed before the first frame is read, so no approval of a watched conversation is missed.
+        let notices = approvals.notices(owner: principal.owner)
         let readError = await withDiscardingTaskGroup(returning: (any Error)?.self) { group in
             group.addTask { await Self.write(sender, to: outbound, activity: activity, logger: logger) }
+            group.addTask { await Self.relay(notices, of: interest, to: sender) }
             group.addTask { await closeWhenIdle(activity, outbound: outbound, channel: context.channel) }
             group.addTask { await closeWhenCredentialLapses(sender: sender, outbound: outbound, channel: context.channel) }
             var failure: (any Error)?
@@ -59,7 +63,7 @@ struct WebSocketConnection: Sendable {
                     settings.activity?.record()
                     switch message {
                     case .text(let text):
-                        await receive(text, sender: sender, activity: activity, group: &group)
+                        await receive(text, sender: sender, activity: activity, interest: interest, group: &group)
                     case .binary:
                         await sender.post(
                             .error(
@@ -78,7 +82,7 @@ struct WebSocketConnection: Sendable {
         if let readError { throw readError }
     }
 
-    private func receive(_ text: String, sender: Sender, activity: ActivityClock, group: inout DiscardingTaskGroup) async {
+    private func receive(_ text: String, sender: Sender, activity: ActivityClock, interest: ConversationInterest, group: inout DiscardingTaskGroup) async {
         let message: WSClientMessage
         do {
             message = try JSONDecoder().decode(WSClientMessage.self, from: Data(text.utf8))
@@ -94,10 +98,12 @@ struct WebSocketConnection: Sendable {
             activity.turnStarted()
             group.addTask {
                 defer { activity.turnEnded() }
-                await runTurn(exec, sender: sender)
+                await runTurn(exec, sender: sender, interest: interest)
             }
         case .interrupt(let interrupt):
             await self.interrupt(interrupt.conversationID, sender: sender)
+        case .watch(let watch):
+            await self.watch(watch.conversationID, sender: sender, interest: interest)
         case .approval(let answer):
             do {
                 try approvals.answer(answer.approvalID, decision: ApprovalDecision(rawValue: answer.decision.rawValue) ?? .decline, owner: principal.owner)
@@ -112,7 +118,7 @@ struct WebSocketConnection: Sendable {
     }
 
     /// Checks the turn (answering `error` if it cannot start), acknowledges it, then streams its events.
-    private func runTurn(_ exec: WSExecMessage, sender: Sender) async {
+    private func runTurn(_ exec: WSExecMessage, sender: Sender, interest: ConversationInterest) async {
         let plan: ConversationManager.TurnPlan
         do {
             _ = try authenticator.admit(principal)
@@ -134,9 +140,18 @@ struct WebSocketConnection: Sendable {
             await sender.post(.error(WSErrorMessage(type: .error, message: "Internal server error.", code: "internal_error", id: exec.id)))
             return
         }
+        // This turn's approvals reach this socket with its events, in order; the socket's other
+        // watched conversations' through `relay`.
+        var running = plan.conversationID
+        if let running { interest.started(running) }
+        defer { if let running { interest.ended(running) } }
         do {
             try await sender.send(.ack(WSAckMessage(type: .ack, message: "accepted", conversationID: plan.conversationID, id: exec.id)))
             try await conversations.streamTurn(plan) { event in
+                if case .threadStarted(let id) = event, running == nil {
+                    running = id
+                    interest.started(id)
+                }
                 if case .approvalRequested(let approval) = event {
                     try await sender.send(.approvalRequest(WSApprovalRequestMessage(type: .approvalRequest, approval: Approval(approval), id: exec.id)))
                 } else {
@@ -146,6 +161,43 @@ struct WebSocketConnection: Sendable {
         } catch {
             // The connection is closing: streamTurn has cancelled the turn and its upstream request.
             logger.debug("turn stopped because the WebSocket closed", metadata: ["error": .string("\(error)")])
+        }
+    }
+
+    /// Adds `conversationID` to what this socket watches and sends its pending approvals.
+    private func watch(_ conversationID: String, sender: Sender, interest: ConversationInterest) async {
+        do {
+            guard try await conversations.isVisible(conversationID, to: principal) else {
+                throw ConversationError.notFound(conversationID)
+            }
+        } catch let error as ConversationError {
+            await sender.post(.error(WSErrorMessage(type: .error, message: error.description, code: error.code)))
+            return
+        } catch {
+            logger.error("a conversation could not be watched", metadata: ["error": .string("\(error)")])
+            await sender.post(.error(WSErrorMessage(type: .error, message: "Internal server error.", code: "internal_error")))
+            return
+        }
+        let id = conversationID.lowercased()
+        interest.watch(id)
+        await sender.post(.ack(WSAckMessage(type: .ack, message: "watching", conversationID: id)))
+        for approval in approvals.pending(owner: principal.owner, conversationID: id) where !interest.isRunningHere(id) {
+            await sender.post(.approvalRequest(WSApprovalRequestMessage(type: .approvalRequest, approval: Approval(approval))))
+        }
+    }
+
+    /// Sends the approvals of the conversations this socket watches but does not run right now
+    /// (a turn run here sends its own, in order with its events), asked and answered anywhere.
+    private static func relay(_ notices: AsyncStream<ApprovalNotice>, of interest: ConversationInterest, to sender: Sender) async {
+        for await notice in notices {
+            let id = notice.approval.conversationID
+            guard interest.isWatched(id), !interest.isRunningHere(id) else { continue }
+            switch notice {
+            case .requested(let approval):
+                await sender.post(.approvalRequest(WSApprovalRequestMessage(type: .approvalRequest, approval: Approval(approval))))
+            case .resolved(let approval, let decision):
+                await sender.post(.event(WSEventMessage(type: .event, event: ExecEvent(.approvalResolved(id: approval.id, decision: decision)))))
+            }
         }
     }
 
@@ -276,6 +328,43 @@ private final class Sender: Sendable {
     func close() {
         closed.store(true, ordering: .releasing)
         messages.finish()
+    }
+}
+
+/// The conversations a socket follows: those it runs a turn on now, and those it ran or was
+/// asked to `watch`.
+private final class ConversationInterest: Sendable {
+    private struct State {
+        var watched: Set<String> = []
+        var running: [String: Int] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    func watch(_ id: String) {
+        state.withLock { _ = $0.watched.insert(id.lowercased()) }
+    }
+
+    func started(_ id: String) {
+        state.withLock {
+            $0.watched.insert(id.lowercased())
+            $0.running[id.lowercased(), default: 0] += 1
+        }
+    }
+
+    func ended(_ id: String) {
+        state.withLock { state in
+            let id = id.lowercased()
+            state.running[id] = (state.running[id] ?? 1) > 1 ? state.running[id]! - 1 : nil
+        }
+    }
+
+    func isWatched(_ id: String) -> Bool {
+        state.withLock { $0.watched.contains(id.lowercased()) }
+    }
+
+    func isRunningHere(_ id: String) -> Bool {
+        state.withLock { $0.running[id.lowercased()] != nil }
     }
 }
 

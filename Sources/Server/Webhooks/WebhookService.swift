@@ -102,20 +102,30 @@ public final class WebhookService: Service {
         guard let delivery = try? await store.claim(id) else { return }
         var logger = self.logger
         logger[metadataKey: "webhook.id"] = .string(id)
-        let data = (try? JSONDecoder().decode(JSONValue.self, from: Data(delivery.payload.utf8)))?["data"]
-        guard let prompt = data?["prompt"]?.stringValue else {
-            try? await store.fail(id, conversationID: nil, error: "data.prompt is missing")
+        let payload = try? JSONDecoder().decode(JSONValue.self, from: Data(delivery.payload.utf8))
+        guard let data = try? WebhookPromptData(payload?["data"] ?? .null) else {
+            try? await store.fail(id, conversationID: nil, error: "data is not a valid prompt event")
             callbacksWakeup.signal()
             return
         }
         do {
             let plan = try await conversations.prepareTurnWhenAllowed(
-                conversationID: delivery.conversationID ?? data?["conversation_id"]?.stringValue,
-                prompt: prompt,
-                model: data?["model"]?.stringValue,
+                conversationID: delivery.conversationID ?? data.conversationID,
+                prompt: data.prompt,
+                model: data.model,
+                options: data.turnOptions,
                 principal: delivery.sender
             )
-            let outcome = try await conversations.streamTurn(plan) { _ in }
+            // Each approval the turn asks is POSTed to the callback URL while the turn waits for it.
+            let outcome = try await withThrowingDiscardingTaskGroup(returning: TurnOutcome.self) { group in
+                let outcome = try await conversations.streamTurn(plan) { event in
+                    if case .approvalRequested(let approval) = event, let url = delivery.callbackURL {
+                        group.addTask { await self.announce(approval, of: delivery, to: url) }
+                    }
+                }
+                group.cancelAll()
+                return outcome
+            }
             switch outcome {
             case .completed(let conversationID, let text, _, let usage):
                 try await store.complete(id, conversationID: conversationID, result: text, usage: usage)
@@ -176,34 +186,11 @@ public final class WebhookService: Service {
         let attempt = delivery.callbackAttempts + 1
         var failure: String?
         var cause: String?
-        if let refusal = outbound.policy.check(url) {
-            // Accepted before the policy was in force, or under another OUTBOUND_ALLOW_PRIVATE.
-            (failure, cause) = (Self.notAllowed, refusal.description)
-        } else {
-            do {
-                let body = try JSONEncoder().encode(Self.view(of: delivery))
-                var request = HTTPClientRequest(url: url)
-                request.method = .POST
-                request.headers.add(name: "Content-Type", value: "application/json")
-                request.headers.add(name: "User-Agent", value: "codex-gateway/\(GatewayVersion.current)")
-                request.headers.add(name: "X-Webhook-Id", value: delivery.deliveryID)
-                let timestamp = Int(Date().timeIntervalSince1970)
-                request.headers.add(name: WebhookSignature.timestampHeader, value: String(timestamp))
-                if let secret = settings.secret {
-                    request.headers.add(name: WebhookSignature.signatureHeader, value: WebhookSignature.sign(body, id: delivery.deliveryID, timestamp: timestamp, secret: secret))
-                    request.headers.add(name: WebhookSignature.bodySignatureHeader, value: WebhookSignature.sign(body, secret: secret))
-                }
-                request.body = .bytes(ByteBuffer(bytes: body))
-                let timeout = TimeAmount.milliseconds(Int64(settings.callbackTimeout.components.seconds * 1000))
-                let response = try await outbound.client.execute(request, timeout: timeout)
-                _ = try? await response.body.collect(upTo: 64 * 1024)
-                if !(200..<300).contains(Int(response.status.code)) { failure = "HTTP \(response.status.code)" }
-            } catch let error as OutboundConnectionRefused {
-                (failure, cause) = (Self.notAllowed, error.description)
-            } catch {
-                if Task.isCancelled { return }
-                (failure, cause) = (Self.unreachable, String(describing: error))
-            }
+        do {
+            (failure, cause) = try await postSigned(JSONEncoder().encode(Self.view(of: delivery)), deliveryID: delivery.deliveryID, to: url)
+        } catch {
+            if Task.isCancelled { return }
+            (failure, cause) = (Self.unreachable, String(describing: error))
         }
         let delivered = failure == nil
         var next: Date?
@@ -220,6 +207,64 @@ public final class WebhookService: Service {
             ]
         )
         try? await store.recordCallbackAttempt(delivery.id, delivered: delivered, error: failure, nextAttemptAt: next)
+    }
+
+    /// POSTs `body` to `url`, signed as every callback is; answers what failed (for the caller) and
+    /// why (for the log), both nil when the receiver took it (2xx).
+    private func postSigned(_ body: Data, deliveryID: String, to url: String) async throws -> (failure: String?, cause: String?) {
+        if let refusal = outbound.policy.check(url) {
+            // Accepted before the policy was in force, or under another OUTBOUND_ALLOW_PRIVATE.
+            return (Self.notAllowed, refusal.description)
+        }
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "codex-gateway/\(GatewayVersion.current)")
+        request.headers.add(name: "X-Webhook-Id", value: deliveryID)
+        let timestamp = Int(Date().timeIntervalSince1970)
+        request.headers.add(name: WebhookSignature.timestampHeader, value: String(timestamp))
+        if let secret = settings.secret {
+            request.headers.add(name: WebhookSignature.signatureHeader, value: WebhookSignature.sign(body, id: deliveryID, timestamp: timestamp, secret: secret))
+            request.headers.add(name: WebhookSignature.bodySignatureHeader, value: WebhookSignature.sign(body, secret: secret))
+        }
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let timeout = TimeAmount.milliseconds(Int64(settings.callbackTimeout.components.seconds * 1000))
+        do {
+            let response = try await outbound.client.execute(request, timeout: timeout)
+            _ = try? await response.body.collect(upTo: 64 * 1024)
+            return (200..<300).contains(Int(response.status.code)) ? (nil, nil) : ("HTTP \(response.status.code)", nil)
+        } catch let error as OutboundConnectionRefused {
+            return (Self.notAllowed, error.description)
+        }
+    }
+
+    /// POSTs an `approval.requested` event for `approval` to `url`, retried as callbacks are
+    /// (`WEBHOOK_CALLBACK_MAX_ATTEMPTS`, backoff from `WEBHOOK_CALLBACK_RETRY_SECONDS`) while the
+    /// approval can still be answered. Not stored: an approval does not outlive its turn.
+    func announce(_ approval: PendingApproval, of delivery: WebhookDeliveryRecord, to url: String) async {
+        let event = WebhookApprovalCallback(
+            event: .approvalRequested, deliveryID: delivery.deliveryID, conversationID: approval.conversationID, approval: Approval(approval))
+        guard let body = try? JSONEncoder().encode(event) else { return }
+        for attempt in 1...settings.callbackMaxAttempts {
+            let (failure, cause): (String?, String?)
+            do {
+                (failure, cause) = try await postSigned(body, deliveryID: delivery.deliveryID, to: url)
+            } catch {
+                if Task.isCancelled { return }
+                (failure, cause) = (Self.unreachable, String(describing: error))
+            }
+            logger.info(
+                failure == nil ? "webhook approval callback delivered" : "webhook approval callback failed",
+                metadata: [
+                    "webhook.id": .string(delivery.id), "approval.id": .string(approval.id), "attempt": .stringConvertible(attempt),
+                    "error": .string(failure ?? ""), "error.cause": .string(cause ?? ""),
+                ]
+            )
+            guard failure != nil, attempt < settings.callbackMaxAttempts else { return }
+            let delay = settings.callbackRetryBase * Int(pow(2, Double(attempt - 1)))
+            guard Date().addingTimeInterval(Double(delay.components.seconds)) < approval.expiresAt else { return }
+            do { try await Task.sleep(for: delay) } catch { return }
+        }
     }
 
     /// The API view of a delivery, as `GET /webhook/{id}` answers and callbacks carry.

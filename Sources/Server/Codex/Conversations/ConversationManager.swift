@@ -147,6 +147,12 @@ public final class ConversationManager: Sendable {
         }
     }
 
+    /// Checks a turn's options as ``prepareTurn(conversationID:prompt:model:images:outputSchema:options:principal:)``
+    /// will, for work accepted now and run later: throws ``ConversationError/policy(_:)``.
+    public func check(_ options: TurnOptions, isNewConversation: Bool) throws {
+        try engine.check(options, isNewConversation: isNewConversation)
+    }
+
     public func isRunning(_ id: String) -> Bool {
         running.withLock { $0[id.lowercased()] != nil }
     }
