@@ -35,6 +35,8 @@ public final class AppServerSupervisor: Service, Sendable {
         var lastFailure: String?
         /// Asks the running child's body to stop the child (recycle or shutdown).
         var stopCurrent: (@Sendable () -> Void)?
+        /// The generation ``recycle(generation:)`` stopped: its successor starts at once.
+        var recycled: Int?
     }
 
     private let state = Mutex(State())
@@ -92,6 +94,7 @@ public final class AppServerSupervisor: Service, Sendable {
     public func recycle(generation: Int) {
         let stop: (@Sendable () -> Void)? = state.withLock { state in
             guard state.current?.generation == generation else { return nil }
+            state.recycled = generation
             return state.stopCurrent
         }
         stop?()
@@ -129,6 +132,11 @@ public final class AppServerSupervisor: Service, Sendable {
                 state.lastFailure = outcome
             }
             if state.withLock({ $0.stopping }) || Task.isCancelled { break }
+            if state.withLock({ $0.recycled == generation }) {
+                logger.info("codex app-server recycled; starting another", metadata: ["engine.generation": .stringConvertible(generation)])
+                failuresInARow = 0
+                continue
+            }
             // A child that ran a good while before ending starts the count again.
             failuresInARow = ContinuousClock.now - started > .seconds(30) ? 1 : failuresInARow + 1
             let delay = backoff(failuresInARow)
@@ -164,8 +172,13 @@ public final class AppServerSupervisor: Service, Sendable {
         if alreadyStopping { return "the gateway is stopping" }
         let logger = self.logger
         do {
+            let processGroup = Mutex<pid_t?>(nil)
+            // Whatever the child leaves behind in its process group (a command it ran) ends with it,
+            // however it ended (a crash included).
+            defer { processGroup.withLock { $0 }.map { _ = kill(-$0, SIGKILL) } }
             let result = try await Subprocess.run(configuration, input: .inputWriter, output: .sequence, error: .sequence) { execution in
-                await withTaskGroup(of: Void.self) { group in
+                processGroup.withLock { $0 = execution.processIdentifier.value }
+                return await withTaskGroup(of: Void.self) { group in
                     group.addTask {
                         // The child's lines; at end of file (the child exited or closed stdout) the session closes.
                         do {

@@ -22,8 +22,10 @@ public final class CodexAgentEngine: AgentEngine {
     /// Every principal's workspaces (`WORKSPACES_ROOT/<principal>/<name>`).
     let workspaces: WorkspaceResolver
     let logger: Logger
-    /// Threads loaded in the running child.
-    private let loaded: LoadedThreads
+    /// Threads loaded and turns running in each child; decides when one is recycled.
+    private let occupancy: EngineOccupancy
+    /// The pending recycle of an idle child, replaced whenever a child turns idle again.
+    private let idleRecycle = Mutex<Task<Void, Never>?>(nil)
 
     /// What the engine needs besides the child.
     public struct Settings: Sendable {
@@ -37,6 +39,10 @@ public final class CodexAgentEngine: AgentEngine {
         public var startWait: Duration = .seconds(30)
         /// The longest any request to the child may take.
         public var requestTimeout: Duration = .seconds(60)
+        /// `ENGINE_MAX_LOADED_THREADS`: an idle child with more threads loaded is recycled.
+        public var maxLoadedThreads = 64
+        /// `ENGINE_IDLE_RECYCLE_SECONDS`: a child idle this long with threads loaded is recycled; nil never.
+        public var idleRecycle: Duration? = .seconds(900)
 
         public init(providerBaseURL: @escaping @Sendable () -> String, defaultSandbox: SandboxMode, defaultApprovalPolicy: ApprovalPolicy, maxSandbox: SandboxMode) {
             self.providerBaseURL = providerBaseURL
@@ -57,8 +63,8 @@ public final class CodexAgentEngine: AgentEngine {
     ) {
         self.workspaces = workspaces
         let router = CodexThreadRouter(logger: logger)
-        let loaded = LoadedThreads()
-        self.loaded = loaded
+        let occupancy = EngineOccupancy(limits: .init(maxLoadedThreads: settings.maxLoadedThreads, idleRecycle: settings.idleRecycle))
+        self.occupancy = occupancy
         self.router = router
         self.credentials = credentials
         self.approvals = approvals
@@ -67,7 +73,7 @@ public final class CodexAgentEngine: AgentEngine {
         self.supervisor = AppServerSupervisor(launch: launch, logger: logger) { session in
             await router.serve(session)
             credentials.forget(generation: session.generation)
-            loaded.forget(generation: session.generation)
+            occupancy.forget(generation: session.generation)
         }
     }
 
@@ -110,25 +116,33 @@ public final class CodexAgentEngine: AgentEngine {
 
     public func startConversation(_ plan: ConversationManager.TurnPlan) async throws -> EngineConversation? {
         let policy = try policy(plan.options)
-        let session = try await supervisor.session(waitingUpTo: settings.startWait)
         let owner = plan.owner ?? "gateway"
         // The thread starts in the principal's directory; its workspace (named after the thread
         // unless the request names one) is every turn's `cwd`.
         let home = try refused { () throws(TurnPolicyError) in try workspaces.principalDirectory(owner: owner) }
+        // The child is held from here until the thread's first turn ends: Codex cannot resume a
+        // thread that has had no turn, so it must not be recycled in between.
+        let session = try await self.session { occupancy.hold($0.generation) }
         let token = credentials.issue(for: plan.principal, generation: session.generation)
-        let started = try await session.send(
-            AppServer.ThreadStartParams(
-                cwd: home,
-                approvalPolicy: Self.wire(policy.approval),
-                sandbox: Self.wire(policy.sandbox),
-                model: plan.model,
-                config: threadConfig(token: token)
-            ),
-            timeout: settings.requestTimeout
-        )
+        let started: AppServer.ThreadStartResponse
+        do {
+            started = try await session.send(
+                AppServer.ThreadStartParams(
+                    cwd: home,
+                    approvalPolicy: Self.wire(policy.approval),
+                    sandbox: Self.wire(policy.sandbox),
+                    model: plan.model,
+                    config: threadConfig(token: token)
+                ),
+                timeout: settings.requestTimeout
+            )
+        } catch {
+            release(session.generation)
+            throw error
+        }
         let id = started.thread.id.lowercased()
         credentials.bind(token, to: id)
-        loaded.add(id, generation: session.generation)
+        occupancy.awaitFirstTurn(id, generation: session.generation)
         let workspace = try refused { () throws(TurnPolicyError) in
             try workspaces.resolve(workspace: plan.options.workspace, conversationID: id, owner: owner)
         }
@@ -142,7 +156,8 @@ public final class CodexAgentEngine: AgentEngine {
         }
         let id = turn.conversationID
         let policy = try policy(turn.plan.options)
-        let session = try await supervisor.session(waitingUpTo: settings.startWait)
+        let session = try await self.session { occupancy.enter(id, generation: $0.generation) }
+        defer { release(session.generation) }
         try await load(id, in: session, plan: turn.plan, workspace: workspace, policy: policy)
         let messages = router.open(threadID: id, session: session)
         defer { router.close(threadID: id) }
@@ -199,7 +214,7 @@ public final class CodexAgentEngine: AgentEngine {
         workspace: String,
         policy: TurnPolicy
     ) async throws {
-        if loaded.contains(id, generation: session.generation) { return }
+        if occupancy.contains(id, generation: session.generation) { return }
         let token = credentials.issue(for: plan.principal, generation: session.generation)
         credentials.bind(token, to: id)
         _ = try await session.send(
@@ -215,7 +230,40 @@ public final class CodexAgentEngine: AgentEngine {
             ),
             timeout: settings.requestTimeout
         )
-        loaded.add(id, generation: session.generation)
+        occupancy.add(id, generation: session.generation)
+    }
+
+    /// The running child, once `admit` lets the caller in: a child being recycled is skipped for
+    /// its successor. Waits at most `startWait` in all.
+    private func session(admittedBy admit: (AppServerSession) -> Bool) async throws -> AppServerSession {
+        let deadline = ContinuousClock.now + settings.startWait
+        while true {
+            let session = try await supervisor.session(waitingUpTo: max(.zero, deadline - .now))
+            if admit(session) { return session }
+            guard ContinuousClock.now < deadline else {
+                throw AppServerError.unavailable("the Codex engine is restarting; try again")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// A turn (or a thread start) let go of the child of `generation`: recycles it when it is
+    /// idle and holds too many threads, or once it has stayed idle for `idleRecycle`.
+    private func release(_ generation: Int) {
+        switch occupancy.leave(generation) {
+        case .keep:
+            break
+        case .recycle:
+            logger.info("codex.engine_recycles", metadata: ["engine.generation": .stringConvertible(generation), "engine.reason": .string("too many loaded threads")])
+            supervisor.recycle(generation: generation)
+        case .recycleIfIdle(let delay, let epoch):
+            let timer = Task { [occupancy, supervisor, logger] in
+                guard (try? await Task.sleep(for: delay)) != nil, occupancy.stillIdle(generation: generation, epoch: epoch) else { return }
+                logger.info("codex.engine_recycles", metadata: ["engine.generation": .stringConvertible(generation), "engine.reason": .string("idle")])
+                supervisor.recycle(generation: generation)
+            }
+            idleRecycle.withLock { $0?.cancel(); $0 = timer }
+        }
     }
 
     private func threadConfig(token: String) -> [String: JSONValue] {
@@ -252,23 +300,5 @@ public final class CodexAgentEngine: AgentEngine {
         case .dangerFullAccess: .dangerFullAccess
         case .workspaceWrite: .workspaceWrite(.init())
         }
-    }
-}
-
-/// Which threads each child has loaded (thread id → the child's generation): a child that
-/// restarted has none, and a thread must be resumed before its next turn.
-final class LoadedThreads: Sendable {
-    private let threads = Mutex<[String: Int]>([:])
-
-    func add(_ id: String, generation: Int) {
-        threads.withLock { $0[id] = generation }
-    }
-
-    func contains(_ id: String, generation: Int) -> Bool {
-        threads.withLock { $0[id] == generation }
-    }
-
-    func forget(generation: Int) {
-        threads.withLock { $0 = $0.filter { $0.value != generation } }
     }
 }

@@ -46,12 +46,14 @@ struct CodexEngineSetup {
         let config = (engineHome as NSString).appendingPathComponent("config.toml")
         try Self.engineConfig.write(toFile: config, atomically: true, encoding: .utf8)
         let launch = AppServerLaunch(binary: binary, environment: childEnvironment, workingDirectory: engineHome, clientVersion: GatewayVersion.current)
-        let settings = CodexAgentEngine.Settings(
+        var settings = CodexAgentEngine.Settings(
             providerBaseURL: { port.baseURL },
             defaultSandbox: agent.defaultSandbox,
             defaultApprovalPolicy: agent.defaultApprovalPolicy,
             maxSandbox: agent.maxSandbox
         )
+        settings.maxLoadedThreads = agent.maxLoadedThreads
+        settings.idleRecycle = agent.idleRecycle
         return CodexAgentEngine(
             launch: launch, settings: settings, workspaces: agent.workspaces, credentials: credentials, approvals: approvals, logger: logger
         )

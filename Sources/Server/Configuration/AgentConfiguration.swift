@@ -26,6 +26,10 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var maxConcurrentTurns: Int
     /// `TURN_TIMEOUT_SECONDS`: an agent turn running this long is interrupted.
     public var turnTimeout: Duration
+    /// `ENGINE_MAX_LOADED_THREADS`: a Codex child with more threads loaded is recycled once idle.
+    public var maxLoadedThreads: Int
+    /// `ENGINE_IDLE_RECYCLE_SECONDS` (0: never): a Codex child idle this long is recycled.
+    public var idleRecycle: Duration?
 
     public init(
         engine: EngineKind,
@@ -37,7 +41,9 @@ public struct AgentConfiguration: Sendable, Equatable {
         defaultApprovalPolicy: ApprovalPolicy = .onRequest,
         approvalTimeout: Duration = .seconds(600),
         maxConcurrentTurns: Int = 32,
-        turnTimeout: Duration = .seconds(1800)
+        turnTimeout: Duration = .seconds(1800),
+        maxLoadedThreads: Int = 64,
+        idleRecycle: Duration? = .seconds(900)
     ) {
         self.engine = engine
         self.engineReason = engineReason
@@ -49,6 +55,8 @@ public struct AgentConfiguration: Sendable, Equatable {
         self.approvalTimeout = approvalTimeout
         self.maxConcurrentTurns = maxConcurrentTurns
         self.turnTimeout = turnTimeout
+        self.maxLoadedThreads = maxLoadedThreads
+        self.idleRecycle = idleRecycle
     }
 
     /// The sandbox of a turn that asked for `requested` (nil: the default); above ``maxSandbox``

@@ -3,7 +3,8 @@ import Foundation
 
 extension GatewayConfiguration {
     /// `GATEWAY_ENGINE`, `CODEX_BIN`, `WORKSPACES_ROOT`, `GATEWAY_MAX_SANDBOX`,
-    /// `APPROVAL_TIMEOUT_SECONDS`, `MAX_CONCURRENT_TURNS`, `TURN_TIMEOUT_SECONDS`, and the sandbox and
+    /// `APPROVAL_TIMEOUT_SECONDS`, `MAX_CONCURRENT_TURNS`, `TURN_TIMEOUT_SECONDS`,
+    /// `ENGINE_MAX_LOADED_THREADS`, `ENGINE_IDLE_RECYCLE_SECONDS`, and the sandbox and
     /// approval defaults of `config.toml` (`codex`).
     static func loadAgent(environment: Environment, codexHome: String, codex: CodexConfiguration) throws -> AgentConfiguration {
         var locateIn = environment.values
@@ -54,7 +55,11 @@ extension GatewayConfiguration {
             maxConcurrentTurns: try environment.integer("MAX_CONCURRENT_TURNS", in: 1...100_000, expected: "a number of turns from 1 to 100000")
                 ?? 32,
             turnTimeout: try environment.seconds("TURN_TIMEOUT_SECONDS", in: positiveSeconds, expected: "a positive number of seconds")
-                ?? .seconds(1800)
+                ?? .seconds(1800),
+            maxLoadedThreads: try environment.integer("ENGINE_MAX_LOADED_THREADS", in: 1...100_000, expected: "a number of threads from 1 to 100000")
+                ?? 64,
+            idleRecycle: try environment.seconds("ENGINE_IDLE_RECYCLE_SECONDS", in: 0...Double.greatestFiniteMagnitude, expected: "a number of seconds, 0 for never")
+                .map { $0 == .zero ? nil : $0 } ?? .seconds(900)
         )
     }
 
