@@ -42,12 +42,12 @@ func execRequest(port: Int, key: String = TestGateway.apiKey, _ body: String) ->
     return request
 }
 
-func jsonRPCRequest(port: Int, key: String = TestGateway.apiKey, _ body: String) async throws -> [String: Any] {
+func jsonRPCRequest(port: Int, key: String = TestGateway.apiKey, _ body: String, timeout: TimeAmount = .seconds(10)) async throws -> [String: Any] {
     var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/jsonrpc")
     request.method = .POST
     request.headers.add(name: "X-API-Key", value: key)
     request.body = .bytes(ByteBuffer(string: body))
-    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+    let response = try await HTTPClient.shared.execute(request, timeout: timeout)
     let bytes = try await response.body.collect(upTo: 1 << 20)
     return try JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any] ?? [:]
 }

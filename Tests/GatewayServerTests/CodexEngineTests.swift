@@ -13,7 +13,7 @@ import Testing
 @Suite("The Codex engine end to end", .serialized)
 struct CodexEngineTests {
     /// A CODEX_HOME outside /tmp (the sandbox refuses one under it), with the engine on.
-    static func setup(fake: FakeOpenAIServer, wireAPI: String) throws -> CodexTestSetup {
+    static func setup(fake: FakeOpenAIServer, wireAPI: String, environment extra: [String: String] = [:]) throws -> CodexTestSetup {
         let binary = ProcessInfo.processInfo.environment["CODEX_BIN"] ?? "codex"
         let home = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/codex-gateway-tests/\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
@@ -23,7 +23,8 @@ struct CodexEngineTests {
             model: "gpt-5.4",
             wireAPI: wireAPI,
             idleTimeoutMilliseconds: 20000,
-            environment: ["GATEWAY_ENGINE": "codex", "PATH": environment["PATH"] ?? "/usr/bin:/bin", "CODEX_BIN": binary.hasPrefix("/") ? binary : ""],
+            environment: ["GATEWAY_ENGINE": "codex", "PATH": environment["PATH"] ?? "/usr/bin:/bin", "CODEX_BIN": binary.hasPrefix("/") ? binary : ""]
+                .merging(extra) { _, new in new },
             codexHome: home
         )
     }

@@ -474,8 +474,9 @@ struct WebSocketTests {
             // a second is not taken for one that stalled.
             let setup = try CodexTestSetup.make(fake: fake, model: "fake-slow-500", environment: ["WS_IDLE_TIMEOUT_SECONDS": "2"])
             try await withLiveGateway(setup.gateway) { port in
-                let start = ContinuousClock.now
-                let close = try await connect(port: port) { inbound, outbound, _ in
+                // The close code and reason say it was the idle timeout that closed it; no clock bound
+                // (a loaded machine stretches the turn, not the verdict).
+                let close = try await connect(port: port, timeout: .seconds(60)) { inbound, outbound, _ in
                     var messages = ServerMessages(inbound)
                     // 5 s of turn: over twice the idle timeout, yet the connection stays open.
                     try await outbound.send(#"{"type":"exec","prompt":"tick","id":"t"}"#)
@@ -485,7 +486,6 @@ struct WebSocketTests {
                 }
                 #expect(close?.closeCode == .goingAway)
                 #expect(close?.reason == "idle timeout")
-                #expect(ContinuousClock.now - start < .seconds(14))
             }
         }
     }
