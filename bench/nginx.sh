@@ -1,5 +1,5 @@
-# bench/nginx.sh: the fast upstream, sourced by bench/run (needs its `log`, `die`, `free_port`,
-# `announced_port`, `pids` and `hi`).
+# bench/nginx.sh: the fast upstream, sourced by bench/run and bench/ab-latency (they provide `log`, `die`,
+# `free_port` (bench/gateway.sh), `announced_port` (bench/run only, for the TLS front), `pids` and `hi`).
 #
 # nginx answers every POST to /v1/chat/completions with one fixed Chat Completions answer (the one
 # fake-openai's `fake-echo` gives the benchmark's message), from memory, with no logging: an

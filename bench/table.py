@@ -268,6 +268,10 @@ for name in results:
     print(f"  {name:{width}} window {cpu['window_s']:6.2f} s: gateway {cpu.get('gateway', 0):6.2f}, upstream {upstream:6.2f}, "
           + (f"tls {tls:5.2f}, " if "tls_front" in cpu else "")
           + f"client {cpu.get('client', 0):5.2f}, machine {cpu.get('machine', 0):6.2f}, others {max(others, 0):5.2f}{per}")
+    threads = get(name, "gateway_threads")
+    if threads:  # bench/threadstat around the whole run (warm-up included): CPU-s and switches by thread
+        print(f"  {'':{width}}   gateway threads (whole run): "
+              + ", ".join(f"{t} {v['cpu_s']:.2f} s ({v['vol'] + v['invol']:,} switches)" for t, v in list(threads.items())[:5]))
 for name in ("machine", "machine_end"):
     if name in results:
         nice = results[name].get("nice")
