@@ -12,15 +12,15 @@ on the monotonic clock, in microseconds. A turn counts only when its command ran
 the turn completed; anything else is an error, listed in the output. The two ways alternate turn
 by turn (direct first in even pairs, the gateway first in odd ones), so that whatever else the
 machine does weighs on both alike; both talk to the same upstream. It also reports the CPU seconds
-the direct app-server, the gateway and the gateway's app-server (each app-server with the commands
-it ran) used during the measured turns.
+the direct app-server, the gateway and the gateway's app-server (and apart, the commands each
+app-server ran: its waited-for children) used during the measured turns.
 
 `load` runs C clients at once, each its own conversation: every client's first turn starts it
 (all together, before the window), then each runs one turn after another in it for S seconds.
 It reports the turns completed inside the window, their latencies, and the RSS of the gateway and
 of its `codex app-server` child (from /proc) before the first turn, after the conversations were
 started, at the most during the window, and once the window's last turns ended; and the CPU
-seconds of the gateway, its app-server (with its commands), fake-openai and the whole machine from
+seconds of the gateway, its app-server (and apart, its commands), fake-openai and the whole machine from
 the window's start until its last turns ended.
 """
 import argparse
@@ -216,8 +216,9 @@ def run_overhead(args):
     try:
         server.call("initialize", {"clientInfo": {"name": "agentbench", "version": "0"}, "capabilities": {"experimentalApi": True}})
         server.write({"method": "initialized", "params": {}})
-        cpu = CPUWindow({"direct_app_server": (server.process.pid, True),
-                         "gateway": (args.gateway_pid, False), "gateway_app_server": (app_server_pid(args.gateway_pid), True),
+        engine = app_server_pid(args.gateway_pid)
+        cpu = CPUWindow({"direct_app_server": (server.process.pid, False), "direct_commands": (server.process.pid, True),
+                         "gateway": (args.gateway_pid, False), "gateway_app_server": (engine, False), "gateway_commands": (engine, True),
                          "client": (os.getpid(), False)})
         for n in range(args.warmup + args.turns):
             if n == args.warmup:
@@ -282,7 +283,7 @@ def rss_kib(pid):
 
 
 def cpu_seconds(pid, children=False):
-    """User + system CPU of `pid` (and of its children it waited for), in seconds; None when gone."""
+    """User + system CPU of `pid`, or of the children it waited for, in seconds; None when gone."""
     if pid is None:
         return None
     try:
@@ -290,7 +291,7 @@ def cpu_seconds(pid, children=False):
             fields = f.read().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    ticks = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if children else 0)
+    ticks = int(fields[13]) + int(fields[14]) if children else int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
@@ -305,7 +306,7 @@ class CPUWindow:
     """CPU seconds each named process (and the machine) uses between `start` and `stop`."""
 
     def __init__(self, processes):
-        self.processes = processes  # name → (pid, count its children)
+        self.processes = processes  # name → (pid, whether the children it waited for rather than itself)
 
     def read(self):
         values = {name: cpu_seconds(pid, children) for name, (pid, children) in self.processes.items()}
@@ -349,7 +350,8 @@ def run_load(args):
     opening_seconds = time.monotonic() - opened
     started = memory(args.gateway_pid)
 
-    cpu = CPUWindow({"gateway": (args.gateway_pid, False), "app_server": (started["engine_pid"], True), "upstream": (args.upstream_pid, False),
+    cpu = CPUWindow({"gateway": (args.gateway_pid, False), "app_server": (started["engine_pid"], False),
+                     "commands": (started["engine_pid"], True), "upstream": (args.upstream_pid, False),
                      "client": (os.getpid(), False)})
     cpu.start()
     window_start = time.monotonic()

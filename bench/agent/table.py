@@ -69,8 +69,10 @@ if overhead:
         if interval:
             rows.append((f"1. {label}, added p50: 95 % bootstrap interval", "", "", f"{signed(interval[0])} … {signed(interval[1])}", "(info)", "–"))
     cpu = overhead.get("cpu_seconds")
-    rows.append(("1. CPU per turn: the app-server (with its commands)", per_turn(cpu, "direct_app_server", direct["turns"]),
+    rows.append(("1. CPU per turn: the app-server", per_turn(cpu, "direct_app_server", direct["turns"]),
                  per_turn(cpu, "gateway_app_server", gateway["turns"]), "", "(info)", "–"))
+    rows.append(("1. CPU per turn: the commands it ran (bwrap, bash)", per_turn(cpu, "direct_commands", direct["turns"]),
+                 per_turn(cpu, "gateway_commands", gateway["turns"]), "", "(info)", "–"))
     rows.append(("1. CPU per turn: the gateway", "", per_turn(cpu, "gateway", gateway["turns"]), "", "(info)", "–"))
     for way in ("direct", "gateway"):
         side = overhead[way]
@@ -89,10 +91,10 @@ if agent_load:
         rows.append((f"2. RSS of the {who} per loaded thread", "", "–" if per is None else f"{per:,.0f} KiB", "", "(info)", "–"))
     cpu, window = a.get("cpu_seconds") or {}, a.get("cpu_window_seconds")
     counted = a.get("cpu_window_turns", a["turns"])
-    for name, label in (("gateway", "the gateway"), ("app_server", "its app-server (with its commands)"), ("upstream", "fake-openai")):
+    for name, label in (("gateway", "the gateway"), ("app_server", "its app-server"), ("commands", "the commands it ran"), ("upstream", "fake-openai")):
         rows.append((f"2. CPU per turn under load: {label} ({counted} turns)", "", per_turn(cpu, name, counted), "", "(info)", "–"))
     if window and cpu.get("machine") is not None:
-        known = sum(cpu.get(name) or 0 for name in ("gateway", "app_server", "upstream", "client"))
+        known = sum(cpu.get(name) or 0 for name in ("gateway", "app_server", "commands", "upstream", "client"))
         cores = os.cpu_count() or 1
         rows.append(("2. machine CPU in the window: busy of available, of it not ours", "", f"{cpu['machine']:,.1f} of {window * cores:,.1f} CPU-s",
                      f"{cpu['machine'] - known:,.1f} CPU-s", "(info)", "–"))
