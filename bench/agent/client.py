@@ -15,10 +15,11 @@ machine does weighs on both alike; both talk to the same upstream. It also repor
 the direct app-server, the gateway and the gateway's app-server (and apart, the commands each
 app-server ran: its waited-for children) used during the measured turns.
 
-`load` runs C clients at once, each its own conversation: every client's first turn starts it
-(all together, before the window), then each runs one turn after another in it for S seconds.
-It reports the turns completed inside the window, their latencies, and the RSS of the gateway and
-of its `codex app-server` child (from /proc) before the first turn, after the conversations were
+`load` runs one turn in a conversation of its own, then C clients at once, each its own
+conversation: every client's first turn starts it (all together, before the window), then each
+runs one turn after another in it for S seconds. It reports the turns completed inside the
+window, their latencies, and the RSS of the gateway and of its `codex app-server` child (from
+/proc) before the first turn, after the first one, after the C conversations were
 started, at the most during the window, and once the window's last turns ended; and the CPU
 seconds of the gateway, its app-server (and apart, its commands), fake-openai and the whole machine from
 the window's start until its last turns ended.
@@ -329,6 +330,10 @@ def memory(gateway):
 
 def run_load(args):
     idle = memory(args.gateway_pid)
+    # One turn first, in a conversation of its own: what Codex and the gateway load once, on their
+    # first turn, is then not counted per thread.
+    Exec(args.url, args.key).turn(args.prompt)
+    one = memory(args.gateway_pid)
     clients = [Exec(args.url, args.key) for _ in range(args.clients)]
     conversations = [None] * args.clients
     errors = []
@@ -394,7 +399,7 @@ def run_load(args):
     result.update({
         "clients": args.clients, "conversations": sum(1 for c in conversations if c), "seconds": args.seconds,
         "turns_per_second": len(done) / args.seconds, "opening_seconds": opening_seconds,
-        "rss_idle": idle, "rss_started": started, "rss_peak": peak, "rss_loaded": loaded,
+        "rss_idle": idle, "rss_one": one, "rss_started": started, "rss_peak": peak, "rss_loaded": loaded,
         "cpu_seconds": cpu_used, "cpu_window_seconds": round(window_seconds, 3), "cpu_window_turns": finished[0],
         "errors": len(errors), "error_samples": errors[:3],
     })

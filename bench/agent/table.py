@@ -84,10 +84,11 @@ if agent_load:
     rows.append((f"2. turns/s, {a['clients']} conversations at once, {a['seconds']:.0f} s", "", f"{a['turns_per_second']:,.2f} /s ({a['turns']} turns)", "", "(info)", "–"))
     rows.append(("2. turn latency under load, p50 / p99", "", f"{ms(a['done_p50_us'])} / {ms(a['done_p99_us'])}", "", "(info)", "–"))
     for who, key in (("gateway", "gateway_kib"), ("codex app-server", "engine_kib")):
-        idle, started, peak, loaded = (a[f"rss_{when}"][key] for when in ("idle", "started", "peak", "loaded"))
-        per = None if idle is None or loaded is None or not a["conversations"] else (loaded - idle) / a["conversations"]
-        rows.append((f"2. RSS of the {who}: at start → {a['conversations']} threads loaded (peak)", mib(idle), f"{mib(loaded)} ({mib(peak)})",
-                     "", "(info)", "–"))
+        idle, one, started, peak, loaded = (a[f"rss_{when}"][key] for when in ("idle", "one", "started", "peak", "loaded"))
+        n = a["conversations"]
+        per = None if one is None or loaded is None or not n else (loaded - one) / n
+        rows.append((f"2. RSS of the {who}: at start, 1 thread → {n + 1} threads loaded (peak)", f"{mib(idle)}, {mib(one)}",
+                     f"{mib(loaded)} ({mib(peak)})", "", "(info)", "–"))
         rows.append((f"2. RSS of the {who} per loaded thread", "", "–" if per is None else f"{per:,.0f} KiB", "", "(info)", "–"))
     cpu, window = a.get("cpu_seconds") or {}, a.get("cpu_window_seconds")
     counted = a.get("cpu_window_turns", a["turns"])
@@ -115,6 +116,7 @@ if overhead:
           "loopback /v1/responses hop (Codex → gateway → fake-openai).")
 if agent_load:
     print(f"2: each conversation's first turn before the window ({agent_load['opening_seconds']:.1f} s for all); "
-          f"per loaded thread = (RSS once the window's turns ended − RSS at start) / {agent_load['conversations']}; "
+          f"per loaded thread = (RSS once the window's turns ended − RSS after one "
+          f"turn in a conversation of its own, before the others) / {agent_load['conversations']}; "
           f"MAX_CONCURRENT_TURNS={max_turns}, RATE_LIMIT_*=0.")
 print(f"Run time {elapsed} s.")
