@@ -17,8 +17,10 @@ app-server ran: its waited-for children) used during the measured turns.
 
 `load` runs one turn in a conversation of its own, then C clients at once, each its own
 conversation: every client's first turn starts it (all together, before the window), then each
-runs one turn after another in it for S seconds. It reports the turns completed inside the
-window, their latencies, and the RSS of the gateway and of its `codex app-server` child (from
+runs one turn after another in it, starting turns for S seconds. It reports the turns started in
+that window per second from its start until the last of them ended (all at once from the
+window's start, they end close together, so a count of the turns ended inside a window would
+depend on where it cuts their rounds), their latencies, and the RSS of the gateway and of its `codex app-server` child (from
 /proc) before the first turn, after the first one, after the C conversations were
 started, at the most during the window, and once the window's last turns ended; and the CPU
 seconds of the gateway, its app-server (and apart, its commands), fake-openai and the whole machine from
@@ -362,7 +364,7 @@ def run_load(args):
     window_start = time.monotonic()
     window_end = window_start + args.seconds
     done, first = [], []
-    finished = [0]  # every turn that ended while the CPU was counted, in the window or after it
+    last_end = [window_start]
     peak = dict(started)
 
     def loop(i):
@@ -375,11 +377,9 @@ def run_load(args):
                 time.sleep(0.1)
                 continue
             with lock:
-                finished[0] += 1
-            if time.monotonic() <= window_end:
-                with lock:
-                    done.append(d)
-                    first.append(f)
+                done.append(d)
+                first.append(f)
+                last_end[0] = max(last_end[0], time.monotonic())
 
     threads = [threading.Thread(target=loop, args=(i,)) for i in range(args.clients)]
     for t in threads:
@@ -393,14 +393,14 @@ def run_load(args):
     for t in threads:
         t.join()
     cpu_used = cpu.stop()
-    window_seconds = time.monotonic() - window_start
+    window_seconds = last_end[0] - window_start
     loaded = memory(args.gateway_pid)
     result = summary(first, done)
     result.update({
         "clients": args.clients, "conversations": sum(1 for c in conversations if c), "seconds": args.seconds,
-        "turns_per_second": len(done) / args.seconds, "opening_seconds": opening_seconds,
+        "turns_per_second": len(done) / window_seconds if window_seconds else 0, "opening_seconds": opening_seconds,
         "rss_idle": idle, "rss_one": one, "rss_started": started, "rss_peak": peak, "rss_loaded": loaded,
-        "cpu_seconds": cpu_used, "cpu_window_seconds": round(window_seconds, 3), "cpu_window_turns": finished[0],
+        "cpu_seconds": cpu_used, "window_seconds": round(window_seconds, 3),
         "errors": len(errors), "error_samples": errors[:3],
     })
     return result

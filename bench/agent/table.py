@@ -81,7 +81,7 @@ if overhead:
 
 if agent_load:
     a = agent_load
-    rows.append((f"2. turns/s, {a['clients']} conversations at once, {a['seconds']:.0f} s", "", f"{a['turns_per_second']:,.2f} /s ({a['turns']} turns)", "", "(info)", "–"))
+    rows.append((f"2. turns/s, {a['clients']} conversations at once", "", f"{a['turns_per_second']:,.2f} /s ({a['turns']} turns in {a['window_seconds']:,.0f} s)", "", "(info)", "–"))
     rows.append(("2. turn latency under load, p50 / p99", "", f"{ms(a['done_p50_us'])} / {ms(a['done_p99_us'])}", "", "(info)", "–"))
     for who, key in (("gateway", "gateway_kib"), ("codex app-server", "engine_kib")):
         idle, one, started, peak, loaded = (a[f"rss_{when}"][key] for when in ("idle", "one", "started", "peak", "loaded"))
@@ -90,10 +90,9 @@ if agent_load:
         rows.append((f"2. RSS of the {who}: at start, 1 thread → {n + 1} threads loaded (peak)", f"{mib(idle)}, {mib(one)}",
                      f"{mib(loaded)} ({mib(peak)})", "", "(info)", "–"))
         rows.append((f"2. RSS of the {who} per loaded thread", "", "–" if per is None else f"{per:,.0f} KiB", "", "(info)", "–"))
-    cpu, window = a.get("cpu_seconds") or {}, a.get("cpu_window_seconds")
-    counted = a.get("cpu_window_turns", a["turns"])
+    cpu, window, counted = a.get("cpu_seconds") or {}, a.get("window_seconds"), a["turns"]
     for name, label in (("gateway", "the gateway"), ("app_server", "its app-server"), ("commands", "the commands it ran"), ("upstream", "fake-openai")):
-        rows.append((f"2. CPU per turn under load: {label} ({counted} turns)", "", per_turn(cpu, name, counted), "", "(info)", "–"))
+        rows.append((f"2. CPU per turn under load: {label}", "", per_turn(cpu, name, counted), "", "(info)", "–"))
     if window and cpu.get("machine") is not None:
         known = sum(cpu.get(name) or 0 for name in ("gateway", "app_server", "commands", "upstream", "client"))
         cores = os.cpu_count() or 1
