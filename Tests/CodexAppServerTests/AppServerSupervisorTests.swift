@@ -112,6 +112,26 @@ struct AppServerSupervisorTests {
         }
     }
 
+    @Test func anAnswerWrittenInPiecesAndAnAnswerAfterANotificationInOneWriteBothArrive() async throws {
+        let home = try ScratchCodexHome()
+        defer { home.cleanUp() }
+        // initialize's answer in two writes 0.2 s apart; thread/start's after a notification, in one write.
+        let binary = try home.script(
+            #"read line; printf '{"id":1,"result":{"userAgent":"fake/0",'; sleep 0.2; printf '"codexHome":"/h","platformFamily":"unix","platformOs":"linux"}}\n'; read line; read line; printf '{"method":"remoteControl/status/changed","params":{}}\n{"id":2,"result":{"thread":{"id":"t-1"}}}\n'; sleep 30"#
+        )
+        let supervisor = AppServerSupervisor(
+            launch: AppServerLaunch(binary: binary, environment: home.environment, workingDirectory: home.path),
+            logger: logger,
+            backoff: { _ in .seconds(60) },
+            onSession: { session in for await _ in session.inbound {} }
+        )
+        try await withSupervisor(supervisor) {
+            let session = try await supervisor.session(waitingUpTo: .seconds(10))
+            let started = try await session.request("thread/start", params: ThreadStart(cwd: home.path), as: ThreadStarted.self, timeout: .seconds(30))
+            #expect(started.thread.id == "t-1")
+        }
+    }
+
     @Test func aChildThatExitsMidRequestFailsTheRequestWithItsExit() async throws {
         let home = try ScratchCodexHome()
         defer { home.cleanUp() }

@@ -148,8 +148,7 @@ public final class AppServerSession: Sendable {
 
     /// Routes one line the child wrote, decoded once: notifications and the child's requests to
     /// ``inbound``, answers to the request that waits for them (which decodes its typed result).
-    func receive(_ text: String) {
-        let line = Data(text.utf8)
+    func receive(_ line: Data) {
         let answered: AppServer.RequestID?
         switch try? JSONDecoder().decode(AppServer.Message.self, from: line) {
         case .notification(let notification)?:
@@ -163,11 +162,11 @@ public final class AppServerSession: Sendable {
         case .errorResponse(let id, _)?:
             answered = id
         case nil:
-            logger.warning("codex app-server wrote a line that is not JSON-RPC", metadata: ["engine.line": .string(String(text.prefix(200)))])
+            logger.warning("codex app-server wrote a line that is not JSON-RPC", metadata: ["engine.line": .string(String(decoding: line.prefix(200), as: UTF8.self))])
             return
         }
         guard case .integer(let id)? = answered, let pending = state.withLock({ $0.pending.removeValue(forKey: id) }) else {
-            logger.warning("codex app-server answered a request nobody waits for", metadata: ["engine.line": .string(String(text.prefix(200)))])
+            logger.warning("codex app-server answered a request nobody waits for", metadata: ["engine.line": .string(String(decoding: line.prefix(200), as: UTF8.self))])
             return
         }
         pending.continuation.resume(returning: line)

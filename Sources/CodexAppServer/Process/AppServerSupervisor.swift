@@ -181,10 +181,13 @@ public final class AppServerSupervisor: Service, Sendable {
                 return await withTaskGroup(of: Void.self) { group in
                     group.addTask {
                         // The child's lines; at end of file (the child exited or closed stdout) the session closes.
+                        // Split as bytes (LineSplitter): one search for the newline per read, no work per character.
                         do {
-                            for try await line in execution.standardOutput.strings(separatedBy: .unicodeScalarSequence(["\n"]), bufferingPolicy: .maxLineLength(64 << 20)) {
-                                session.receive(line)
+                            var lines = LineSplitter(maxLength: 64 << 20)
+                            for try await buffer in execution.standardOutput {
+                                try buffer.withUnsafeBytes { bytes in try lines.append(bytes, line: session.receive) }
                             }
+                            if let last = lines.finish() { session.receive(last) }
                             session.close(reason: "its standard output closed")
                         } catch {
                             session.close(reason: "reading its output failed: \(error)")
