@@ -83,6 +83,16 @@ struct AgentRequest {
         )
     }
 
+    /// A call to the function tool `name` with `arguments` (a JSON object's text), or nil when the
+    /// request offers no function tool of that name.
+    func functionCall(_ name: String, arguments: String, sequenceNumber: Int) -> Plan.ToolCall? {
+        guard tools[name] == false else { return nil }
+        return Plan.ToolCall(
+            callID: "call_fake_tool\(sequenceNumber)", itemID: "fc_fake\(sequenceNumber)", name: name,
+            argumentFragments: Self.fragments(arguments)
+        )
+    }
+
     /// Whether a tool output is Codex's answer for a call the user declined (`exec command rejected
     /// by user`, `patch rejected by user`).
     static func saysDeclined(_ output: String) -> Bool {

@@ -10,6 +10,7 @@ import Foundation
 /// | `#fake-agent:write-outside:<absolute path>` | `echo outside > <path>` (the path ends at the first whitespace; quoted for the shell when it needs it) |
 /// | `#fake-agent:env` | `env` |
 /// | `#fake-agent:command:<shell text>` | the text, up to the end of its line |
+/// | `#fake-agent:tool:<name> <JSON object>` | no command: a call to the function tool `<name>` the request offers (an MCP server's tool, say) with those arguments, up to the end of the line |
 ///
 /// Steps, by the number of tool outputs after the last user message (see ``AgentRequest``):
 /// 0. a call to the shell tool the request offers, running the command;
@@ -24,19 +25,22 @@ struct AgentTurn: AgentScript {
         case writeOutside(path: String)
         case env
         case command(String)
+        case tool(name: String, arguments: String)
 
-        /// The shell text the directive runs.
+        /// The shell text the directive runs, or the tool it calls.
         var command: String {
             switch self {
             case .sleep: "sleep 60"
             case .writeOutside(let path): "echo outside > \(AgentTurn.shellQuoted(path))"
             case .env: "env"
             case .command(let text): text
+            case .tool(let name, _): name
             }
         }
     }
 
-    static let usage = "#fake-agent:sleep, #fake-agent:write-outside:<absolute path>, #fake-agent:env or #fake-agent:command:<shell text>"
+    static let usage =
+        "#fake-agent:sleep, #fake-agent:write-outside:<absolute path>, #fake-agent:env, #fake-agent:command:<shell text> or #fake-agent:tool:<name> <JSON object>"
 
     let request: AgentRequest
 
@@ -47,6 +51,13 @@ struct AgentTurn: AgentScript {
         case .failure(let problem): return .text(Plan.words("fake-agent: \(problem.message)"))
         }
         guard let last = request.toolOutputs.last else {
+            if case .tool(let name, let arguments) = directive {
+                guard let call = request.functionCall(name, arguments: arguments, sequenceNumber: sequenceNumber) else {
+                    let offered = request.tools.keys.sorted().joined(separator: ", ")
+                    return .text(Plan.words("fake-agent: the request offers no function tool \(name); it offers \(offered)"))
+                }
+                return .toolCalls([call])
+            }
             guard let call = request.shellCall(directive.command, longRunning: directive == .sleep, sequenceNumber: sequenceNumber) else {
                 return .text(Plan.words("fake-agent: the request offers no exec_command, shell_command or shell tool"))
             }
@@ -96,6 +107,14 @@ struct AgentTurn: AgentScript {
                 return .failure(Problem(message: "#fake-agent:command needs shell text, as in #fake-agent:command:touch approved.txt"))
             }
             return .success(.command(command))
+        case "tool":
+            let rest = (argument ?? "").trimmingCharacters(in: .whitespaces)
+            let name = String(rest.prefix { !$0.isWhitespace })
+            let arguments = rest.dropFirst(name.count).trimmingCharacters(in: .whitespaces)
+            guard !name.isEmpty, JSON.parse(Data(arguments.utf8))?.isObject == true else {
+                return .failure(Problem(message: #"#fake-agent:tool needs a tool name and a JSON object, as in #fake-agent:tool:mcp__gateway__codex {"prompt":"hi"}"#))
+            }
+            return .success(.tool(name: name, arguments: arguments))
         default:
             return .failure(Problem(message: "unknown directive #fake-agent:\(kind); expected \(usage)"))
         }

@@ -44,7 +44,7 @@ struct CodexEngineTests {
                 let change = try #require(completed.first { $0["type"] as? String == "file_change" }, "\(completed)")
                 #expect((change["changes"] as? [[String: Any]])?.first?["kind"] as? String == "add")
                 let command = try #require(completed.first { $0["type"] as? String == "command_execution" }, "\(completed)")
-                #expect((command["aggregated_output"] as? String)?.contains("hello from fake-openai") == true)
+                #expect((command["aggregated_output"] as? String)?.contains("hello from fake-openai") == true, "\(command) \(completed.last ?? [:])")
                 #expect(command["exit_code"] as? Int == 0)
                 let message = try #require(completed.last { $0["type"] as? String == "agent_message" })
                 #expect((message["text"] as? String)?.hasPrefix("Done:") == true)

@@ -92,6 +92,24 @@ struct FakeOpenAIAgentScriptTests {
         #expect(text(turn.output(sequenceNumber: 2)) == "fake-agent: `touch approved.txt` was declined:\n\(declined)")
     }
 
+    @Test(arguments: apis)
+    func theToolDirectiveCallsTheNamedFunctionToolWithItsArgumentsThenQuotesItsOutput(api: Exchange.API) throws {
+        let prompt = ##"Ask the gateway. #fake-agent:tool:mcp__gateway__codex {"prompt":"#fake-agent:command:touch x"}"##
+        #expect(AgentTurn.directive(in: prompt) == .success(.tool(name: "mcp__gateway__codex", arguments: ##"{"prompt":"#fake-agent:command:touch x"}"##)))
+        let offered = Self.tools(api, ["exec_command", "mcp__gateway__codex"])
+        let call = try #require(calls(AgentTurn(request: Self.request(api, prompt: prompt, tools: offered)).output(sequenceNumber: 3)).first)
+        #expect(call.name == "mcp__gateway__codex")
+        #expect(call.kind == .function)
+        #expect(try object(call.arguments)["prompt"] as? String == "#fake-agent:command:touch x")
+
+        let answered = AgentTurn(request: Self.request(api, prompt: prompt, outputs: ["done\n"], tools: offered))
+        #expect(text(answered.output(sequenceNumber: 4)) == "fake-agent: `mcp__gateway__codex` returned:\ndone")
+
+        let missing = AgentTurn(request: Self.request(api, prompt: prompt, tools: Self.tools(api, ["exec_command"])))
+        #expect(text(missing.output(sequenceNumber: 3)) == "fake-agent: the request offers no function tool mcp__gateway__codex; it offers exec_command")
+        #expect(text(AgentTurn(request: Self.request(api, prompt: "#fake-agent:tool:x [1]")).output(sequenceNumber: 1))?.hasPrefix("fake-agent: #fake-agent:tool needs a tool name and a JSON object") == true)
+    }
+
     // MARK: The original README's "Write a hello function"
 
     @Test(arguments: apis)

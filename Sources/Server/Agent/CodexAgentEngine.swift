@@ -117,9 +117,13 @@ public final class CodexAgentEngine: AgentEngine {
     public func startConversation(_ plan: ConversationManager.TurnPlan) async throws -> EngineConversation? {
         let policy = try policy(plan.options)
         let owner = plan.owner ?? "gateway"
-        // The thread starts in the principal's directory; its workspace (named after the thread
-        // unless the request names one) is every turn's `cwd`.
-        let home = try refused { () throws(TurnPolicyError) in try workspaces.principalDirectory(owner: owner) }
+        // A workspace the request names is the thread's `cwd` from the start; one named after the
+        // thread can only be made once the thread exists, so that thread starts in the principal's
+        // directory (Codex snapshots the login shell of each directory once: a second one).
+        let named = try plan.options.workspace.map { name in
+            try refused { () throws(TurnPolicyError) in try workspaces.resolve(workspace: name, conversationID: "", owner: owner) }
+        }
+        let home = try named ?? refused { () throws(TurnPolicyError) in try workspaces.principalDirectory(owner: owner) }
         // The child is held from here until the thread's first turn ends: Codex cannot resume a
         // thread that has had no turn, so it must not be recycled in between.
         let session = try await self.session { occupancy.hold($0.generation) }
@@ -143,8 +147,8 @@ public final class CodexAgentEngine: AgentEngine {
         let id = started.thread.id.lowercased()
         credentials.bind(token, to: id)
         occupancy.awaitFirstTurn(id, generation: session.generation)
-        let workspace = try refused { () throws(TurnPolicyError) in
-            try workspaces.resolve(workspace: plan.options.workspace, conversationID: id, owner: owner)
+        let workspace = try named ?? refused { () throws(TurnPolicyError) in
+            try workspaces.resolve(workspace: nil, conversationID: id, owner: owner)
         }
         logger.info("codex.thread_starts", metadata: ["conversation.id": .string(id), "workspace": .string(workspace)])
         return EngineConversation(id: id, workspace: workspace)
