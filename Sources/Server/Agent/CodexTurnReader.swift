@@ -17,9 +17,6 @@ struct CodexTurnReader {
     private var fileChanges: [String: [AgentItem.FileChange]] = [:]
     private var messageText: [String: String] = [:]
     private var messageUpdates: [String: ItemUpdateCoalescer] = [:]
-    /// Commands' output as streamed, by item id: a command that ends at once can complete with an
-    /// empty `aggregatedOutput` while its output came in deltas (seen with Codex 0.147 under load).
-    private var commandOutput: [String: String] = [:]
     private var lastMessage = ""
     private var usage = TokenUsage()
     private var planItemStarted = false
@@ -58,8 +55,6 @@ struct CodexTurnReader {
             var updates = messageUpdates[delta.itemId] ?? ItemUpdateCoalescer()
             if updates.shouldSend(length: text.utf8.count) { emit(.itemUpdated(id: delta.itemId, text: text)) }
             messageUpdates[delta.itemId] = updates
-        case .commandExecutionOutputDelta(let delta) where delta.turnId == turnID:
-            commandOutput[delta.itemId, default: ""] += delta.delta
         case .turnPlanUpdated(let plan) where plan.turnId == turnID:
             let items = plan.plan.map { AgentItem.TodoItem(text: $0.step, completed: $0.status.rawValue == "completed") }
             emit(.item(planItemStarted ? .updated : .started, AgentItem(id: "plan_\(turnID)", kind: .todoList(items: items))))
@@ -134,10 +129,9 @@ struct CodexTurnReader {
         case .reasoning(let reasoning):
             emit(.item(phase, AgentItem(id: reasoning.id, kind: .reasoning(text: reasoning.summary.joined(separator: "\n")))))
         case .commandExecution(let command):
-            let streamed = phase == .completed ? commandOutput.removeValue(forKey: command.id) : commandOutput[command.id]
             emit(.item(phase, AgentItem(id: command.id, kind: .commandExecution(
                 command: command.command,
-                aggregatedOutput: command.aggregatedOutput.flatMap { $0.isEmpty ? nil : $0 } ?? streamed ?? "",
+                aggregatedOutput: command.aggregatedOutput ?? "",
                 exitCode: command.exitCode,
                 status: Self.status(command.status)
             ))))
