@@ -40,7 +40,7 @@ extension OAuthService {
         guard Self.registrationAuthMethods.contains(authMethod) else {
             return invalid("token_endpoint_auth_method must be one of \(Self.registrationAuthMethods.joined(separator: ", "))")
         }
-        let grantTypes = request.grantTypes ?? ["authorization_code"]
+        let grantTypes = request.grantTypes ?? ["authorization_code", "refresh_token"]
         guard !grantTypes.isEmpty, Set(grantTypes).isSubset(of: ["authorization_code", "refresh_token"]) else {
             return invalid("grant_types may hold only authorization_code and refresh_token")
         }
