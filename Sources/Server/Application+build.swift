@@ -69,8 +69,14 @@ public func buildApplication(
     ])
     let oauthStore = OAuthStore(database: database)
     try await registerConfiguredOAuthClient(configuration: configuration, store: oauthStore, logger: logger)
-    let oauth = OAuthService(store: oauthStore, settings: configuration.oauthSettings, logger: logger)
-    let authenticator = GatewayAuthenticator(apiKeys: apiKeys, accessTokens: oauth, rateLimiter: rateLimiter, engineCredentials: core.engineCredentials)
+    let oauth = OAuthService(
+        store: oauthStore, settings: configuration.oauthSettings, logger: logger,
+        metadataDocuments: ClientMetadataDocumentClient(outbound: outbound, settings: configuration.clientMetadataDocuments, logger: logger)
+    )
+    let authenticator = GatewayAuthenticator(
+        apiKeys: apiKeys, accessTokens: oauth, rateLimiter: rateLimiter, engineCredentials: core.engineCredentials,
+        publicBaseURL: configuration.publicBaseURL
+    )
 
     // WebSocket: GET /ws is upgraded by the server itself (WebSocketController.serverBuilder);
     // the route answers handshakes it refused. POST /ws/ticket issues the browser tickets.
@@ -106,7 +112,10 @@ public func buildApplication(
             outbound: outboundPolicy
         ),
         webSocketTickets: webSocketTickets,
-        oauth: OAuthEndpoints(service: oauth, apiKeys: apiKeys, throttle: credentialThrottle),
+        oauth: OAuthEndpoints(
+            service: oauth, apiKeys: apiKeys, throttle: credentialThrottle,
+            registrations: CredentialFailureThrottle(budgetPerMinute: configuration.oauthRegistrationsPerMinute)
+        ),
         relay: OpenAIRelay(transport: core.transport, defaultModel: core.defaultModel, turnLimiter: rateLimiter),
         rateLimiter: rateLimiter,
         jsonRPCLimits: .init(maxBatch: configuration.jsonRPCMaxBatch, maxResponseBytes: configuration.jsonRPCMaxResponseBytes)

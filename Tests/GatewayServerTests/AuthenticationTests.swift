@@ -11,7 +11,11 @@ struct AuthenticationTests {
         try await TestGateway().withRouter { client in
             let response = try await client.execute(uri: "/whoami", method: .get)
             #expect(response.status == .unauthorized)
-            #expect(response.headers[.wwwAuthenticate] == "Bearer realm=\"codex-gateway\"")
+            #expect(
+                response.headers[.wwwAuthenticate]
+                    == "Bearer realm=\"codex-gateway\", resource_metadata=\"http://localhost:0/.well-known/oauth-protected-resource\"",
+                "the challenge names the RFC 9728 metadata (PUBLIC_BASE_URL defaults to http://localhost:$PORT)"
+            )
             let body = try response.json()
             #expect(body["code"] as? String == "unauthorized")
             #expect(body["status"] as? Int == 401)

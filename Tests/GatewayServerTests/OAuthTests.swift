@@ -351,7 +351,7 @@ struct OAuthTests {
             #expect(metadata["issuer"] as? String == "https://gateway.example.com")
             #expect(metadata["token_endpoint"] as? String == "https://gateway.example.com/oauth/token")
             #expect(metadata["code_challenge_methods_supported"] as? [String] == ["S256"])
-            #expect(metadata["token_endpoint_auth_methods_supported"] as? [String] == ["client_secret_post", "client_secret_basic"])
+            #expect(metadata["token_endpoint_auth_methods_supported"] as? [String] == ["client_secret_post", "client_secret_basic", "none"])
         }
     }
 }

@@ -8,7 +8,12 @@ import NIOCore
 /// Enforces the `security` of generated operations (PROTOCOLS.md §0).
 ///
 /// `Authorization: Bearer` is checked when present (an OAuth access token or an API key);
-/// otherwise `X-API-Key`. Failures are 401 with a `WWW-Authenticate` challenge and the envelope.
+/// otherwise `X-API-Key`. Failures are 401 with a `WWW-Authenticate` challenge naming the
+/// resource's RFC 9728 metadata, and the envelope.
+///
+/// OAuth tokens are bound to their resource (RFC 8707, PROTOCOLS.md §11): at `/mcp` only a token
+/// issued for `<PUBLIC_BASE_URL>/mcp` (or an API key) is accepted, and such a token is refused
+/// everywhere else; a token issued without `resource` (GPT Actions) works everywhere but `/mcp`.
 public struct GatewayAuthenticator: SecurityHandler {
     public typealias Context = GatewayRequestContext
 
@@ -21,32 +26,98 @@ public struct GatewayAuthenticator: SecurityHandler {
     public let rateLimiter: RateLimiter?
     /// The Codex engine's tokens; nil when no engine runs.
     let engineCredentials: EngineCredentials?
+    /// `PUBLIC_BASE_URL`: the base of the resources and of their metadata URLs; nil leaves
+    /// `resource_metadata` out of challenges and admits no OAuth token at `/mcp`.
+    let publicBaseURL: String?
 
     /// The one operation an engine token may call.
     static let engineOperationPath = "/v1/responses"
 
-    public init(apiKeys: any APIKeyStore, accessTokens: OAuthService? = nil, rateLimiter: RateLimiter? = nil, engineCredentials: EngineCredentials? = nil) {
+    public init(
+        apiKeys: any APIKeyStore,
+        accessTokens: OAuthService? = nil,
+        rateLimiter: RateLimiter? = nil,
+        engineCredentials: EngineCredentials? = nil,
+        publicBaseURL: String? = nil
+    ) {
         self.apiKeys = apiKeys
         self.accessTokens = accessTokens
         self.rateLimiter = rateLimiter
         self.engineCredentials = engineCredentials
+        self.publicBaseURL = publicBaseURL
+    }
+
+    /// The RFC 8707 resource of the MCP endpoint.
+    var mcpResource: String? { publicBaseURL.map { $0 + OAuthService.Settings.mcpPath } }
+
+    /// Whether `path` is the MCP endpoint (or below it).
+    static func isMCPPath(_ path: String) -> Bool {
+        path == OAuthService.Settings.mcpPath || path.hasPrefix(OAuthService.Settings.mcpPath + "/")
+    }
+
+    /// The RFC 9728 metadata URL a 401 for `path` points to.
+    func resourceMetadataURL(forPath path: String) -> String? {
+        publicBaseURL.map { $0 + "/.well-known/oauth-protected-resource" + (Self.isMCPPath(path) ? OAuthService.Settings.mcpPath : "") }
+    }
+
+    /// Why `principal` may not call `path` because of its token's audience, or nil if it may.
+    /// API keys may call everything; an OAuth token for the MCP resource only `/mcp`; any other
+    /// OAuth token anything but `/mcp`.
+    static func audienceRefusal(_ principal: Principal, path: String, mcpResource: String?) -> String? {
+        guard principal.kind == .oauth else { return nil }
+        let forMCP = principal.audience != nil && principal.audience == mcpResource
+        if isMCPPath(path) {
+            return forMCP ? nil : "the token was not issued for \(mcpResource ?? "the MCP endpoint") (authorize with resource=\(mcpResource ?? "<base>/mcp"))"
+        }
+        return forMCP ? "the token was issued for \(mcpResource ?? "the MCP endpoint") and works only there" : nil
+    }
+
+    /// Refuses `principal` with a 401 `invalid_token` if its audience does not cover `path`.
+    func checkAudience(_ principal: Principal, path: String) throws {
+        guard let reason = Self.audienceRefusal(principal, path: path, mcpResource: mcpResource) else { return }
+        throw Self.unauthorized(
+            code: "invalid_token",
+            message: "The access token is not valid for this resource: \(reason).",
+            challenge: "error=\"invalid_token\", error_description=\"the token is for another resource\""
+        )
+    }
+
+    /// Adds `resource_metadata` (RFC 9728 §5.1) to a 401's Bearer challenge.
+    func withResourceMetadata<T>(path: String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch var error as GatewayError where error.status == .unauthorized {
+            if let url = resourceMetadataURL(forPath: path), let challenge = error.headers[.wwwAuthenticate], !challenge.contains("resource_metadata=") {
+                let realm = "Bearer realm=\"\(Self.realm)\""
+                if challenge.hasPrefix(realm) {
+                    error.headers[.wwwAuthenticate] = realm + ", resource_metadata=\"\(url)\"" + challenge.dropFirst(realm.count)
+                }
+            }
+            throw error
+        }
     }
 
     public func authenticate(_ request: Request, context: inout GatewayRequestContext, alternatives: [[SecurityRequirement]]) async throws {
+        let path = request.uri.path
+        let principal = try await withResourceMetadata(path: path) { [context] in
+            try await authenticatedPrincipal(request, context: context, alternatives: alternatives)
+        }
+        context.principal = principal.principal
+        context.logger[metadataKey: "principal"] = .string(principal.principal.id)
+        RequestLogScope.current?.authenticated(as: principal.principal)
+        if principal.admit { context.rateLimit.status = try admit(principal.principal) }
+    }
+
+    /// The principal of a request, and whether it is admitted against its rate limits.
+    private func authenticatedPrincipal(
+        _ request: Request, context: GatewayRequestContext, alternatives: [[SecurityRequirement]]
+    ) async throws -> (principal: Principal, admit: Bool) {
         if let token = request.headers[.authorization].flatMap(Self.bearerToken), EngineCredentials.isEngineToken(token) {
             // The engine's model calls: the turn that makes them already counted against the
             // principal's limits, so they are not admitted again.
-            let principal = try enginePrincipal(token, path: request.uri.path, remote: context.channel.remoteAddress)
-            context.principal = principal
-            context.logger[metadataKey: "principal"] = .string(principal.id)
-            RequestLogScope.current?.authenticated(as: principal)
-            return
+            return (try enginePrincipal(token, path: request.uri.path, remote: context.channel.remoteAddress), false)
         }
-        let principal = try await principal(for: request.headers, alternatives: alternatives)
-        context.principal = principal
-        context.logger[metadataKey: "principal"] = .string(principal.id)
-        RequestLogScope.current?.authenticated(as: principal)
-        context.rateLimit.status = try admit(principal)
+        return (try await principal(for: request.headers, alternatives: alternatives, path: request.uri.path), true)
     }
 
     /// The principal an engine token acts for: only on ``engineOperationPath``, only from loopback,
@@ -101,9 +172,18 @@ public struct GatewayAuthenticator: SecurityHandler {
         }
     }
 
-    /// The principal that `headers` authenticate as, for an operation accepting `alternatives`;
-    /// throws the 401 otherwise. Also used by `/ws`, whose handshake is not a generated route.
-    public func principal(for headers: HTTPFields, alternatives: [[SecurityRequirement]]) async throws -> Principal {
+    /// The principal that `headers` authenticate as, for an operation at `path` accepting
+    /// `alternatives`; throws the 401 otherwise. Also used by `/ws`, whose handshake is not a
+    /// generated route.
+    public func principal(for headers: HTTPFields, alternatives: [[SecurityRequirement]], path: String = "/") async throws -> Principal {
+        try await withResourceMetadata(path: path) {
+            let principal = try await credentialPrincipal(for: headers, alternatives: alternatives)
+            try checkAudience(principal, path: path)
+            return principal
+        }
+    }
+
+    private func credentialPrincipal(for headers: HTTPFields, alternatives: [[SecurityRequirement]]) async throws -> Principal {
         let kinds = Set(alternatives.flatMap { $0.map(\.kind) })
         let acceptsBearer = kinds.contains(.httpBearer) || kinds.contains(.oauth2)
         let apiKeyHeaders = kinds.compactMap { kind -> String? in
@@ -137,12 +217,21 @@ public struct GatewayAuthenticator: SecurityHandler {
                 challenge: "error=\"invalid_request\", error_description=\"expected the Bearer scheme\""
             )
         }
-        return try await principal(forBearerToken: token)
+        return try await tokenPrincipal(token)
     }
 
-    /// The principal a bearer token (an API key or an access token) authenticates as; throws the
-    /// 401 with `error="invalid_token"` otherwise. `/ws` calls it for the `bearer.<token>` subprotocol.
-    public func principal(forBearerToken token: String) async throws -> Principal {
+    /// The principal a bearer token (an API key or an access token) authenticates as at `path`;
+    /// throws the 401 with `error="invalid_token"` otherwise. `/ws` calls it for the
+    /// `bearer.<token>` subprotocol.
+    public func principal(forBearerToken token: String, path: String = "/") async throws -> Principal {
+        try await withResourceMetadata(path: path) {
+            let principal = try await tokenPrincipal(token)
+            try checkAudience(principal, path: path)
+            return principal
+        }
+    }
+
+    private func tokenPrincipal(_ token: String) async throws -> Principal {
         if let principal = try await apiKeys.principal(forKey: token) {
             return principal
         }

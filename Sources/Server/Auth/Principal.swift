@@ -32,6 +32,9 @@ public struct Principal: Sendable, Hashable {
     /// Limits set for this credential (`codex-gateway keys limits`); empty for the defaults.
     public var limitOverrides: RateLimitOverrides
     public var credential: Credential
+    /// For an OAuth access token, the RFC 8707 resource it was issued for (`<PUBLIC_BASE_URL>/mcp`
+    /// or `<PUBLIC_BASE_URL>`); nil for API keys and for tokens issued without `resource`.
+    public var audience: String?
 
     public init(
         kind: Kind,
@@ -39,7 +42,8 @@ public struct Principal: Sendable, Hashable {
         owner: String? = nil,
         scopes: [String] = [],
         limitOverrides: RateLimitOverrides = .init(),
-        credential: Credential = .configuredKey
+        credential: Credential = .configuredKey,
+        audience: String? = nil
     ) {
         self.kind = kind
         self.id = id
@@ -47,5 +51,6 @@ public struct Principal: Sendable, Hashable {
         self.scopes = scopes
         self.limitOverrides = limitOverrides
         self.credential = credential
+        self.audience = audience
     }
 }

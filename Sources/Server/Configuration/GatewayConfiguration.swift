@@ -84,6 +84,12 @@ public struct GatewayConfiguration: Sendable {
     /// and to one host.
     public var webhookCallbackConcurrency: Int = 16
     public var webhookCallbackPerHost: Int = 2
+    /// `OAUTH_REGISTRATIONS_PER_MINUTE`: dynamic client registrations one source address may make
+    /// in a burst, then one per `60 / n` seconds; 0 is unlimited.
+    public var oauthRegistrationsPerMinute: Int = 10
+    /// `OAUTH_CLIENT_METADATA_DOCUMENTS`, `OAUTH_CLIENT_METADATA_TIMEOUT_SECONDS`,
+    /// `OAUTH_CLIENT_METADATA_CACHE_SECONDS`: https `client_id`s and how their documents are fetched.
+    public var clientMetadataDocuments = ClientMetadataDocumentClient.Settings()
 
     public func environmentValue(_ name: String) -> String? { environment[name] }
 
@@ -261,6 +267,7 @@ public struct GatewayConfiguration: Sendable {
             throw environment.error(error.variable, "\(error.reason) ('\(error.path)'); it should name PEM certificates to trust for an https model provider")
         }
         try configuration.loadLimits(environment: environment)
+        try configuration.loadOAuthClients(environment: environment)
         return configuration
     }
 

@@ -1,21 +1,28 @@
 import Foundation
 import GatewayAPI
 import GatewayRuntime
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
 
-/// What the OAuth handlers need besides the service: the API keys that prove the approver, and
-/// the throttle that counts wrong secrets, codes and consent keys.
+/// What the OAuth handlers need besides the service: the API keys that prove the approver, the
+/// throttle that counts wrong secrets, codes and consent keys, and the budget of client
+/// registrations per source address.
 public struct OAuthEndpoints: Sendable {
     let service: OAuthService
     let apiKeys: any APIKeyStore
     let throttle: CredentialFailureThrottle?
+    /// Every `POST /oauth/register` takes one from its address's budget (`OAUTH_REGISTRATIONS_PER_MINUTE`).
+    let registrations: CredentialFailureThrottle?
 
-    public init(service: OAuthService, apiKeys: any APIKeyStore, throttle: CredentialFailureThrottle? = nil) {
+    public init(
+        service: OAuthService, apiKeys: any APIKeyStore, throttle: CredentialFailureThrottle? = nil, registrations: CredentialFailureThrottle? = nil
+    ) {
         self.service = service
         self.apiKeys = apiKeys
         self.throttle = throttle
+        self.registrations = registrations
     }
 
     /// What an attempt is counted against: the address it came from and the client it names.
@@ -48,7 +55,8 @@ extension GatewayHandlers {
             state: query.state,
             scope: query.scope,
             codeChallenge: query.codeChallenge,
-            codeChallengeMethod: query.codeChallengeMethod
+            codeChallengeMethod: query.codeChallengeMethod,
+            resource: query.resource
         )
         switch validation {
         case .failure(.page(let message)):
@@ -79,7 +87,8 @@ extension GatewayHandlers {
             state: form.state,
             scope: form.scope,
             codeChallenge: form.codeChallenge,
-            codeChallengeMethod: form.codeChallengeMethod
+            codeChallengeMethod: form.codeChallengeMethod,
+            resource: form.resource
         )
         let request: OAuthService.AuthorizationRequest
         switch validation {
@@ -149,6 +158,53 @@ extension GatewayHandlers {
             }
             return .badRequest(.json(body))
         }
+    }
+
+    public func registerClient(_ input: Operations.RegisterClient.Input, context: Context) async throws -> Operations.RegisterClient.Output {
+        let address = CredentialFailureThrottle.subject(for: context.channel.remoteAddress)
+        if let registrations = oauth.registrations, let address {
+            if let retryAfter = registrations.refusal([address]) {
+                context.logger.warning("oauth registration refused: rate limited", metadata: ["client.subjects": .string(address.description)])
+                var headers = HTTPFields()
+                headers[.retryAfter] = String(retryAfter)
+                throw GatewayError(
+                    status: .tooManyRequests, code: "rate_limited",
+                    message: "Too many client registrations from this address. Retry in \(retryAfter) s.", headers: headers
+                )
+            }
+            registrations.recordFailure([address])
+        }
+        let request: ClientRegistrationRequest
+        switch input.body {
+        case .success(let decoded): request = decoded
+        case .failure(let error):
+            return .badRequest(.json(ClientRegistrationError(error: .invalidClientMetadata, errorDescription: "the body is not client metadata: \(error.message)")))
+        }
+        let addressText: String? = address.map {
+            if case .address(let text) = $0 { return text }
+            return $0.description
+        }
+        switch try await oauth.service.register(request, from: addressText) {
+        case .success(let response):
+            return .created(.json(response), headers: .init(cacheControl: "no-store"))
+        case .failure(let failure):
+            context.logger.info("oauth registration refused", metadata: ["oauth.error": .string(failure.error.rawValue)])
+            return .badRequest(.json(ClientRegistrationError(error: failure.error, errorDescription: failure.description)))
+        }
+    }
+
+    public func getProtectedResourceMetadata(
+        _ input: Operations.GetProtectedResourceMetadata.Input,
+        context: Context
+    ) async throws -> Operations.GetProtectedResourceMetadata.Output {
+        .ok(.json(oauth.service.protectedResourceMetadata(forMCP: false)))
+    }
+
+    public func getMCPProtectedResourceMetadata(
+        _ input: Operations.GetMCPProtectedResourceMetadata.Input,
+        context: Context
+    ) async throws -> Operations.GetMCPProtectedResourceMetadata.Output {
+        .ok(.json(oauth.service.protectedResourceMetadata(forMCP: true)))
     }
 
     public func getAuthorizationServerMetadata(

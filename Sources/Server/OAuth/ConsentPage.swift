@@ -1,3 +1,5 @@
+import Foundation
+
 /// The consent page: a small self-contained HTML form, no scripts, no external resources.
 enum ConsentPage {
     static func escape(_ text: String) -> String {
@@ -26,20 +28,22 @@ enum ConsentPage {
         let hidden: [(String, String?)] = [
             ("response_type", "code"), ("client_id", request.client.clientID), ("redirect_uri", request.redirectURIGiven ? request.redirectURI : nil),
             ("state", request.state), ("scope", request.scope), ("code_challenge", request.codeChallenge),
-            ("code_challenge_method", request.codeChallenge == nil ? nil : "S256"), ("csrf_token", csrfToken),
+            ("code_challenge_method", request.codeChallenge == nil ? nil : "S256"), ("resource", request.resource), ("csrf_token", csrfToken),
         ]
         let fields = hidden.compactMap { name, value in
             value.map { "<input type=\"hidden\" name=\"\(name)\" value=\"\(escape($0))\">" }
         }.joined(separator: "\n")
-        let host = escape(request.redirectURI.split(separator: "/").dropFirst(1).first.map(String.init) ?? request.redirectURI)
+        let host = escape(Self.host(of: request.redirectURI) ?? request.redirectURI)
         return """
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
             <title>Authorize access to Codex Gateway</title><style>\(style)</style></head>
             <body>
-            <h1>Authorize <code>\(escape(request.client.name))</code></h1>
+            <h1>Authorize <code>\(escape(displayName(request.client)))</code></h1>
             <p>The application <code>\(escape(request.client.clientID))</code> asks to use this Codex Gateway on your behalf\
             \(request.scope.map { " (scope: <code>\(escape($0))</code>)" } ?? ""). If you approve, you will be sent back to <code>\(host)</code>.</p>
+            <p>\(provenance(request.client))</p>
+            \(request.resource.map { "<p>Access to: <code>\(escape($0))</code>\($0.hasSuffix("/mcp") ? " (the MCP endpoint only)" : "")</p>" } ?? "")
             \(error.map { "<p class=\"error\">\(escape($0))</p>" } ?? "")
             <form method="post" action="authorize">
             \(fields)
@@ -50,6 +54,29 @@ enum ConsentPage {
             </form>
             </body></html>
             """
+    }
+
+    /// The client's own name, or a description when it gave none.
+    static func displayName(_ client: OAuthClient) -> String {
+        client.name.isEmpty ? "an unnamed application" : client.name
+    }
+
+    /// Who vouches for the client's name, so the person approving knows how far to trust it.
+    static func provenance(_ client: OAuthClient) -> String {
+        switch client.source {
+        case "metadata-document":
+            let host = escape(host(of: client.clientID) ?? client.clientID)
+            return "Its name comes from its metadata document, published by <code>\(host)</code>."
+        case "registration":
+            let home = client.clientURI.flatMap(host(of:)).map { ", and says its home is <code>\(escape($0))</code>" } ?? ""
+            return "It registered itself with this gateway (the name is its own claim\(home))."
+        default:
+            return "It was registered by this gateway's operator."
+        }
+    }
+
+    static func host(of url: String) -> String? {
+        URLComponents(string: url)?.host.map { $0 + (URLComponents(string: url)?.port.map { ":\($0)" } ?? "") }
     }
 
     static func error(_ message: String) -> String {

@@ -3,8 +3,10 @@ import Foundation
 import GatewayAPI
 import Logging
 
-/// The authorization server of PROTOCOLS.md §6: RFC 6749 authorization-code and refresh-token
-/// grants, PKCE S256 (RFC 7636), revocation (RFC 7009), as ChatGPT GPT Actions use them.
+/// The authorization server of PROTOCOLS.md §6 and §11: RFC 6749 authorization-code and
+/// refresh-token grants, PKCE S256 (RFC 7636), revocation (RFC 7009), as ChatGPT GPT Actions use
+/// them; and for MCP clients, resource indicators (RFC 8707), dynamic registration (RFC 7591) and
+/// client ID metadata documents, with PKCE required of public clients.
 public struct OAuthService: Sendable {
     public struct Settings: Sendable {
         public var issuer: String
@@ -16,10 +18,15 @@ public struct OAuthService: Sendable {
         /// How long a rotated refresh token still answers with the pair it was rotated into.
         public var refreshGrace: Duration = .seconds(60)
         public static let scopes = ["codex"]
+        /// Where the MCP endpoint is served; its resource is `issuer + mcpPath`.
+        public static let mcpPath = "/mcp"
 
         public init(issuer: String) {
             self.issuer = issuer
         }
+
+        /// The RFC 8707 resource of the MCP endpoint: tokens for it work only there.
+        public var mcpResource: String { issuer + Self.mcpPath }
     }
 
     /// An RFC 6749 §5.2 error.
@@ -40,6 +47,8 @@ public struct OAuthService: Sendable {
         public var state: String?
         public var scope: String?
         public var codeChallenge: String?
+        /// The RFC 8707 resource the tokens will be bound to (canonical form), if one was named.
+        public var resource: String?
     }
 
     /// Why an authorization request cannot go on: tell the user (bad client or redirect URI), or
@@ -52,13 +61,16 @@ public struct OAuthService: Sendable {
     let store: OAuthStore
     let settings: Settings
     let logger: Logger
+    /// Resolves https `client_id`s; nil: they are not accepted.
+    let metadataDocuments: ClientMetadataDocumentClient?
     /// Random per process: consent forms older than a restart must be reloaded.
     private let csrfKeyBytes: Data
 
-    public init(store: OAuthStore, settings: Settings, logger: Logger) {
+    public init(store: OAuthStore, settings: Settings, logger: Logger, metadataDocuments: ClientMetadataDocumentClient? = nil) {
         self.store = store
         self.settings = settings
         self.logger = logger
+        self.metadataDocuments = metadataDocuments
         self.csrfKeyBytes = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
     }
 
@@ -71,9 +83,43 @@ public struct OAuthService: Sendable {
         uri.wholeMatch(of: #/https://(chat\.openai\.com|chatgpt\.com)/aip/[A-Za-z0-9_-]+/oauth/callback/#) != nil
     }
 
+    /// Exactly registered URIs; for clients with a secret (GPT Actions), ChatGPT's callback shape too.
     func isAllowed(_ redirectURI: String, for client: OAuthClient) -> Bool {
         if client.redirectURIs.contains(redirectURI) { return true }
-        return settings.allowChatGPTCallbacks && Self.isChatGPTCallback(redirectURI)
+        return !client.isPublic && settings.allowChatGPTCallbacks && Self.isChatGPTCallback(redirectURI)
+    }
+
+    /// `resource` in canonical form if it names this gateway's MCP endpoint or its base URL
+    /// (scheme and host compared without case, a trailing slash ignored); nil otherwise.
+    func canonicalResource(_ resource: String) -> String? {
+        func canonical(_ url: String) -> String? {
+            guard var components = URLComponents(string: url), components.fragment == nil, let scheme = components.scheme, components.host != nil
+            else { return nil }
+            components.scheme = scheme.lowercased()
+            components.host = components.host?.lowercased()
+            while components.path.hasSuffix("/") { components.path.removeLast() }
+            return components.string
+        }
+        guard let given = canonical(resource) else { return nil }
+        if given == canonical(settings.mcpResource) { return settings.mcpResource }
+        if given == canonical(settings.issuer) { return settings.issuer }
+        return nil
+    }
+
+    /// A registered client, or the one an https `client_id`'s metadata document describes.
+    func resolveClient(_ clientID: String) async throws -> Result<OAuthClient, AuthorizationFailure> {
+        if ClientMetadataDocumentClient.isDocumentURL(clientID), let metadataDocuments {
+            do {
+                return .success(try await metadataDocuments.client(at: clientID))
+            } catch {
+                logger.info("oauth client metadata document refused", metadata: ["oauth.client_id": .string(clientID), "reason": .string(error.description)])
+                return .failure(.page(error.description))
+            }
+        }
+        guard let client = try await store.client(clientID) else {
+            return .failure(.page("The client '\(clientID)' is not registered with this gateway."))
+        }
+        return .success(client)
     }
 
     public func validate(
@@ -83,11 +129,14 @@ public struct OAuthService: Sendable {
         state: String?,
         scope: String?,
         codeChallenge: String?,
-        codeChallengeMethod: String?
+        codeChallengeMethod: String?,
+        resource: String? = nil
     ) async throws -> Result<AuthorizationRequest, AuthorizationFailure> {
         guard let clientID, !clientID.isEmpty else { return .failure(.page("The request names no client (client_id is missing).")) }
-        guard let client = try await store.client(clientID) else {
-            return .failure(.page("The client '\(clientID)' is not registered with this gateway."))
+        let client: OAuthClient
+        switch try await resolveClient(clientID) {
+        case .success(let resolved): client = resolved
+        case .failure(let failure): return .failure(failure)
         }
         let resolvedRedirect: String
         if let redirectURI, !redirectURI.isEmpty {
@@ -113,15 +162,26 @@ public struct OAuthService: Sendable {
             let unknown = normalizedScope.split(separator: " ").map(String.init).filter { !Settings.scopes.contains($0) }
             if !unknown.isEmpty { return back("invalid_scope", "unknown scope: \(unknown.joined(separator: " "))") }
         }
+        var canonical: String?
+        if let resource, !resource.isEmpty {
+            guard let known = canonicalResource(resource) else {
+                return back("invalid_target", "resource must be \(settings.mcpResource) or \(settings.issuer)")
+            }
+            canonical = known
+        }
         if let codeChallenge, !codeChallenge.isEmpty {
-            guard (codeChallengeMethod ?? "plain") == "S256" else {
-                return back("invalid_request", "code_challenge_method must be S256")
+            // RFC 7636 §4.3: no method means plain.
+            let method = (codeChallengeMethod ?? "").isEmpty ? "plain" : codeChallengeMethod!
+            guard method == "S256" else {
+                return back("invalid_request", "code_challenge_method \(method) is not supported: use S256")
             }
             guard (43...128).contains(codeChallenge.count), codeChallenge.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-._~".contains($0)) }) else {
                 return back("invalid_request", "code_challenge is not a valid S256 challenge")
             }
         } else if codeChallengeMethod != nil && codeChallengeMethod != "" {
             return back("invalid_request", "code_challenge_method without code_challenge")
+        } else if client.isPublic || canonical != nil {
+            return back("invalid_request", "PKCE is required: send code_challenge with code_challenge_method=S256")
         }
         return .success(
             AuthorizationRequest(
@@ -130,7 +190,8 @@ public struct OAuthService: Sendable {
                 redirectURIGiven: !(redirectURI ?? "").isEmpty,
                 state: state,
                 scope: normalizedScope,
-                codeChallenge: (codeChallenge ?? "").isEmpty ? nil : codeChallenge
+                codeChallenge: (codeChallenge ?? "").isEmpty ? nil : codeChallenge,
+                resource: canonical
             )
         )
     }
@@ -148,7 +209,8 @@ public struct OAuthService: Sendable {
                 codeChallenge: request.codeChallenge,
                 grantID: UUID().uuidString.lowercased(),
                 approvedBy: approvedBy,
-                expiresAt: Date().addingTimeInterval(settings.codeLifetime.seconds)
+                expiresAt: Date().addingTimeInterval(settings.codeLifetime.seconds),
+                resource: request.resource
             )
         )
         logger.info("oauth authorization approved", metadata: ["oauth.client_id": .string(request.client.clientID), "approved_by": .string(approvedBy)])
@@ -182,7 +244,8 @@ public struct OAuthService: Sendable {
 
     private func csrfSignature(_ request: AuthorizationRequest, expiry: Int) -> String {
         let parts = [
-            "v1", request.client.clientID, request.redirectURI, request.state ?? "", request.scope ?? "", request.codeChallenge ?? "", String(expiry),
+            "v2", request.client.clientID, request.redirectURI, request.state ?? "", request.scope ?? "", request.codeChallenge ?? "",
+            request.resource ?? "", String(expiry),
         ]
         let mac = HMAC<SHA256>.authenticationCode(for: Data(parts.joined(separator: "\u{1F}").utf8), using: SymmetricKey(data: csrfKeyBytes))
         return SecretToken.base64URL(Data(mac))
@@ -210,9 +273,29 @@ public struct OAuthService: Sendable {
             viaBasic = true
         }
         guard let id, !id.isEmpty else {
-            return .failure(Failure(error: .invalidClient, description: "client authentication is required (client_secret_basic or client_secret_post)"))
+            return .failure(
+                Failure(error: .invalidClient, description: "client authentication is required (client_secret_basic, client_secret_post, or client_id for a public client)")
+            )
         }
-        guard let client = try await store.client(id), let secret, client.secretMatches(secret) else {
+        // A public client (registered with `none`, or described by a metadata document) names
+        // itself and has no secret: PKCE, required of it, proves the code is its own.
+        if metadataDocuments != nil, ClientMetadataDocumentClient.isDocumentURL(id), !viaBasic, secret == nil {
+            return .success(
+                OAuthClient(
+                    clientID: id, name: id, redirectURIs: [], source: "metadata-document", createdAt: Date(), secretHash: "", tokenEndpointAuthMethod: "none"
+                )
+            )
+        }
+        guard let client = try await store.client(id) else {
+            return .failure(Failure(error: .invalidClient, description: "unknown client or wrong secret", viaBasic: viaBasic))
+        }
+        if client.isPublic {
+            guard secret == nil || secret == "" else {
+                return .failure(Failure(error: .invalidClient, description: "the client is public (token_endpoint_auth_method none) and has no secret", viaBasic: viaBasic))
+            }
+            return .success(client)
+        }
+        guard let secret, client.secretMatches(secret) else {
             return .failure(Failure(error: .invalidClient, description: "unknown client or wrong secret", viaBasic: viaBasic))
         }
         return .success(client)
@@ -268,7 +351,22 @@ public struct OAuthService: Sendable {
         case (nil, nil):
             break
         }
-        return .success(try await issueTokens(clientID: client.clientID, grantID: stored.grantID, approvedBy: stored.approvedBy, scope: stored.scope))
+        if let failure = checkResource(request.resource, granted: stored.resource) { return .failure(failure) }
+        return .success(
+            try await issueTokens(clientID: client.clientID, grantID: stored.grantID, approvedBy: stored.approvedBy, scope: stored.scope, resource: stored.resource)
+        )
+    }
+
+    /// RFC 8707 §2.2: a `resource` on the token request must be the one granted (each grant has one).
+    func checkResource(_ requested: String?, granted: String?) -> Failure? {
+        guard let requested, !requested.isEmpty else { return nil }
+        guard let canonical = canonicalResource(requested) else {
+            return Failure(error: .invalidTarget, description: "resource must be \(settings.mcpResource) or \(settings.issuer)")
+        }
+        guard canonical == granted else {
+            return Failure(error: .invalidTarget, description: "resource \(canonical) is not the resource this grant was authorized for")
+        }
+        return nil
     }
 
     func refresh(_ request: TokenRequest, client: OAuthClient) async throws -> Result<TokenResponse, Failure> {
@@ -291,6 +389,7 @@ public struct OAuthService: Sendable {
             logger.warning("oauth refresh token reused after rotation; the grant was revoked", metadata: ["oauth.client_id": .string(client.clientID)])
             return .failure(Failure(error: .invalidGrant, description: "the refresh token was already used"))
         }
+        if let failure = checkResource(request.resource, granted: stored.resource) { return .failure(failure) }
         var scope = stored.scope
         if let requested = Self.normalize(request.scope) {
             let granted = Set((stored.scope ?? "").split(separator: " ").map(String.init))
@@ -300,19 +399,20 @@ public struct OAuthService: Sendable {
             }
             scope = requested
         }
-        let response = try await issueTokens(clientID: client.clientID, grantID: stored.grantID, approvedBy: stored.approvedBy, scope: scope, persist: false)
+        let response = try await issueTokens(
+            clientID: client.clientID, grantID: stored.grantID, approvedBy: stored.approvedBy, scope: scope, resource: stored.resource, persist: false)
         // Rotate atomically; a concurrent retry that lost the race gets the winner's pair.
         guard try await store.markRotated(refreshToken, result: Self.seal(response, with: refreshToken)) else {
             return try await refresh(request, client: client)
         }
-        try await persist(response, clientID: client.clientID, grantID: stored.grantID, approvedBy: stored.approvedBy, scope: scope)
+        try await persist(response, clientID: client.clientID, grantID: stored.grantID, approvedBy: stored.approvedBy, scope: scope, resource: stored.resource)
         return .success(response)
     }
 
     /// `approvedBy` (who approved the grant, kept with every token of it) decides whose conversations
     /// the tokens reach: see ``owner(approvedBy:clientID:)``.
-    func issueTokens(clientID: String, grantID: String, approvedBy: String?, scope: String?, persist shouldPersist: Bool = true) async throws
-        -> TokenResponse
+    func issueTokens(clientID: String, grantID: String, approvedBy: String?, scope: String?, resource: String?, persist shouldPersist: Bool = true)
+        async throws -> TokenResponse
     {
         let response = TokenResponse(
             accessToken: SecretToken.generate(prefix: "cgat_"),
@@ -321,17 +421,17 @@ public struct OAuthService: Sendable {
             refreshToken: SecretToken.generate(prefix: "cgrt_"),
             scope: scope
         )
-        if shouldPersist { try await persist(response, clientID: clientID, grantID: grantID, approvedBy: approvedBy, scope: scope) }
+        if shouldPersist { try await persist(response, clientID: clientID, grantID: grantID, approvedBy: approvedBy, scope: scope, resource: resource) }
         return response
     }
 
-    func persist(_ response: TokenResponse, clientID: String, grantID: String, approvedBy: String?, scope: String?) async throws {
+    func persist(_ response: TokenResponse, clientID: String, grantID: String, approvedBy: String?, scope: String?, resource: String?) async throws {
         try await store.insertToken(
-            response.accessToken, kind: "access", clientID: clientID, grantID: grantID, approvedBy: approvedBy, scope: scope,
+            response.accessToken, kind: "access", clientID: clientID, grantID: grantID, approvedBy: approvedBy, scope: scope, resource: resource,
             expiresAt: Date().addingTimeInterval(settings.accessTokenLifetime.seconds)
         )
         try await store.insertToken(
-            response.refreshToken, kind: "refresh", clientID: clientID, grantID: grantID, approvedBy: approvedBy, scope: scope,
+            response.refreshToken, kind: "refresh", clientID: clientID, grantID: grantID, approvedBy: approvedBy, scope: scope, resource: resource,
             expiresAt: Date().addingTimeInterval(settings.refreshTokenLifetime.seconds)
         )
     }
@@ -383,7 +483,8 @@ public struct OAuthService: Sendable {
             id: "oauth:\(stored.clientID):\(stored.grantID.prefix(8))",
             owner: Self.owner(approvedBy: stored.approvedBy, clientID: stored.clientID),
             scopes: scopes,
-            credential: .accessToken(hash: SecretToken.hash(token))
+            credential: .accessToken(hash: SecretToken.hash(token)),
+            audience: stored.resource
         )
     }
 
@@ -412,10 +513,23 @@ public struct OAuthService: Sendable {
             revocationEndpoint: base + "/oauth/revoke",
             responseTypesSupported: ["code"],
             grantTypesSupported: ["authorization_code", "refresh_token"],
-            tokenEndpointAuthMethodsSupported: ["client_secret_post", "client_secret_basic"],
-            revocationEndpointAuthMethodsSupported: ["client_secret_post", "client_secret_basic"],
+            tokenEndpointAuthMethodsSupported: ["client_secret_post", "client_secret_basic", "none"],
+            revocationEndpointAuthMethodsSupported: ["client_secret_post", "client_secret_basic", "none"],
             codeChallengeMethodsSupported: ["S256"],
-            scopesSupported: Settings.scopes
+            scopesSupported: Settings.scopes,
+            registrationEndpoint: base + "/oauth/register",
+            clientIDMetadataDocumentSupported: metadataDocuments?.settings.enabled ?? false
+        )
+    }
+
+    /// RFC 9728 metadata of `resource` (the MCP endpoint or the base URL), naming this server.
+    public func protectedResourceMetadata(forMCP: Bool) -> ProtectedResourceMetadata {
+        ProtectedResourceMetadata(
+            resource: forMCP ? settings.mcpResource : settings.issuer,
+            authorizationServers: [settings.issuer],
+            bearerMethodsSupported: ["header"],
+            scopesSupported: Settings.scopes,
+            resourceName: forMCP ? "Codex Gateway (MCP)" : "Codex Gateway"
         )
     }
 

@@ -6,13 +6,37 @@ public struct OAuthClient: Sendable, Equatable {
     public var clientID: String
     public var name: String
     public var redirectURIs: [String]
-    /// `environment` (OAUTH_CLIENT_ID) or `cli` (`codex-gateway oauth-clients add`).
+    /// `environment` (OAUTH_CLIENT_ID), `cli` (`codex-gateway oauth-clients add`), `registration`
+    /// (`POST /oauth/register`) or `metadata-document` (a client ID metadata document).
     public var source: String
     public var createdAt: Date
     let secretHash: String
+    /// How it authenticates at the token endpoint: `none` for a public client (no secret, PKCE
+    /// required); nil or a `client_secret_*` method for one with a secret.
+    public var tokenEndpointAuthMethod: String? = nil
+    /// The client's home page (`client_uri`), shown on the consent page.
+    public var clientURI: String? = nil
+
+    public var isPublic: Bool { tokenEndpointAuthMethod == "none" }
 
     public func secretMatches(_ secret: String) -> Bool {
-        CredentialHash.constantTimeEquals(Array(SecretToken.hash(secret).utf8), Array(secretHash.utf8))
+        !secretHash.isEmpty && CredentialHash.constantTimeEquals(Array(SecretToken.hash(secret).utf8), Array(secretHash.utf8))
+    }
+}
+
+/// What `POST /oauth/register` stores besides the redirect URIs (RFC 7591 §2), as JSON.
+struct RegisteredMetadata: Codable, Sendable, Equatable {
+    var clientURI: String?
+    var logoURI: String?
+    var scope: String?
+    var softwareID: String?
+    var softwareVersion: String?
+    /// The address the registration came from, for the operator.
+    var registeredFrom: String?
+
+    enum CodingKeys: String, CodingKey {
+        case clientURI = "client_uri", logoURI = "logo_uri", scope, softwareID = "software_id", softwareVersion = "software_version"
+        case registeredFrom = "registered_from"
     }
 }
 
@@ -26,6 +50,8 @@ struct StoredCode: Sendable {
     var approvedBy: String
     var expiresAt: Date
     var usedAt: Date?
+    /// The RFC 8707 resource the authorization named.
+    var resource: String? = nil
 }
 
 struct StoredToken: Sendable {
@@ -39,6 +65,8 @@ struct StoredToken: Sendable {
     var revokedAt: Date?
     var rotatedAt: Date?
     var rotationResult: String?
+    /// The RFC 8707 resource the token is for (its audience); nil: none named.
+    var resource: String? = nil
 }
 
 /// OAuth clients, codes and tokens in the gateway database; secrets only as SHA-256.
@@ -58,9 +86,27 @@ public struct OAuthStore: Sendable {
             """
             INSERT INTO oauth_clients (client_id, secret_hash, name, redirect_uris, source, created_at) VALUES (?, ?, ?, ?, ?, ?)
             ON CONFLICT(client_id) DO UPDATE SET secret_hash = excluded.secret_hash, name = excluded.name,
-                redirect_uris = excluded.redirect_uris, source = excluded.source
+                redirect_uris = excluded.redirect_uris, source = excluded.source, token_endpoint_auth_method = NULL, metadata = NULL
             """,
             [.text(clientID), .text(SecretToken.hash(secret)), .text(name), .text(uris), .text(source), .float(Date().timeIntervalSince1970)]
+        )
+    }
+
+    /// Stores a dynamically registered client (RFC 7591); `secret` is nil for a public client.
+    func registerClient(
+        clientID: String, secret: String?, name: String, redirectURIs: [String], authMethod: String, metadata: RegisteredMetadata
+    ) async throws {
+        let uris = String(decoding: try JSONEncoder().encode(redirectURIs), as: UTF8.self)
+        let metadataJSON = String(decoding: try JSONEncoder().encode(metadata), as: UTF8.self)
+        try await database.query(
+            """
+            INSERT INTO oauth_clients (client_id, secret_hash, name, redirect_uris, source, created_at, token_endpoint_auth_method, metadata)
+            VALUES (?, ?, ?, ?, 'registration', ?, ?, ?)
+            """,
+            [
+                .text(clientID), .text(secret.map(SecretToken.hash) ?? ""), .text(name), .text(uris), .float(Date().timeIntervalSince1970),
+                .text(authMethod), .text(metadataJSON),
+            ]
         )
     }
 
@@ -87,7 +133,9 @@ public struct OAuthStore: Sendable {
             redirectURIs: uris,
             source: row.string("source") ?? "",
             createdAt: Date(timeIntervalSince1970: row.double("created_at") ?? 0),
-            secretHash: row.string("secret_hash") ?? ""
+            secretHash: row.string("secret_hash") ?? "",
+            tokenEndpointAuthMethod: row.string("token_endpoint_auth_method"),
+            clientURI: row.string("metadata").flatMap { try? JSONDecoder().decode(RegisteredMetadata.self, from: Data($0.utf8)) }?.clientURI
         )
     }
 
@@ -97,12 +145,12 @@ public struct OAuthStore: Sendable {
         try await database.query(
             """
             INSERT INTO oauth_codes (code_hash, client_id, redirect_uri, redirect_uri_given, scope, code_challenge, grant_id,
-                approved_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                approved_by, created_at, expires_at, resource) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
                 .text(SecretToken.hash(code)), .text(stored.clientID), .text(stored.redirectURI), .integer(stored.redirectURIGiven ? 1 : 0),
                 .optionalText(stored.scope), .optionalText(stored.codeChallenge), .text(stored.grantID), .text(stored.approvedBy),
-                .float(Date().timeIntervalSince1970), .float(stored.expiresAt.timeIntervalSince1970),
+                .float(Date().timeIntervalSince1970), .float(stored.expiresAt.timeIntervalSince1970), .optionalText(stored.resource),
             ]
         )
     }
@@ -130,23 +178,24 @@ public struct OAuthStore: Sendable {
             grantID: row.string("grant_id") ?? "",
             approvedBy: row.string("approved_by") ?? "",
             expiresAt: Date(timeIntervalSince1970: row.double("expires_at") ?? 0),
-            usedAt: row.double("used_at").map { Date(timeIntervalSince1970: $0) }
+            usedAt: row.double("used_at").map { Date(timeIntervalSince1970: $0) },
+            resource: row.string("resource")
         )
     }
 
     // MARK: Tokens
 
-    func insertToken(_ token: String, kind: String, clientID: String, grantID: String, approvedBy: String?, scope: String?, expiresAt: Date)
-        async throws
-    {
+    func insertToken(
+        _ token: String, kind: String, clientID: String, grantID: String, approvedBy: String?, scope: String?, resource: String?, expiresAt: Date
+    ) async throws {
         try await database.query(
             """
-            INSERT INTO oauth_tokens (token_hash, kind, client_id, grant_id, approved_by, scope, created_at, expires_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO oauth_tokens (token_hash, kind, client_id, grant_id, approved_by, scope, created_at, expires_at, resource)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
                 .text(SecretToken.hash(token)), .text(kind), .text(clientID), .text(grantID), .optionalText(approvedBy), .optionalText(scope),
-                .float(Date().timeIntervalSince1970), .float(expiresAt.timeIntervalSince1970),
+                .float(Date().timeIntervalSince1970), .float(expiresAt.timeIntervalSince1970), .optionalText(resource),
             ]
         )
     }
@@ -166,7 +215,8 @@ public struct OAuthStore: Sendable {
                 expiresAt: Date(timeIntervalSince1970: $0.double("expires_at") ?? 0),
                 revokedAt: $0.double("revoked_at").map { Date(timeIntervalSince1970: $0) },
                 rotatedAt: $0.double("rotated_at").map { Date(timeIntervalSince1970: $0) },
-                rotationResult: $0.string("rotation_result")
+                rotationResult: $0.string("rotation_result"),
+                resource: $0.string("resource")
             )
         }
     }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 
 /// The HTTP client for URLs a caller supplied (webhook callbacks), under an ``OutboundPolicy``.
@@ -14,9 +15,11 @@ public struct OutboundHTTPClient: Service {
     public let client: HTTPClient
     public let policy: OutboundPolicy
 
-    public init(policy: OutboundPolicy, logger: Logger) {
+    /// - Parameter tlsConfiguration: the TLS trust to use instead of the system's (tests trust a
+    ///   private CA with it; no configuration variable sets it).
+    public init(policy: OutboundPolicy, logger: Logger, tlsConfiguration: TLSConfiguration? = nil) {
         self.policy = policy
-        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tlsConfiguration, redirectConfiguration: .disallow)
         configuration.connectionPool.retryConnectionEstablishment = false
         let check: @Sendable (any Channel) -> EventLoopFuture<Void> = { channel in
             let address = channel.remoteAddress.flatMap(OutboundAddress.init)

@@ -150,6 +150,15 @@ public final class GatewayDatabase: Sendable {
             seen_at REAL NOT NULL
         )
         """,
+        // OAuth for MCP clients (PROTOCOLS.md §11): how a client authenticates at the token endpoint
+        // (NULL: with its secret; `none`: a public client), what it registered (RFC 7591), and the
+        // resource (RFC 8707) each code and token is bound to (NULL: none named, the REST API).
+        """
+        ALTER TABLE oauth_clients ADD COLUMN token_endpoint_auth_method TEXT;
+        ALTER TABLE oauth_clients ADD COLUMN metadata TEXT;
+        ALTER TABLE oauth_codes ADD COLUMN resource TEXT;
+        ALTER TABLE oauth_tokens ADD COLUMN resource TEXT
+        """,
     ]
 
     static func migrate(_ connection: SQLiteConnection) throws {

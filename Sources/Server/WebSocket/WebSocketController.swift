@@ -138,6 +138,10 @@ public struct WebSocketController: Sendable {
     /// Headers win when present (an `Authorization` header is always the one checked, as on every
     /// route), then the `bearer.<token>` subprotocol, then a ticket. Throws the 401.
     func authenticate(_ request: Request) async throws -> (principal: Principal, subprotocol: String?) {
+        try await authenticator.withResourceMetadata(path: request.uri.path) { try await credentials(request) }
+    }
+
+    private func credentials(_ request: Request) async throws -> (principal: Principal, subprotocol: String?) {
         let security = Self.operation.security
         if Self.carriesHeaderCredentials(request.headers, security: security) {
             return (try await authenticator.principal(for: request.headers, alternatives: security), nil)
