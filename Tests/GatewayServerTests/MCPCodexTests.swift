@@ -98,7 +98,12 @@ struct MCPCodexTests {
             var seen = await nextUpdate() ?? []
             let running = seen.contains { (($0[path: "params.message"] as? String)?.hasPrefix("Running: ")) == true }
             #expect(running, "the agent started its command: \(seen)")
-            #expect(CodexEngineTests.processes(running: "sleep 60") > 0)
+            var started = CodexEngineTests.processes(running: "sleep 60")
+            for _ in 0..<200 where started == 0 {
+                try await Task.sleep(for: .milliseconds(100))
+                started = CodexEngineTests.processes(running: "sleep 60")
+            }
+            #expect(started > 0, "the command runs")
             if how == "notification" {
                 let cancelled = try await client.send(.POST, #"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7,"reason":"test"}}"#)
                 #expect(cancelled.status == 202)
@@ -116,7 +121,12 @@ struct MCPCodexTests {
             #expect(left == 0, "the interrupted command was ended (\(how))")
             // The conversation is free again: the session's next call runs.
             let thread = try #require(seen.compactMap { ($0[path: "params.message"] as? String).flatMap { $0.hasPrefix("Conversation ") ? String($0.dropFirst(13)) : nil } }.first)
-            let next = try await client.send(.POST, Self.call(id: 8, tool: "codex-reply", arguments: ##"{"threadId":"\##(thread)","prompt":"#fake-agent:command:true"}"##))
+            var next = try await client.send(.POST, Self.call(id: 8, tool: "codex-reply", arguments: ##"{"threadId":"\##(thread)","prompt":"#fake-agent:command:true"}"##))
+            // The interrupted turn may take a moment to end after its command did.
+            for attempt in 9..<60 where next.response[path: "result.isError"] as? Bool == true {
+                try await Task.sleep(for: .milliseconds(200))
+                next = try await client.send(.POST, Self.call(id: attempt, tool: "codex-reply", arguments: ##"{"threadId":"\##(thread)","prompt":"#fake-agent:command:true"}"##))
+            }
             #expect(next.response[path: "result.isError"] as? Bool == false, "\(next.messages)")
         }
     }
