@@ -118,7 +118,10 @@ public func buildApplication(
         ),
         relay: OpenAIRelay(transport: core.transport, defaultModel: core.defaultModel, turnLimiter: rateLimiter),
         rateLimiter: rateLimiter,
-        jsonRPCLimits: .init(maxBatch: configuration.jsonRPCMaxBatch, maxResponseBytes: configuration.jsonRPCMaxResponseBytes)
+        jsonRPCLimits: .init(maxBatch: configuration.jsonRPCMaxBatch, maxResponseBytes: configuration.jsonRPCMaxResponseBytes),
+        mcpMaxSessions: configuration.mcpMaxSessions,
+        mcpSessionIdleTimeout: configuration.mcpSessionIdleTimeout,
+        logger: logger
     )
     handlers.registerRoutes(
         on: router,

@@ -5,7 +5,7 @@ public enum SwiftName {
     static let acronyms: [String: String] = [
         "id": "ID", "ids": "IDs", "url": "URL", "urls": "URLs", "uri": "URI", "api": "API", "json": "JSON", "jsonl": "JSONL",
         "jsonrpc": "JSONRPC", "http": "HTTP", "https": "HTTPS", "html": "HTML", "uuid": "UUID", "sse": "SSE", "ttl": "TTL",
-        "ip": "IP", "ws": "WS", "gpt": "GPT", "yaml": "YAML", "oauth": "OAuth", "pkce": "PKCE", "ndjson": "NDJSON",
+        "ip": "IP", "ws": "WS", "gpt": "GPT", "mcp": "MCP", "yaml": "YAML", "oauth": "OAuth", "pkce": "PKCE", "ndjson": "NDJSON",
     ]
 
     static let keywords: Set<String> = [

@@ -66,6 +66,8 @@ public struct ConfigurationReport: Sendable {
         Variable(name: "CONVERSATION_CACHE_BYTES", fallback: "67108864"),
         Variable(name: "JSONRPC_MAX_BATCH", fallback: "50"),
         Variable(name: "JSONRPC_MAX_RESPONSE_BYTES", fallback: "4194304"),
+        Variable(name: "MCP_MAX_SESSIONS", fallback: "1000"),
+        Variable(name: "MCP_SESSION_IDLE_SECONDS", fallback: "3600"),
         Variable(name: "WS_CREDENTIAL_CHECK_SECONDS", fallback: "5"),
         Variable(name: "HTTP_HEADER_TIMEOUT_SECONDS", fallback: "10"),
         Variable(name: "HTTP_BODY_TIMEOUT_SECONDS", fallback: "60"),

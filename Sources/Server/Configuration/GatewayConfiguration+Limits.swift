@@ -21,6 +21,12 @@ extension GatewayConfiguration {
         if let value = try environment.integer("JSONRPC_MAX_RESPONSE_BYTES", in: 1024...Int.max, expected: "a number of bytes, 1024 or more") {
             jsonRPCMaxResponseBytes = value
         }
+        if let value = try environment.integer("MCP_MAX_SESSIONS", in: 1...1_000_000, expected: "a number of sessions from 1 to 1000000") {
+            mcpMaxSessions = value
+        }
+        if let value = try environment.seconds("MCP_SESSION_IDLE_SECONDS", in: positiveSeconds, expected: "a positive number of seconds") {
+            mcpSessionIdleTimeout = value
+        }
         if let value = try environment.seconds("WS_CREDENTIAL_CHECK_SECONDS", in: 0.01...10, expected: "a number of seconds from 0.01 to 10") {
             webSocketCredentialCheckInterval = value
         }

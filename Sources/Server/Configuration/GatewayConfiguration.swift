@@ -65,6 +65,12 @@ public struct GatewayConfiguration: Sendable {
     /// `JSONRPC_MAX_BATCH`: the most requests one JSON-RPC batch may hold; a bigger batch is one
     /// `-32600` error.
     public var jsonRPCMaxBatch: Int = 50
+    /// `MCP_MAX_SESSIONS`: the most MCP sessions (2025-06-18, 2025-11-25) open at once; an
+    /// `initialize` past it is refused with 503 until one ends or expires.
+    public var mcpMaxSessions: Int = 1000
+    /// `MCP_SESSION_IDLE_SECONDS`: an MCP session unused this long, with no tool call running, is
+    /// forgotten (its id then answers 404).
+    public var mcpSessionIdleTimeout: Duration = .seconds(3600)
     /// `JSONRPC_MAX_RESPONSE_BYTES`: the most bytes of results one JSON-RPC answer (a batch's
     /// together) may carry; entries past it get a `-32007` error instead of their result.
     public var jsonRPCMaxResponseBytes: Int = 4 << 20

@@ -1,6 +1,7 @@
 import Foundation
 import GatewayAPI
 import Hummingbird
+import Logging
 
 /// The implementation of `APIProtocol`: thin adapters from typed input to services and back.
 ///
@@ -22,6 +23,8 @@ public struct GatewayHandlers: APIProtocol {
     let relay: OpenAIRelay
     /// For `/whoami`'s `rate_limits`; nil when rate limiting is off.
     let rateLimiter: RateLimiter?
+    /// `/mcp`: the MCP server and its sessions.
+    let mcpDispatcher: MCPDispatcher
 
     public init(
         spec: PublishedSpec,
@@ -33,7 +36,10 @@ public struct GatewayHandlers: APIProtocol {
         oauth: OAuthEndpoints,
         relay: OpenAIRelay,
         rateLimiter: RateLimiter? = nil,
-        jsonRPCLimits: JSONRPCDispatcher.Limits = .init()
+        jsonRPCLimits: JSONRPCDispatcher.Limits = .init(),
+        mcpMaxSessions: Int = 1000,
+        mcpSessionIdleTimeout: Duration = .seconds(3600),
+        logger: Logger = Logger(label: "codex-gateway")
     ) {
         self.spec = spec
         self.startedAt = .now
@@ -46,6 +52,7 @@ public struct GatewayHandlers: APIProtocol {
         self.oauth = oauth
         self.relay = relay
         self.rateLimiter = rateLimiter
+        self.mcpDispatcher = MCPDispatcher(manager: conversations, approvals: approvals, limits: .init(maxSessions: mcpMaxSessions, idleTimeout: mcpSessionIdleTimeout), logger: logger)
     }
 }
 
