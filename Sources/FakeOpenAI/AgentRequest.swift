@@ -15,8 +15,12 @@ struct AgentRequest {
     let lastUserText: String
     /// Tool outputs after the last user message, oldest first.
     let toolOutputs: [String]
-    /// The request's tools: name → whether it is a freeform `custom` tool.
+    /// The request's tools: name → whether it is a freeform `custom` tool. A function inside a
+    /// Responses `namespace` tool is named `<namespace>__<name>`, as Codex names MCP tools
+    /// (`mcp__gateway__codex`: namespace `mcp__gateway`, function `codex`).
     let tools: [String: Bool]
+    /// The functions inside namespaces, by that name: (namespace, function name).
+    let namespaced: [String: (namespace: String, name: String)]
 
     init(api: Exchange.API, request: JSON) {
         lastUserText = Conversation(api: api, request: request).lastUserText
@@ -32,12 +36,22 @@ struct AgentRequest {
             }
         }
         var tools: [String: Bool] = [:]
+        var namespaced: [String: (namespace: String, name: String)] = [:]
         for tool in request["tools"]?.arrayValue ?? [] {
             // Responses tools carry their name at the top; chat tools inside `function`.
             guard let name = tool["name"]?.stringValue ?? tool["function"]?["name"]?.stringValue else { continue }
+            if tool["type"]?.stringValue == "namespace" {
+                for inner in tool["tools"]?.arrayValue ?? [] {
+                    guard let function = inner["name"]?.stringValue else { continue }
+                    tools["\(name)__\(function)"] = inner["type"]?.stringValue == "custom"
+                    namespaced["\(name)__\(function)"] = (name, function)
+                }
+                continue
+            }
             tools[name] = tool["type"]?.stringValue == "custom"
         }
         self.tools = tools
+        self.namespaced = namespaced
     }
 
     /// Whether the request offers an `apply_patch` tool (freeform or function).
@@ -87,9 +101,10 @@ struct AgentRequest {
     /// request offers no function tool of that name.
     func functionCall(_ name: String, arguments: String, sequenceNumber: Int) -> Plan.ToolCall? {
         guard tools[name] == false else { return nil }
+        let inside = namespaced[name]
         return Plan.ToolCall(
-            callID: "call_fake_tool\(sequenceNumber)", itemID: "fc_fake\(sequenceNumber)", name: name,
-            argumentFragments: Self.fragments(arguments)
+            callID: "call_fake_tool\(sequenceNumber)", itemID: "fc_fake\(sequenceNumber)", name: inside?.name ?? name,
+            argumentFragments: Self.fragments(arguments), namespace: inside?.namespace
         )
     }
 

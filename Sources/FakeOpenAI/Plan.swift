@@ -13,6 +13,9 @@ struct Plan: Sendable {
         /// The arguments (or a custom call's input) as streamed, in pieces.
         var argumentFragments: [String]
         var kind: Kind = .function
+        /// Responses only: the `namespace` tool the function belongs to (Codex offers an MCP
+        /// server's tools as namespace `mcp__<server>`), sent as the call's `namespace`.
+        var namespace: String? = nil
         var arguments: String { argumentFragments.joined() }
     }
 
@@ -334,14 +337,16 @@ extension OpenAIFormat {
     }
 
     static func functionCallItem(_ call: Plan.ToolCall, status: String, arguments: String) -> JSON {
-        [
-            "id": .string(call.itemID),
-            "type": "function_call",
-            "status": .string(status),
-            "arguments": .string(arguments),
-            "call_id": .string(call.callID),
-            "name": .string(call.name),
+        var item: [(String, JSON)] = [
+            ("id", .string(call.itemID)),
+            ("type", "function_call"),
+            ("status", .string(status)),
+            ("arguments", .string(arguments)),
+            ("call_id", .string(call.callID)),
+            ("name", .string(call.name)),
         ]
+        if let namespace = call.namespace { item.append(("namespace", .string(namespace))) }
+        return .object(item)
     }
 
     static func customToolCallItem(_ call: Plan.ToolCall, status: String, input: String) -> JSON {

@@ -105,6 +105,19 @@ struct FakeOpenAIAgentScriptTests {
         let answered = AgentTurn(request: Self.request(api, prompt: prompt, outputs: ["done\n"], tools: offered))
         #expect(text(answered.output(sequenceNumber: 4)) == "fake-agent: `mcp__gateway__codex` returned:\ndone")
 
+        if api == .responses {
+            // Codex 0.147 offers an MCP server's tools (to a model without tool_search) as a namespace.
+            let namespace: [String: Any] = [
+                "type": "namespace", "name": "mcp__gateway", "description": "gateway",
+                "tools": [["type": "function", "name": "codex", "parameters": ["type": "object"]]],
+            ]
+            let request = Self.request(api, prompt: prompt, tools: Self.tools(api, ["exec_command"]) + [namespace])
+            let namespaced = try #require(calls(AgentTurn(request: request).output(sequenceNumber: 3)).first)
+            #expect(namespaced.name == "codex")
+            #expect(namespaced.namespace == "mcp__gateway")
+            #expect(OpenAIFormat.functionCallItem(namespaced, status: "completed", arguments: "{}")["namespace"]?.stringValue == "mcp__gateway")
+        }
+
         let missing = AgentTurn(request: Self.request(api, prompt: prompt, tools: Self.tools(api, ["exec_command"])))
         #expect(text(missing.output(sequenceNumber: 3)) == "fake-agent: the request offers no function tool mcp__gateway__codex; it offers exec_command")
         #expect(text(AgentTurn(request: Self.request(api, prompt: "#fake-agent:tool:x [1]")).output(sequenceNumber: 1))?.hasPrefix("fake-agent: #fake-agent:tool needs a tool name and a JSON object") == true)
