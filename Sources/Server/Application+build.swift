@@ -85,6 +85,7 @@ public func buildApplication(
     let store = core.store
     let providerReachability = ProviderReachability(transport: core.transport)
     let providerCheck: ReadinessProbe.Check = { await providerReachability.check() }
+    let backgroundTurns = BackgroundTurnService(manager: core.manager, logger: logger)
     let handlers = GatewayHandlers(
         spec: try PublishedSpec(publicBaseURL: configuration.publicBaseURL),
         readiness: ReadinessProbe(checks: [
@@ -109,7 +110,8 @@ public func buildApplication(
         oauth: OAuthEndpoints(service: oauth, apiKeys: apiKeys, throttle: credentialThrottle),
         relay: OpenAIRelay(transport: core.transport, defaultModel: core.defaultModel, turnLimiter: rateLimiter),
         rateLimiter: rateLimiter,
-        jsonRPCLimits: .init(maxBatch: configuration.jsonRPCMaxBatch, maxResponseBytes: configuration.jsonRPCMaxResponseBytes)
+        jsonRPCLimits: .init(maxBatch: configuration.jsonRPCMaxBatch, maxResponseBytes: configuration.jsonRPCMaxResponseBytes),
+        conversationTurns: ConversationTurns(service: backgroundTurns, wait: configuration.agent.gptTurnWait)
     )
     handlers.registerRoutes(
         on: router,
@@ -122,7 +124,7 @@ public func buildApplication(
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "codex-gateway"),
         // Stopped in reverse order: the webhook worker, then the database, then the HTTP clients.
         services: [core.httpClientService, outbound, DatabaseService(database: database)] + (core.engineService.map { [$0] } ?? [])
-            + (core.sandboxSelfTest.map { [$0] } ?? []) + [webhookService, IdleMemoryTrimmer(activity: activity)],
+            + (core.sandboxSelfTest.map { [$0] } ?? []) + [webhookService, backgroundTurns, IdleMemoryTrimmer(activity: activity)],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
             core.listeningPort.set(port)

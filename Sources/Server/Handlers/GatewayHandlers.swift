@@ -22,6 +22,8 @@ public struct GatewayHandlers: APIProtocol {
     let relay: OpenAIRelay
     /// For `/whoami`'s `rate_limits`; nil when rate limiting is off.
     let rateLimiter: RateLimiter?
+    /// Turns of the named conversation operations, which may outlive their request.
+    let conversationTurns: ConversationTurns
 
     public init(
         spec: PublishedSpec,
@@ -33,7 +35,8 @@ public struct GatewayHandlers: APIProtocol {
         oauth: OAuthEndpoints,
         relay: OpenAIRelay,
         rateLimiter: RateLimiter? = nil,
-        jsonRPCLimits: JSONRPCDispatcher.Limits = .init()
+        jsonRPCLimits: JSONRPCDispatcher.Limits = .init(),
+        conversationTurns: ConversationTurns
     ) {
         self.spec = spec
         self.startedAt = .now
@@ -46,6 +49,7 @@ public struct GatewayHandlers: APIProtocol {
         self.oauth = oauth
         self.relay = relay
         self.rateLimiter = rateLimiter
+        self.conversationTurns = conversationTurns
     }
 }
 
