@@ -126,6 +126,7 @@ struct ConversationOperationsTests {
                     ("/conversations", ##"{"prompt":"hi","approval_policy":"sometimes"}"##, 400, "invalid_request", "approval_policy"),
                     ("/conversations", ##"{"prompt":"hi","model":""}"##, 400, "invalid_request", "model"),
                     ("/conversations", ##"{"prompt":""}"##, 400, "invalid_request", "prompt"),
+                    ("/conversations", ##"{"prompt":" \r\n"}"##, 400, "invalid_request", "prompt"),
                     ("/conversations", ##"{"prompt":"hi","temperature":2}"##, 400, "invalid_request", "temperature"),
                     ("/conversations", ##"{"prompt":"hi","sandbox":"workspace-write"}"##, 403, "sandbox_not_allowed", "sandbox"),
                     ("/conversations/\(someID)/turns", ##"{"prompt":"hi","sandbox":"everything"}"##, 400, "invalid_request", "sandbox"),

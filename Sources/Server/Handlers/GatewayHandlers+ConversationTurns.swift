@@ -47,7 +47,19 @@ extension GatewayHandlers {
         let ticket = conversationTurns.service.start(plan)
         guard let id = await ticket.conversationStarted() else {
             var reason = "it ended before it began"
-            if case .failed(_, let failure)? = ticket.outcome { reason = failure.description }
+            if case .failed(_, let failure)? = ticket.outcome {
+                // What the request asked for, refused only when the engine resolved it (a workspace
+                // whose path leads out): the same answers as when checked up front.
+                if case .refused(let error) = failure {
+                    switch refusal(error, context) {
+                    case .forbidden(let envelope): return .forbidden(.json(envelope))
+                    case .tooManyRequests(let envelope): return .tooManyRequests(.json(envelope), headers: .init(retryAfter: 1))
+                    case .serviceUnavailable(let envelope): return .serviceUnavailable(.json(envelope))
+                    case .badRequest(let envelope), .notFound(let envelope), .conflict(let envelope): return .badRequest(.json(envelope))
+                    }
+                }
+                reason = failure.description
+            }
             return .serviceUnavailable(.json(envelope(context, 503, "agent_unavailable", "The agent could not start the conversation: \(reason)")))
         }
         let ended = await ticket.outcome(before: deadline) != nil
@@ -163,9 +175,12 @@ extension GatewayHandlers {
         case .invalidPrompt(let message): .badRequest(envelope(context, 400, "invalid_request", message))
         case .tooManyTurns, .gatewayBusy: .tooManyRequests(envelope(context, 429, "too_many_turns", error.description))
         case .policy(let policy):
-            policy.status == .forbidden
-                ? .forbidden(envelope(context, 403, policy.code, policy.message))
-                : .badRequest(envelope(context, 400, policy.code, policy.message))
+            switch policy.status {
+            case .forbidden: .forbidden(envelope(context, 403, policy.code, policy.message))
+            case .badRequest: .badRequest(envelope(context, 400, policy.code, policy.message))
+            // The gateway's own fault (WORKSPACES_ROOT unusable), not the request's.
+            default: .serviceUnavailable(envelope(context, 503, policy.code, policy.message))
+            }
         }
     }
 }

@@ -284,7 +284,7 @@ public final class ConversationManager: Sendable {
                     let message = (error as? ConversationError)?.description ?? String(describing: error)
                     emit(.threadStarted(conversationID: ""))
                     emit(.turnFailed(message: message))
-                    return .failed(conversationID: "", reason: .model(message))
+                    return .failed(conversationID: "", reason: (error as? ConversationError).map(TurnFailure.refused) ?? .model(message))
                 }
                 record = try await store.create(id: started?.id, model: plan.model, provider: providerID, owner: plan.owner, workspace: started?.workspace)
                 logger.info(
