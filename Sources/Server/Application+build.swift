@@ -91,6 +91,7 @@ public func buildApplication(
     let store = core.store
     let providerReachability = ProviderReachability(transport: core.transport)
     let providerCheck: ReadinessProbe.Check = { await providerReachability.check() }
+    let backgroundTurns = BackgroundTurnService(manager: core.manager, logger: logger)
     let handlers = GatewayHandlers(
         spec: try PublishedSpec(publicBaseURL: configuration.publicBaseURL),
         readiness: ReadinessProbe(checks: [
@@ -119,6 +120,7 @@ public func buildApplication(
         relay: OpenAIRelay(transport: core.transport, defaultModel: core.defaultModel, turnLimiter: rateLimiter),
         rateLimiter: rateLimiter,
         jsonRPCLimits: .init(maxBatch: configuration.jsonRPCMaxBatch, maxResponseBytes: configuration.jsonRPCMaxResponseBytes),
+        conversationTurns: ConversationTurns(service: backgroundTurns, wait: configuration.agent.gptTurnWait),
         mcpMaxSessions: configuration.mcpMaxSessions,
         mcpSessionIdleTimeout: configuration.mcpSessionIdleTimeout,
         logger: logger
@@ -134,7 +136,7 @@ public func buildApplication(
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "codex-gateway"),
         // Stopped in reverse order: the webhook worker, then the database, then the HTTP clients.
         services: [core.httpClientService, outbound, DatabaseService(database: database)] + (core.engineService.map { [$0] } ?? [])
-            + (core.sandboxSelfTest.map { [$0] } ?? []) + [webhookService, IdleMemoryTrimmer(activity: activity)],
+            + (core.sandboxSelfTest.map { [$0] } ?? []) + [webhookService, backgroundTurns, IdleMemoryTrimmer(activity: activity)],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
             core.listeningPort.set(port)

@@ -134,7 +134,9 @@ public struct WorkspaceResolver: Sendable {
         return String(cString: resolved)
     }
 
+    /// Compared as bytes, as the file system does: as Characters, a name that begins with a
+    /// combining mark (an emoji modifier, an accent) joins the `/` before it and never matches.
     private static func isInside(_ path: String, _ directory: String) -> Bool {
-        path == directory || path.hasPrefix(directory + "/")
+        path.utf8.elementsEqual(directory.utf8) || path.utf8.starts(with: (directory + "/").utf8)
     }
 }

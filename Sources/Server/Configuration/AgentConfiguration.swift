@@ -26,6 +26,9 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var maxConcurrentTurns: Int
     /// `TURN_TIMEOUT_SECONDS`: an agent turn running this long is interrupted.
     public var turnTimeout: Duration
+    /// `GPT_TURN_WAIT_SECONDS`: how long `POST /conversations` (and its `/turns`) waits for the
+    /// turn before answering `202` (ChatGPT gives an action 45 s).
+    public var gptTurnWait: Duration
     /// `ENGINE_MAX_LOADED_THREADS`: a Codex child with more threads loaded is recycled once idle.
     public var maxLoadedThreads: Int
     /// `ENGINE_IDLE_RECYCLE_SECONDS` (0: never): a Codex child idle this long is recycled.
@@ -42,6 +45,7 @@ public struct AgentConfiguration: Sendable, Equatable {
         approvalTimeout: Duration = .seconds(600),
         maxConcurrentTurns: Int = 32,
         turnTimeout: Duration = .seconds(1800),
+        gptTurnWait: Duration = .seconds(40),
         maxLoadedThreads: Int = 64,
         idleRecycle: Duration? = .seconds(900)
     ) {
@@ -55,6 +59,7 @@ public struct AgentConfiguration: Sendable, Equatable {
         self.approvalTimeout = approvalTimeout
         self.maxConcurrentTurns = maxConcurrentTurns
         self.turnTimeout = turnTimeout
+        self.gptTurnWait = gptTurnWait
         self.maxLoadedThreads = maxLoadedThreads
         self.idleRecycle = idleRecycle
     }

@@ -84,6 +84,7 @@ public struct ConfigurationReport: Sendable {
         Variable(name: "APPROVAL_TIMEOUT_SECONDS", fallback: "600"),
         Variable(name: "MAX_CONCURRENT_TURNS", fallback: "32"),
         Variable(name: "TURN_TIMEOUT_SECONDS", fallback: "1800"),
+        Variable(name: "GPT_TURN_WAIT_SECONDS", fallback: "40"),
         Variable(name: "ENGINE_MAX_LOADED_THREADS", fallback: "64"),
         Variable(name: "ENGINE_IDLE_RECYCLE_SECONDS", fallback: "900"),
     ]

@@ -3,7 +3,7 @@ import Foundation
 
 extension GatewayConfiguration {
     /// `GATEWAY_ENGINE`, `CODEX_BIN`, `WORKSPACES_ROOT`, `GATEWAY_MAX_SANDBOX`,
-    /// `APPROVAL_TIMEOUT_SECONDS`, `MAX_CONCURRENT_TURNS`, `TURN_TIMEOUT_SECONDS`,
+    /// `APPROVAL_TIMEOUT_SECONDS`, `MAX_CONCURRENT_TURNS`, `TURN_TIMEOUT_SECONDS`, `GPT_TURN_WAIT_SECONDS`,
     /// `ENGINE_MAX_LOADED_THREADS`, `ENGINE_IDLE_RECYCLE_SECONDS`, and the sandbox and
     /// approval defaults of `config.toml` (`codex`).
     static func loadAgent(environment: Environment, codexHome: String, codex: CodexConfiguration) throws -> AgentConfiguration {
@@ -56,6 +56,8 @@ extension GatewayConfiguration {
                 ?? 32,
             turnTimeout: try environment.seconds("TURN_TIMEOUT_SECONDS", in: positiveSeconds, expected: "a positive number of seconds")
                 ?? .seconds(1800),
+            gptTurnWait: try environment.seconds("GPT_TURN_WAIT_SECONDS", in: 0...3600, expected: "a number of seconds from 0 to 3600")
+                ?? .seconds(40),
             maxLoadedThreads: try environment.integer("ENGINE_MAX_LOADED_THREADS", in: 1...100_000, expected: "a number of threads from 1 to 100000")
                 ?? 64,
             idleRecycle: try environment.seconds("ENGINE_IDLE_RECYCLE_SECONDS", in: 0...Double.greatestFiniteMagnitude, expected: "a number of seconds, 0 for never")

@@ -25,6 +25,8 @@ public struct GatewayHandlers: APIProtocol {
     let rateLimiter: RateLimiter?
     /// `/mcp`: the MCP server and its sessions.
     let mcpDispatcher: MCPDispatcher
+    /// Turns of the named conversation operations, which may outlive their request.
+    let conversationTurns: ConversationTurns
 
     public init(
         spec: PublishedSpec,
@@ -37,6 +39,7 @@ public struct GatewayHandlers: APIProtocol {
         relay: OpenAIRelay,
         rateLimiter: RateLimiter? = nil,
         jsonRPCLimits: JSONRPCDispatcher.Limits = .init(),
+        conversationTurns: ConversationTurns,
         mcpMaxSessions: Int = 1000,
         mcpSessionIdleTimeout: Duration = .seconds(3600),
         logger: Logger = Logger(label: "codex-gateway")
@@ -53,6 +56,7 @@ public struct GatewayHandlers: APIProtocol {
         self.relay = relay
         self.rateLimiter = rateLimiter
         self.mcpDispatcher = MCPDispatcher(manager: conversations, approvals: approvals, limits: .init(maxSessions: mcpMaxSessions, idleTimeout: mcpSessionIdleTimeout), logger: logger)
+        self.conversationTurns = conversationTurns
     }
 }
 

@@ -275,6 +275,7 @@ public struct JSONRPCDispatcher: Sendable {
             case .busy: throw Failure(code: ErrorCode.conversationBusy, message: reason.description, data: data)
             case .model(let message): throw Failure(code: ErrorCode.modelFailure, message: message, data: data)
             case .storage(let message): throw Failure(code: ErrorCode.internalError, message: message, data: data)
+            case .refused(let error): throw Self.failure(error)
             }
         }
     }

@@ -34,6 +34,8 @@ public final class ConversationManager: Sendable {
     /// How often a turn waiting for its principal's turn cap asks again.
     let turnSlotPollInterval: Duration = .milliseconds(250)
     private let running = Mutex<[String: CancellationSignal]>([:])
+    /// Each conversation's last turn as it goes (its items and how it ended), whatever protocol ran it.
+    public let activity = TurnActivity()
     private let runningTurnsMeter = Meter(label: GatewayMetrics.runningTurns)
 
     public init(
@@ -211,6 +213,11 @@ public final class ConversationManager: Sendable {
             plan.permit?.release()
         }
         let (events, continuation) = AsyncStream.makeStream(of: TurnEvent.self)
+        let activity = self.activity
+        // The conversation whose turn started (`turnStarted` comes once it holds the conversation:
+        // a turn refused as busy never touches the running one's activity).
+        var conversationID: String?
+        var begun: String?
         return try await withThrowingTaskGroup(of: TurnOutcome?.self) { group in
             group.addTask {
                 defer { continuation.finish() }
@@ -221,17 +228,37 @@ public final class ConversationManager: Sendable {
                     // The turn's work is over at its last event: its permit is freed before the client
                     // can see that event, so a client that starts the next turn on it is not refused.
                     switch event {
+                    case .threadStarted(let id): conversationID = id
+                    case .turnStarted:
+                        begun = conversationID
+                        if let begun { activity.begin(begun) }
                     case .turnCompleted, .turnFailed: plan.permit?.release()
+                    default: break
+                    }
+                    if let begun { activity.note(event, in: begun) }
+                    // Ended before the client hears of it: a client that reads the conversation
+                    // after the last event finds it ended.
+                    switch (event, begun) {
+                    case (.turnCompleted(let usage), let begun?):
+                        activity.finish(begun, .completed(answer: activity.lastAgentMessage(of: begun) ?? "", usage: usage))
+                    case (.turnFailed(let message), let begun?): activity.finish(begun, .failed(message))
                     default: break
                     }
                     try await consume(event)
                 }
             } catch {
                 group.cancelAll()
+                if let begun { activity.finish(begun, .failed(TurnFailure.cancelled.description)) }
                 throw error
             }
             var outcome: TurnOutcome?
             for try await result in group { outcome = outcome ?? result }
+            if let begun {
+                switch outcome! {
+                case .completed(_, let text, _, let usage): activity.finish(begun, .completed(answer: text, usage: usage))
+                case .failed(_, let reason): activity.finish(begun, .failed(reason.description))
+                }
+            }
             return outcome!
         }
     }
@@ -257,7 +284,7 @@ public final class ConversationManager: Sendable {
                     let message = (error as? ConversationError)?.description ?? String(describing: error)
                     emit(.threadStarted(conversationID: ""))
                     emit(.turnFailed(message: message))
-                    return .failed(conversationID: "", reason: .model(message))
+                    return .failed(conversationID: "", reason: (error as? ConversationError).map(TurnFailure.refused) ?? .model(message))
                 }
                 record = try await store.create(id: started?.id, model: plan.model, provider: providerID, owner: plan.owner, workspace: started?.workspace)
                 logger.info(

@@ -64,6 +64,9 @@ public enum TurnFailure: Sendable, Hashable, CustomStringConvertible {
     case busy
     case model(String)
     case storage(String)
+    /// The engine refused to start the conversation for what the request asked (e.g. a workspace
+    /// that leads out of the principal's directory).
+    case refused(ConversationError)
 
     public var description: String {
         switch self {
@@ -71,6 +74,7 @@ public enum TurnFailure: Sendable, Hashable, CustomStringConvertible {
         case .busy: "The conversation already has a turn running; wait for it to finish or cancel it."
         case .model(let message): message
         case .storage(let message): "The conversation could not be saved: \(message)"
+        case .refused(let error): error.description
         }
     }
 }
