@@ -10,7 +10,6 @@ The generated package is `gateway_client`. Its API classes are named after the d
 so operations are looked up by their operationId-derived method name (get_health, who_am_i), not
 by class: a retagged operation does not break this check, a renamed or removed one does.
 """
-import inspect
 import os
 import sys
 
@@ -19,22 +18,12 @@ import gateway_client.api
 from gateway_client.exceptions import ApiException
 from gateway_client.models import ErrorEnvelope, HealthStatus, Principal
 
-failures = []
-
-
-def check(condition, message):
-    if not condition:
-        failures.append(message)
-        print(f"FAIL {message}")
-    return condition
+from contract_checks import check, failures
+from contract_checks import operation as generated_operation
 
 
 def operation(api_client, method_name):
-    """The bound generated method `method_name`, from whichever API class has it."""
-    for _, cls in inspect.getmembers(gateway_client.api, inspect.isclass):
-        if hasattr(cls, method_name):
-            return getattr(cls(api_client), method_name)
-    raise SystemExit(f"FAIL the generated client has no operation {method_name}")
+    return generated_operation(gateway_client.api, api_client, method_name)
 
 
 def client(url, *, api_key=None, access_token=None):

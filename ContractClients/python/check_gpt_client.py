@@ -10,7 +10,6 @@ scripts/contract-test (the gateway runs with GPT_TURN_WAIT_SECONDS=3):
 The GPT view has one security scheme (OAuth2); the gateway also takes an API key as the bearer
 token, which stands in for the OAuth access token here. The package is `gpt_client`.
 """
-import inspect
 import os
 import sys
 import time
@@ -20,22 +19,12 @@ import gpt_client.api
 from gpt_client.exceptions import ApiException
 from gpt_client.models import Conversation, ContinueConversationRequest, StartConversationRequest
 
-failures = []
-
-
-def check(condition, message):
-    if not condition:
-        failures.append(message)
-        print(f"FAIL {message}")
-    return condition
+from contract_checks import check, failures
+from contract_checks import operation as generated_operation
 
 
 def operation(api_client, method_name):
-    """The bound generated method `method_name`, from whichever API class has it."""
-    for _, cls in inspect.getmembers(gpt_client.api, inspect.isclass):
-        if hasattr(cls, method_name):
-            return getattr(cls(api_client), method_name)
-    raise SystemExit(f"FAIL the generated GPT client has no operation {method_name}")
+    return generated_operation(gpt_client.api, api_client, method_name)
 
 
 def poll(get, conversation_id, seconds=60):

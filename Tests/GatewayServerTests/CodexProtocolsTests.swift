@@ -12,7 +12,7 @@ import Testing
 /// callbacks; another key gets nothing of a conversation; the engine survives its child being
 /// killed mid-turn and recycles a child that holds too many threads (PROTOCOLS §10).
 @Suite("The Codex engine through JSON-RPC, WebSocket and webhooks", .serialized)
-struct CodexProtocolsTests {
+struct CodexProtocolsTests: LiveHTTPRequests {
     static let toolTurn = "#fake-codex add hello.txt"
 
     /// The items of a tool turn: the file added, the command's output, the final message.
@@ -343,21 +343,6 @@ struct CodexProtocolsTests {
 
     static func object(_ text: String) -> [String: Any]? {
         try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
-    }
-
-    static func send(port: Int, _ method: String, _ path: String, _ body: String? = nil, key: String = TestGateway.apiKey) async throws
-        -> (status: UInt, json: [String: Any])
-    {
-        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
-        request.method = .init(rawValue: method)
-        request.headers.add(name: "X-API-Key", value: key)
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: body))
-        }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-        let bytes = try await response.body.collect(upTo: 1 << 20)
-        return (response.status.code, object(String(buffer: bytes)) ?? [:])
     }
 
     /// Polls GET `path` until `done` holds (at most two minutes) and returns the last answer.

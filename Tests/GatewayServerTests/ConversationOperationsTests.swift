@@ -11,27 +11,7 @@ import Testing
 /// outlasts `GPT_TURN_WAIT_SECONDS` answers 202 and goes on until a poll finds its answer; a
 /// second turn meanwhile is 409; another key gets 404; bad options get 400 (PROTOCOLS §10).
 @Suite("Conversation operations: start, continue, 202 and poll", .serialized)
-struct ConversationOperationsTests {
-    struct Reply {
-        var status: UInt
-        var json: [String: Any]
-        var location: String?
-    }
-
-    static func send(port: Int, _ method: String, _ path: String, _ body: String? = nil, key: String = TestGateway.apiKey) async throws -> Reply {
-        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
-        request.method = .init(rawValue: method)
-        request.headers.add(name: "X-API-Key", value: key)
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: body))
-        }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
-        let bytes = try await response.body.collect(upTo: 1 << 20)
-        let json = (try? JSONSerialization.jsonObject(with: Data(buffer: bytes)) as? [String: Any]) ?? [:]
-        return Reply(status: response.status.code, json: json, location: response.headers.first(name: "Location"))
-    }
-
+struct ConversationOperationsTests: LiveHTTPRequests {
     @Test func aTurnThatEndsInTimeAnswers200WithItsAnswerAndTheConversationContinues() async throws {
         try await withFakeUpstream { fake in
             let setup = try CodexEngineTests.setup(fake: fake, wireAPI: "chat")
