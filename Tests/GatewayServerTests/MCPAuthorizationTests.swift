@@ -298,7 +298,8 @@ struct MCPAuthorizationTests {
                 #expect(error["error_description"] is String)
             }
             let (noRedirect, noRedirectError) = try await client.register(["client_name": "x"])
-            #expect(noRedirect.status == .badRequest && noRedirectError["error"] as? String == "invalid_redirect_uri")
+            #expect(noRedirect.status == .badRequest && noRedirectError["error"] as? String == "invalid_client_metadata")
+            #expect((noRedirectError["error_description"] as? String)?.contains("redirect_uris") == true)
             let (badMethod, badMethodError) = try await client.register(["redirect_uris": ["https://a.example.com/cb"], "token_endpoint_auth_method": "private_key_jwt"])
             #expect(badMethod.status == .badRequest && badMethodError["error"] as? String == "invalid_client_metadata")
             let (badGrant, badGrantError) = try await client.register(["redirect_uris": ["https://a.example.com/cb"], "grant_types": ["client_credentials"]])

@@ -22,7 +22,8 @@ extension OAuthService {
         func invalid(_ description: String) -> Result<ClientRegistrationResponse, RegistrationFailure> {
             .failure(RegistrationFailure(error: .invalidClientMetadata, description: description))
         }
-        guard let redirectURIs = request.redirectUris, !redirectURIs.isEmpty else {
+        let redirectURIs = request.redirectUris
+        guard !redirectURIs.isEmpty else {
             return .failure(RegistrationFailure(error: .invalidRedirectURI, description: "redirect_uris is required (the authorization-code grant needs one)"))
         }
         guard redirectURIs.count <= Self.maxRedirectURIs else {
@@ -36,15 +37,15 @@ extension OAuthService {
                 return .failure(RegistrationFailure(error: .invalidRedirectURI, description: "the redirect URI '\(uri)' \(problem)"))
             }
         }
-        let authMethod = request.tokenEndpointAuthMethod ?? "client_secret_basic"
+        let authMethod = request.tokenEndpointAuthMethod?.rawValue ?? "client_secret_basic"
         guard Self.registrationAuthMethods.contains(authMethod) else {
             return invalid("token_endpoint_auth_method must be one of \(Self.registrationAuthMethods.joined(separator: ", "))")
         }
-        let grantTypes = request.grantTypes ?? ["authorization_code", "refresh_token"]
+        let grantTypes = request.grantTypes?.map(\.rawValue) ?? ["authorization_code", "refresh_token"]
         guard !grantTypes.isEmpty, Set(grantTypes).isSubset(of: ["authorization_code", "refresh_token"]) else {
             return invalid("grant_types may hold only authorization_code and refresh_token")
         }
-        let responseTypes = request.responseTypes ?? ["code"]
+        let responseTypes = request.responseTypes?.map(\.rawValue) ?? ["code"]
         guard responseTypes == ["code"] else { return invalid("response_types may hold only code") }
         let scope = Self.normalize(request.scope)
         if let scope, let unknown = scope.split(separator: " ").first(where: { !Settings.scopes.contains(String($0)) }) {
