@@ -32,6 +32,15 @@ struct ScratchCodexHome {
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: file)
         return CodexBinary(path: file)
     }
+
+    /// A supervisor of `binary` in this home whose sessions' messages are read and dropped.
+    func supervisor(
+        of binary: CodexBinary, startTimeout: Duration? = nil, backoff: @escaping @Sendable (Int) -> Duration, logger: Logger
+    ) -> AppServerSupervisor {
+        var launch = AppServerLaunch(binary: binary, environment: environment, workingDirectory: path)
+        if let startTimeout { launch.startTimeout = startTimeout }
+        return AppServerSupervisor(launch: launch, logger: logger, backoff: backoff, onSession: { session in for await _ in session.inbound {} })
+    }
 }
 
 /// Runs `supervisor` as a service for the length of `body`, then stops it.
@@ -94,12 +103,7 @@ struct AppServerSupervisorTests {
         let home = try ScratchCodexHome()
         defer { home.cleanUp() }
         let binary = try home.script("while read line; do echo 'this is not json'; done")
-        let supervisor = AppServerSupervisor(
-            launch: AppServerLaunch(binary: binary, environment: home.environment, workingDirectory: home.path, startTimeout: .milliseconds(300)),
-            logger: logger,
-            backoff: { _ in .milliseconds(50) },
-            onSession: { session in for await _ in session.inbound {} }
-        )
+        let supervisor = home.supervisor(of: binary, startTimeout: .milliseconds(300), backoff: { _ in .milliseconds(50) }, logger: logger)
         try await withSupervisor(supervisor) {
             let error = await #expect(throws: AppServerError.self) {
                 try await supervisor.session(waitingUpTo: .seconds(1))
@@ -119,12 +123,7 @@ struct AppServerSupervisorTests {
         let binary = try home.script(
             #"read line; printf '{"id":1,"result":{"userAgent":"fake/0",'; sleep 0.2; printf '"codexHome":"/h","platformFamily":"unix","platformOs":"linux"}}\n'; read line; read line; printf '{"method":"remoteControl/status/changed","params":{}}\n{"id":2,"result":{"thread":{"id":"t-1"}}}\n'; sleep 30"#
         )
-        let supervisor = AppServerSupervisor(
-            launch: AppServerLaunch(binary: binary, environment: home.environment, workingDirectory: home.path),
-            logger: logger,
-            backoff: { _ in .seconds(60) },
-            onSession: { session in for await _ in session.inbound {} }
-        )
+        let supervisor = home.supervisor(of: binary, backoff: { _ in .seconds(60) }, logger: logger)
         try await withSupervisor(supervisor) {
             let session = try await supervisor.session(waitingUpTo: .seconds(10))
             let started = try await session.request("thread/start", params: ThreadStart(cwd: home.path), as: ThreadStarted.self, timeout: .seconds(30))
@@ -139,12 +138,7 @@ struct AppServerSupervisorTests {
         let binary = try home.script(
             #"read line; echo '{"id":1,"result":{"userAgent":"fake/0","codexHome":"/h","platformFamily":"unix","platformOs":"linux"}}'; read line; read line; exit 3"#
         )
-        let supervisor = AppServerSupervisor(
-            launch: AppServerLaunch(binary: binary, environment: home.environment, workingDirectory: home.path),
-            logger: logger,
-            backoff: { _ in .seconds(60) },
-            onSession: { session in for await _ in session.inbound {} }
-        )
+        let supervisor = home.supervisor(of: binary, backoff: { _ in .seconds(60) }, logger: logger)
         try await withSupervisor(supervisor) {
             let session = try await supervisor.session(waitingUpTo: .seconds(10))
             let error = await #expect(throws: AppServerError.self) {
