@@ -29,6 +29,8 @@ public struct JSONRPCDispatcher: Sendable {
         /// The caller already runs as many turns as its `concurrent_turns` limit allows, or (for
         /// an entry of a batch) its rate limit is exhausted.
         public static let tooManyTurns = -32005
+        /// The caller's token budget is used up (`data.retry_after` seconds to the reset).
+        public static let budgetExceeded = -32006
         /// The answer would exceed `JSONRPC_MAX_RESPONSE_BYTES`.
         public static let responseLimitReached = -32007
     }
@@ -348,6 +350,13 @@ public struct JSONRPCDispatcher: Sendable {
             Failure(code: ErrorCode.tooManyTurns, message: error.description, data: .object(["limit": .integer(limit)]))
         case .policy(let policy):
             Failure(code: policy.jsonRPCCode, message: "Invalid params: \(policy.message)", data: .object(["code": .string(policy.code)]))
+        case .usage(let refusal):
+            switch refusal {
+            case .budgetExceeded(let message, let retryAfter):
+                Failure(code: ErrorCode.budgetExceeded, message: message, data: .object(["code": .string(refusal.code), "retry_after": .integer(retryAfter)]))
+            case .modelNotAllowed(let model, _):
+                Failure(code: ErrorCode.invalidParams, message: "Invalid params: \(refusal.description)", data: .object(["code": .string(refusal.code), "model": .string(model)]))
+            }
         }
     }
 
