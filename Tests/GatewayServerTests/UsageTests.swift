@@ -1,9 +1,12 @@
+import AsyncHTTPClient
 import FakeOpenAI
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import HummingbirdWSClient
 import NIOCore
+import Synchronization
 import Testing
 
 @testable import GatewayServer
@@ -101,6 +104,180 @@ struct UsageTests {
                 #expect((body["usage"] as? [Any])?.isEmpty == true)
                 let unauthenticated = try await client.execute(uri: "/usage", method: .get)
                 #expect(unauthenticated.status == .unauthorized)
+            }
+        }
+    }
+
+    /// The caller's key ID, as `/whoami` names it (a fingerprint under the installation's salt).
+    static func keyID(_ client: any TestClientProtocol, key: String = TestGateway.apiKey) async throws -> String {
+        try #require(try await client.execute(uri: "/whoami", method: .get, headers: .apiKey(key)).json()["id"] as? String)
+    }
+
+    static func chat(_ client: any TestClientProtocol, model: String = "fake-echo", key: String = TestGateway.apiKey) async throws -> TestResponse {
+        let (headers, body) = RelayTests.chat(#"{"model":"\#(model)","messages":[{"role":"user","content":"one two three"}]}"#, key: key)
+        return try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: body)
+    }
+
+    /// The CLI on the gateway's own database.
+    static func cli(_ setup: CodexTestSetup) -> GatewayExecutable {
+        GatewayExecutable(environment: setup.gateway.environment.filter { $0.key != "PORT" && $0.key != "HOST" })
+    }
+
+    @Test func aKeyOverItsBudgetIsRefusedThroughEveryProtocolAndAnotherKeyIsNot() async throws {
+        try await withFakeUpstream { fake in
+            let setup = try Self.setup(fake, environment: ["GATEWAY_ENGINE": "chat", "TOKEN_BUDGET_PER_DAY": "5"])
+            try await setup.gateway.withLiveServer { client in
+                let port = try #require(client.port)
+                // Within the budget (0 of 5 used): admitted; it spends more than 5.
+                #expect(try await Self.chat(client).status == .ok)
+
+                let refused = try await Self.chat(client)
+                #expect(refused.status == .tooManyRequests)
+                let body = try refused.json()
+                #expect(body["code"] as? String == "budget_exceeded")
+                #expect((body["error"] as? String)?.contains("daily token budget") == true, "\(body)")
+                let retryAfter = try #require(refused.headers[HTTPField.Name("Retry-After")!].flatMap { Int($0) } as Int?)
+                let toMidnight = UTCCalendar.nextMidnight(after: Date()).timeIntervalSinceNow
+                #expect(abs(Double(retryAfter) - toMidnight) < 10, "Retry-After \(retryAfter) is the time to UTC midnight (\(toMidnight))")
+
+                let (headers, buffer) = RelayTests.chat(#"{"model":"fake-echo","input":"hi"}"#)
+                let responses = try await client.execute(uri: "/v1/responses", method: .post, headers: headers, body: buffer)
+                #expect(responses.status == .tooManyRequests)
+                #expect(try responses.json()["code"] as? String == "budget_exceeded")
+
+                let (_, rpc) = try await client.jsonRPC(#"{"jsonrpc":"2.0","id":1,"method":"conversation.prompt","params":{"prompt":"hi"}}"#)
+                let error = try #require((rpc as? [String: Any])?["error"] as? [String: Any], "\(String(describing: rpc))")
+                #expect(error["code"] as? Int == -32006)
+                #expect((error["data"] as? [String: Any])?["retry_after"] as? Int ?? 0 > 0)
+
+                let (exec, _) = try await client.exec(#"{"prompt":"hi"}"#)
+                #expect(exec.status == .tooManyRequests)
+                #expect(try exec.json()["code"] as? String == "budget_exceeded")
+                #expect(exec.headers[HTTPField.Name("Retry-After")!] != nil)
+
+                var start = HTTPFields.apiKey()
+                start[.contentType] = "application/json"
+                let rest = try await client.execute(uri: "/conversations", method: .post, headers: start, body: ByteBuffer(string: #"{"prompt":"hi"}"#))
+                #expect(rest.status == .tooManyRequests)
+                #expect(try rest.json()["code"] as? String == "budget_exceeded")
+
+                try await WebSocketTests().connect(port: port) { inbound, outbound, _ in
+                    var messages = ServerMessages(inbound)
+                    try await outbound.send(#"{"type":"exec","prompt":"hi","id":"w1"}"#)
+                    let refused = try await messages.next()
+                    #expect(refused["type"] as? String == "error")
+                    #expect(refused["code"] as? String == "budget_exceeded", "\(refused)")
+                }
+
+                let mcp = try await MCPTestClient.initialized(port: port)
+                let call = try await mcp.send(.POST, #"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"codex","arguments":{"prompt":"hi"}}}"#)
+                #expect(call.response[path: "result.isError"] as? Bool == true, "\(call.messages)")
+                #expect(String(describing: call.response).contains("daily token budget"), "\(call.messages)")
+
+                let webhook = try await client.webhook(#"{"event": "prompt", "data": {"prompt": "from a webhook"}}"#)
+                #expect(webhook.status == .accepted)
+                let id = try #require(try webhook.json()["id"] as? String)
+                let delivery = try await client.delivery(id) { $0["status"] as? String == "failed" }
+                #expect(delivery["status"] as? String == "failed", "\(delivery)")
+                #expect((delivery["error"] as? String)?.contains("daily token budget") == true, "\(delivery)")
+
+                // The other key has a budget of its own, untouched.
+                #expect(try await Self.chat(client, key: Self.otherKey).status == .ok)
+
+                let (_, report) = try await Self.usage(client)
+                let budget = try #require(report["budget"] as? [String: Any])
+                #expect(budget["tokens_per_day"] as? Int == 5)
+                #expect(budget["used_today"] as? Int ?? 0 >= 5)
+                #expect(budget["resets_at"] as? String == UTCCalendar.timestamp(UTCCalendar.nextMidnight(after: Date())))
+                #expect(Self.totals(report, model: "fake-echo").requests == 1, "refused calls are not model calls: \(report)")
+            }
+        }
+    }
+
+    @Test func whatTheCLISetsReachesARunningGatewayWithinFiveSecondsAndSurvivesARestart() async throws {
+        try await withFakeUpstream { fake in
+            let setup = try Self.setup(fake, environment: ["GATEWAY_ENGINE": "chat"])
+            let cli = Self.cli(setup)
+            let admittedCalls = Mutex(0)
+            try await setup.gateway.withLiveServer { client in
+                let id = try await Self.keyID(client)
+                #expect(try await Self.chat(client).status == .ok)
+
+                let models = try cli.run(["keys", "models", id, "--allow", "fake-tools"])
+                #expect(models.status == 0, "\(models.stderr)")
+                #expect(models.stdout.contains("only fake-tools"))
+                let set = ContinuousClock.now
+                var status = HTTPResponse.Status.ok
+                var admitted = 1
+                while status == .ok, ContinuousClock.now - set < .seconds(5) {
+                    status = try await Self.chat(client).status
+                    if status == .ok {
+                        admitted += 1
+                        try await Task.sleep(for: .milliseconds(100))
+                    }
+                }
+                admittedCalls.withLock { [admitted] in $0 = admitted }
+                #expect(status == .forbidden, "the allowlist reached the gateway within 5 s (\(ContinuousClock.now - set))")
+                let refused = try await Self.chat(client)
+                #expect(try refused.json()["code"] as? String == "model_not_allowed")
+                #expect((try refused.json()["error"] as? String)?.contains("fake-echo") == true)
+                let (_, rpc) = try await client.jsonRPC(#"{"jsonrpc":"2.0","id":1,"method":"conversation.prompt","params":{"prompt":"hi","model":"fake-echo"}}"#)
+                #expect((rpc as? [String: Any])?[path: "error.data.code"] as? String == "model_not_allowed", "\(String(describing: rpc))")
+
+                let budget = try cli.run(["keys", "budget", id, "--tokens-per-day", "1", "--tokens-per-month", "100000"])
+                #expect(budget.status == 0, "\(budget.stderr)")
+                #expect(budget.stdout.contains("1 tokens per day"))
+                let usage = try cli.run(["keys", "usage", id])
+                #expect(usage.status == 0, "\(usage.stderr)")
+                #expect(usage.stdout.contains("fake-echo"), "\(usage.stdout)")
+                #expect(usage.stdout.contains("models: fake-tools"), "\(usage.stdout)")
+                let unknown = try cli.run(["keys", "budget", "key_nope", "--tokens-per-day", "5"])
+                #expect(unknown.status == 1)
+                #expect(unknown.stderr.contains("No active key key_nope"))
+            }
+            // The same database, a new process: the allowlist and the budget are still there.
+            try await setup.gateway.withLiveServer { client in
+                let port = try #require(client.port)
+                let (_, report) = try await Self.usage(client)
+                #expect(report["models_allowed"] as? [String] == ["fake-tools"], "\(report)")
+                #expect(report[path: "budget.tokens_per_day"] as? Int == 1)
+                #expect(report[path: "budget.tokens_per_month"] as? Int == 100000)
+                #expect(Self.totals(report, model: "fake-echo").requests == admittedCalls.withLock { $0 })
+                let refused = try await Self.chat(client, model: "fake-tools")
+                #expect(refused.status == .tooManyRequests, "an allowed model, over the daily budget")
+                #expect(try await Self.chat(client).status == .forbidden)
+            }
+        }
+    }
+
+    @Test func anAgentTurnsModelCallsCountAgainstTheOwnerAndABudgetReachedMidTurnEndsIt() async throws {
+        try await withFakeUpstream { fake in
+            let setup = try CodexEngineTests.setup(fake: fake, wireAPI: "chat", environment: ["GATEWAY_API_KEY": "\(TestGateway.apiKey),\(Self.otherKey)"])
+            defer { try? FileManager.default.removeItem(atPath: setup.codexHome) }
+            let cli = Self.cli(setup)
+            try await setup.gateway.withLiveServer { client in
+                let port = try #require(client.port)
+                let (first, lines) = try await client.exec(##"{"prompt":"#fake-codex add hello.txt"}"##)
+                #expect(first.status == .ok)
+                #expect(lines.last?["type"] as? String == "turn.completed", "\(lines.suffix(3))")
+                let (_, report) = try await Self.usage(client)
+                let calls = Self.totals(report, model: "gpt-5.4")
+                #expect(calls.requests >= 2, "each of Codex's model calls, under the owner: \(report)")
+                let used = try #require(report[path: "budget.used_today"] as? Int)
+                #expect(used > 0)
+                let (_, other) = try await Self.usage(client, key: Self.otherKey)
+                #expect((other["usage"] as? [Any])?.isEmpty == true)
+
+                // Room for one more model call: the next turn's first call is made, its second refused.
+                let id = try await Self.keyID(client)
+                #expect(try cli.run(["keys", "budget", id, "--tokens-per-day", "\(used + 1)"]).status == 0)
+                try await Task.sleep(for: .milliseconds(2500))
+                let (_, stopped) = try await client.exec(##"{"prompt":"#fake-codex add again.txt"}"##)
+                let failed = try #require(stopped.last, "\(stopped)")
+                #expect(failed["type"] as? String == "turn.failed", "\(stopped.suffix(3))")
+                #expect((failed[path: "error.message"] as? String)?.contains("daily token budget") == true, "\(failed)")
+                let (_, after) = try await Self.usage(client)
+                #expect(Self.totals(after, model: "gpt-5.4").requests == calls.requests + 1, "the call in progress finished and counted: \(after)")
             }
         }
     }

@@ -12,11 +12,11 @@ public struct UsageRange: Sendable, Hashable {
 
     /// `from` defaults to the first of this month, `to` to today; a day that is not a real
     /// `YYYY-MM-DD`, `from` after `to`, or a range above ``maximumDays`` is a 400.
-    public static func parse(from: String?, to: String?, now: Date = Date()) -> Result<UsageRange, GatewayError> {
-        func day(_ name: String, _ text: String?, fallback: String) -> Result<Date, GatewayError> {
+    public static func parse(from: String?, to: String?, now: Date = Date()) -> Result<UsageRange, UsageRangeError> {
+        func day(_ name: String, _ text: String?, fallback: String) -> Result<Date, UsageRangeError> {
             let text = text ?? fallback
             guard let date = UTCCalendar.parseDay(text) else {
-                return .failure(.badRequest("\(name): expected a date as YYYY-MM-DD (UTC), found '\(text.prefix(40))'."))
+                return .failure(UsageRangeError("\(name): expected a date as YYYY-MM-DD (UTC), found '\(text.prefix(40))'."))
             }
             return .success(date)
         }
@@ -31,12 +31,23 @@ public struct UsageRange: Sendable, Hashable {
         case .failure(let error): return .failure(error)
         }
         guard start <= end else {
-            return .failure(.badRequest("from (\(UTCCalendar.day(of: start))) is after to (\(UTCCalendar.day(of: end)))."))
+            return .failure(UsageRangeError("from (\(UTCCalendar.day(of: start))) is after to (\(UTCCalendar.day(of: end)))."))
         }
         guard end.timeIntervalSince(start) / 86400 < Double(maximumDays) else {
-            return .failure(.badRequest("from and to are more than \(maximumDays) days apart; ask for a shorter range."))
+            return .failure(UsageRangeError("from and to are more than \(maximumDays) days apart; ask for a shorter range."))
         }
         return .success(UsageRange(from: UTCCalendar.day(of: start), to: UTCCalendar.day(of: end)))
+    }
+}
+
+/// Why a usage range was refused: a sentence for the caller (a 400 `invalid_request`).
+public struct UsageRangeError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var code: String { "invalid_request" }
+    public var description: String { message }
+
+    init(_ message: String) {
+        self.message = message
     }
 }
 
