@@ -282,3 +282,22 @@ struct UsageTests {
         }
     }
 }
+
+extension UsageTests {
+    @Test func jsonRPCUsageGetAnswersAsGetUsageDoes() async throws {
+        try await withFakeUpstream { fake in
+            try await Self.setup(fake, environment: ["GATEWAY_ENGINE": "chat", "TOKEN_BUDGET_PER_MONTH": "1000"]).gateway.withLiveServer { client in
+                let (_, prompt) = try await client.jsonRPC(#"{"jsonrpc":"2.0","id":1,"method":"conversation.prompt","params":{"prompt":"one two three"}}"#)
+                #expect((prompt as? [String: Any])?["result"] != nil, "\(String(describing: prompt))")
+                let (_, answer) = try await client.jsonRPC(#"{"jsonrpc":"2.0","id":2,"method":"usage.get","params":{}}"#)
+                let result = try #require((answer as? [String: Any])?["result"] as? [String: Any], "\(String(describing: answer))")
+                let (_, report) = try await Self.usage(client)
+                #expect(NSDictionary(dictionary: result) == NSDictionary(dictionary: report))
+                #expect(Self.totals(result, model: "fake-echo").requests == 1, "the chat engine's call: \(result)")
+                #expect(result[path: "budget.tokens_per_month"] as? Int == 1000)
+                let (_, bad) = try await client.jsonRPC(#"{"jsonrpc":"2.0","id":3,"method":"usage.get","params":["2026-01-31","2026-01-01"]}"#)
+                #expect((bad as? [String: Any])?[path: "error.code"] as? Int == -32602, "\(String(describing: bad))")
+            }
+        }
+    }
+}

@@ -227,6 +227,14 @@ public struct JSONRPCDispatcher: Sendable {
                 return HistoryMessage(role: role, content: message.content, timestamp: Timestamps.string(message.timestamp))
             }
             return try Self.json(HistoryResult(conversationID: record.id, messages: messages))
+        case "usage.get":
+            // The caller's usage and budgets, as GET /usage answers them.
+            let query: UsageParams = try decodeParams(params, positional: ["from", "to"])
+            guard let owner, let ledger = manager.usage else { throw Failure(code: ErrorCode.internalError, message: "Internal error.") }
+            switch UsageRange.parse(from: query.from, to: query.to) {
+            case .success(let range): return try Self.json(try await ledger.report(account: owner.owner, range: range))
+            case .failure(let error): throw Failure(code: ErrorCode.invalidParams, message: "Invalid params: \(error.message)")
+            }
         default:
             throw Failure(
                 code: ErrorCode.methodNotFound,
@@ -374,4 +382,10 @@ public enum Timestamps {
     public static func string(_ date: Date) -> String {
         date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true)) + "Z"
     }
+}
+
+/// Parameters of `usage.get`: the days of the report (`YYYY-MM-DD`, UTC), as `GET /usage` takes them.
+private struct UsageParams: Decodable {
+    var from: String?
+    var to: String?
 }

@@ -71,6 +71,9 @@ public final class ConversationManager: Sendable {
         usageLedger.withLock { $0 = ledger }
     }
 
+    /// The ledger set with ``meter(with:)`` (JSON-RPC's `usage.get` reads it).
+    public var usage: UsageLedger? { usageLedger.withLock { $0 } }
+
     /// A turn that passed its checks and may start.
     public struct TurnPlan: Sendable {
         /// Nil for a new conversation.
