@@ -301,3 +301,31 @@ extension UsageTests {
         }
     }
 }
+
+extension UsageTests {
+    /// A `wire_api = "responses"` provider: `/v1/responses` is relayed as it is, its usage read from
+    /// the stream's `response.completed` event, or from the whole answer.
+    @Test func aResponsesCallRelayedAsItIsIsCountedFromItsLastEvent() async throws {
+        try await withFakeUpstream { fake in
+            var variables = ["GATEWAY_API_KEY": "\(TestGateway.apiKey),\(Self.otherKey)"]
+            variables["GATEWAY_ENGINE"] = "chat"
+            try await CodexTestSetup.make(fake: fake, wireAPI: "responses", environment: variables).gateway.withLiveServer { client in
+                for body in [#"{"model":"fake-echo","stream":true,"input":"one two three"}"#, #"{"model":"fake-echo","input":"one two three"}"#] {
+                    let (headers, buffer) = RelayTests.chat(body)
+                    let response = try await client.execute(uri: "/v1/responses", method: .post, headers: headers, body: buffer)
+                    #expect(response.status == .ok)
+                }
+                // A stream without `[DONE]` ends with the provider's body: counted just after the
+                // client has its last event, so the report is read again briefly.
+                var totals = (requests: 0, input: 0, output: 0)
+                for _ in 0..<50 where totals.requests < 2 {
+                    totals = Self.totals(try await Self.usage(client).1, model: "fake-echo")
+                    if totals.requests < 2 { try await Task.sleep(for: .milliseconds(20)) }
+                }
+                #expect(totals.requests == 2)
+                #expect(totals.output == 8, "4 output tokens each: \(totals)")
+                #expect(totals.input > 0)
+            }
+        }
+    }
+}
