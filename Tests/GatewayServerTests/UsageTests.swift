@@ -329,3 +329,22 @@ extension UsageTests {
         }
     }
 }
+
+extension UsageTests {
+    @Test func aMonthlyBudgetUsedUpIsRefusedUntilTheFirstOfNextMonth() async throws {
+        try await withFakeUpstream { fake in
+            try await Self.setup(fake, environment: ["GATEWAY_ENGINE": "chat", "TOKEN_BUDGET_PER_MONTH": "5"]).gateway.withLiveServer { client in
+                #expect(try await Self.chat(client).status == .ok)
+                let refused = try await Self.chat(client)
+                #expect(refused.status == .tooManyRequests)
+                #expect((try refused.json()["error"] as? String)?.contains("monthly token budget") == true, "\(refused.text)")
+                let retryAfter = try #require(refused.headers[HTTPField.Name("Retry-After")!].flatMap { Int($0) } as Int?)
+                let toNextMonth = UTCCalendar.startOfNextMonth(after: Date()).timeIntervalSinceNow
+                #expect(abs(Double(retryAfter) - toNextMonth) < 10, "Retry-After \(retryAfter) runs to the first of next month (\(toNextMonth))")
+                let (_, report) = try await Self.usage(client)
+                #expect(report[path: "budget.resets_at"] as? String == UTCCalendar.timestamp(UTCCalendar.startOfNextMonth(after: Date())))
+                #expect(report[path: "budget.tokens_per_day"] is NSNull)
+            }
+        }
+    }
+}
