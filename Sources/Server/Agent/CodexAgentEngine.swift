@@ -13,6 +13,8 @@ import Synchronization
 /// ``EngineCredentials`` that acts for the conversation's owner while its turn runs.
 public final class CodexAgentEngine: AgentEngine {
     public var name: String { "codex" }
+    /// Codex calls the gateway's `/v1/responses` on loopback (``EngineCredentials``).
+    public var modelCallsAreRelayed: Bool { true }
     let supervisor: AppServerSupervisor
     let credentials: EngineCredentials
     /// Where the turns' approvals wait for their answers.
