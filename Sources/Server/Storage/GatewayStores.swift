@@ -23,6 +23,8 @@ public struct GatewayStores: Sendable {
     public let conversationHomes: any ConversationHomeStore
     /// Closes the database when the application stops.
     public let service: any Service
+    /// The PostgreSQL database, when that is the backend (for replica-level services to come).
+    public let postgresDatabase: PostgresGatewayDatabase?
     /// Where the database is, for messages (the SQLite path, or the URL without its password).
     public let location: String
     private let secrets: @Sendable () throws -> PostgresGatewayDatabase.Secrets
@@ -52,6 +54,7 @@ public struct GatewayStores: Sendable {
             rateLimits: nil,
             conversationHomes: SQLiteConversationHomeStore(database: database),
             service: DatabaseService(database: database),
+            postgresDatabase: nil,
             location: database.path,
             secrets: { .init(fingerprinter: database.fingerprinter, replicaSecret: replicaSecret) },
             problemCheck: { await database.ping() ? nil : "the database at \(database.path) does not answer" },
@@ -71,6 +74,7 @@ public struct GatewayStores: Sendable {
             rateLimits: PostgresRateLimitStore(database: database),
             conversationHomes: PostgresConversationHomeStore(database: database),
             service: PostgresDatabaseService(database: database),
+            postgresDatabase: database,
             location: database.url.redacted,
             secrets: { try database.secrets() },
             problemCheck: { await database.problem() },
