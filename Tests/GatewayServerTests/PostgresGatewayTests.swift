@@ -64,6 +64,41 @@ struct PostgresGatewayTests {
         try cluster.control("stop")
     }
 
+    /// Two gateways on one database: a key created as `codex-gateway keys create` does (with
+    /// DATABASE_URL) works at both, an OAuth token is accepted at B and refused there once revoked,
+    /// and a limit of 5 per minute holds across both together.
+    @Test func twoGatewaysShareKeysTokensAndRateLimits() async throws {
+        guard let server = try PostgresTestServer.require() else { return }
+        let url = try await PostgresTestServer.freshDatabase(on: server).urlString
+        let environment = ["DATABASE_URL": url, "RATE_LIMIT_PER_MINUTE": "5"]
+        let cli = try GatewayStores.open(configuration: try TestGateway(environment).configuration(), logger: TestGateway.quietLogger)
+        try await cli.waitUntilReady(timeout: .seconds(20))
+        let (key, _) = try await cli.apiKeys.create(name: "shared")
+        let oauth = OAuthService(store: cli.oauth, settings: .init(issuer: "http://127.0.0.1"), logger: TestGateway.quietLogger)
+        let tokens = try await oauth.issueTokens(clientID: "c1", grantID: "g1", approvedBy: "auto-approve", scope: nil, resource: nil)
+        let keyHeaders = HTTPFields.apiKey(key)
+        try await TestGateway(environment).withLiveServer { a in
+            try await TestGateway(environment).withLiveServer { b in
+                var remaining: [String] = []
+                for (index, client) in [a, b, a, b, a].enumerated() {
+                    let response = try await client.execute(uri: "/conversations", method: .get, headers: keyHeaders)
+                    #expect(response.status == .ok, "request \(index + 1)")
+                    remaining.append(response.headers[HTTPField.Name("X-RateLimit-Remaining")!] ?? "")
+                }
+                #expect(remaining == ["4", "3", "2", "1", "0"])
+                for client in [b, a] {
+                    let refused = try await client.execute(uri: "/conversations", method: .get, headers: keyHeaders)
+                    #expect(refused.status == .tooManyRequests)
+                }
+                #expect(try await b.execute(uri: "/conversations", method: .get, headers: .bearer(tokens.accessToken)).status == .ok)
+                try await cli.oauth.revokeToken(tokens.accessToken)
+                #expect(try await b.execute(uri: "/conversations", method: .get, headers: .bearer(tokens.accessToken)).status == .unauthorized)
+                #expect(try await a.execute(uri: "/conversations", method: .get, headers: .bearer(tokens.accessToken)).status == .unauthorized)
+            }
+        }
+        try await cli.close()
+    }
+
     static func expectDatabaseUnavailable(_ client: any TestClientProtocol) async throws {
         let started = ContinuousClock.now
         let response = try await client.execute(uri: "/conversations", method: .get, headers: .apiKey())
