@@ -35,6 +35,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         // The embedded store (webhook deliveries, OAuth clients, codes and tokens, API keys).
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        // The shared store when several replicas run (`DATABASE_URL=postgres://…`, issue #21): the
+        // PostgreSQL wire protocol with a connection pool (PostgresClient, run as a Service), TLS
+        // through swift-nio-ssl, already built. No ORM: a few SQL statements per store, as with SQLite.
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         // The model providers' HTTP client (streaming, retries, timeouts).
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         // Under AsyncHTTPClient; named because provider TLS configures its trust roots.
@@ -170,6 +174,8 @@ let package = Package(
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -260,6 +266,8 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                // A fresh database per PostgreSQL store test (PostgresTestSupport).
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: testSwiftSettings
         ),

@@ -22,8 +22,15 @@ public func buildApplication(
 ) async throws -> some ApplicationProtocol {
     reportStartupWarnings(configuration: configuration, logger: logger)
     GatewayMetrics.bootstrap()
-    let rateLimiter = RateLimiter(defaults: configuration.rateLimits)
-    let core = try CodexCore(configuration: configuration, logger: logger, turnLimiter: rateLimiter, tracing: tracing, modelClient: modelClient)
+    let stores = try GatewayStores.open(configuration: configuration, logger: logger)
+    let rateLimiter = RateLimiter(defaults: configuration.rateLimits, shared: stores.rateLimits)
+    let core: CodexCore
+    do {
+        core = try CodexCore(configuration: configuration, logger: logger, turnLimiter: rateLimiter, tracing: tracing, modelClient: modelClient)
+    } catch {
+        try? await stores.close()
+        throw error
+    }
     let router = Router(context: GatewayRequestContext.self)
     let activity = IdleMemoryTrimmer.Activity()
     router.add(middleware: ContentTypeOptionsMiddleware())
@@ -39,19 +46,13 @@ public func buildApplication(
     router.add(middleware: CredentialThrottleMiddleware(throttle: credentialThrottle))
     router.add(middleware: PageSecurityMiddleware())
 
-    let database: GatewayDatabase
-    do {
-        database = try GatewayDatabase(path: configuration.databasePath, logger: logger)
-    } catch {
-        try? await core.httpClientService.http.shutdown()  // a client dropped unshut traps
-        throw error
-    }
     var webhookSettings = WebhookService.Settings(secret: configuration.webhookSecret)
     webhookSettings.callbackMaxAttempts = configuration.webhookCallbackMaxAttempts
     webhookSettings.callbackRetryBase = .milliseconds(Int64(configuration.webhookCallbackRetrySeconds * 1000))
     webhookSettings.callbackConcurrency = configuration.webhookCallbackConcurrency
     webhookSettings.callbackPerHost = configuration.webhookCallbackPerHost
-    let webhookStore = WebhookStore(database: database)
+    webhookSettings.lease = configuration.webhookLease
+    let webhookStore = stores.webhooks
     // Every URL fetched on a caller's behalf goes through this client and its policy.
     let outboundPolicy = OutboundPolicy(allowPrivate: configuration.outboundAllowPrivate)
     let outbound = OutboundHTTPClient(policy: outboundPolicy, logger: logger)
@@ -64,23 +65,37 @@ public func buildApplication(
     )
 
     // API keys: GATEWAY_API_KEY, then those created with `codex-gateway keys create`.
-    let apiKeys = CompositeAPIKeyStore([
-        MemoryAPIKeyStore(keys: configuration.apiKeys, fingerprinter: database.fingerprinter), SQLiteAPIKeyStore(database: database),
-    ])
+    let apiKeys = CompositeAPIKeyStore([stores.configuredKeys, stores.apiKeys])
     // Usage per key, budgets and allowlists (PROTOCOLS.md §13): every model call is metered, by
     // the relay or, for the chat engine, by the conversation manager.
     let usage = UsageLedger(
-        store: SQLiteUsageStore(database: database),
+        store: stores.usage,
         defaults: .init(
             tokensPerDay: configuration.tokenBudgetPerDay,
             tokensPerMonth: configuration.tokenBudgetPerMonth,
-            accounts: Set(configuration.apiKeys.map { database.fingerprinter.fingerprint(ofKey: $0) })
+            isConfiguredKey: stores.isConfiguredKey(configuration.apiKeys)
         ),
         logger: logger
     )
     core.manager.meter(with: usage)
-    let oauthStore = OAuthStore(database: database)
-    try await registerConfiguredOAuthClient(configuration: configuration, store: oauthStore, logger: logger)
+    let oauthStore = stores.oauth
+    switch stores.backend {
+    case .sqlite:
+        try await registerConfiguredOAuthClient(configuration: configuration, store: oauthStore, logger: logger)
+    case .postgres:
+        // The database may not answer yet: registered as soon as it does.
+        Task {
+            while true {
+                do {
+                    try await stores.waitUntilReady(timeout: .seconds(3600))
+                    try await registerConfiguredOAuthClient(configuration: configuration, store: oauthStore, logger: logger)
+                    return
+                } catch {
+                    try? await Task.sleep(for: .seconds(2))
+                }
+            }
+        }
+    }
     let oauth = OAuthService(
         store: oauthStore, settings: configuration.oauthSettings, logger: logger,
         metadataDocuments: ClientMetadataDocumentClient(outbound: outbound, settings: configuration.clientMetadataDocuments, logger: logger)
@@ -92,7 +107,7 @@ public func buildApplication(
 
     // WebSocket: GET /ws is upgraded by the server itself (WebSocketController.serverBuilder);
     // the route answers handshakes it refused. POST /ws/ticket issues the browser tickets.
-    let webSocketTickets = WebSocketTicketStore()
+    let webSocketTickets = stores.webSocketTickets
     var webSocketSettings = WebSocketController.Settings()
     webSocketSettings.idleTimeout = configuration.webSocketIdleTimeout
     webSocketSettings.credentialCheckInterval = configuration.webSocketCredentialCheckInterval
@@ -109,7 +124,7 @@ public func buildApplication(
         readiness: ReadinessProbe(checks: [
             ("configuration", { nil }),
             ("conversation_store", { await store.isWritable() ? nil : "CODEX_HOME/sessions is not writable" }),
-            ("database", { await database.ping() ? nil : "the database at \(database.path) does not answer" }),
+            ("database", { await stores.problem() }),
             ], advisory: [("provider", providerCheck)] + core.engineChecks,
             engine: core.manager.engine.name,
             sandbox: { [sandbox = core.sandboxSelfTest] in sandbox?.readinessValue ?? "not used: the chat engine runs no commands" }
@@ -118,7 +133,7 @@ public func buildApplication(
         approvals: core.approvals,
         webhooks: WebhookIntake(
             store: webhookStore,
-            signatures: WebhookSignatureStore(database: database),
+            signatures: stores.webhookSignatures,
             service: webhookService,
             secret: configuration.webhookSecret,
             tolerance: configuration.webhookTolerance,
@@ -147,7 +162,7 @@ public func buildApplication(
         server: webSocket.serverBuilder(timeouts: configuration.httpTimeouts),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "codex-gateway"),
         // Stopped in reverse order: the webhook worker, then the database, then the HTTP clients.
-        services: [core.httpClientService, outbound, DatabaseService(database: database)] + (core.engineService.map { [$0] } ?? [])
+        services: [core.httpClientService, outbound, stores.service] + (core.engineService.map { [$0] } ?? [])
             + (core.sandboxSelfTest.map { [$0] } ?? []) + [webhookService, backgroundTurns, IdleMemoryTrimmer(activity: activity)],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
@@ -161,7 +176,7 @@ public func buildApplication(
 
 /// `OAUTH_CLIENT_ID`/`OAUTH_CLIENT_SECRET` (the seed's ChatGPT client) become a registered client,
 /// with `OAUTH_REDIRECT_URIS` as its exact redirect URIs.
-func registerConfiguredOAuthClient(configuration: GatewayConfiguration, store: OAuthStore, logger: Logger) async throws {
+func registerConfiguredOAuthClient(configuration: GatewayConfiguration, store: any OAuthStore, logger: Logger) async throws {
     guard let clientID = configuration.oauthClientID, let secret = configuration.oauthClientSecret else { return }
     try await store.upsertClient(
         clientID: clientID,

@@ -84,16 +84,25 @@ struct PrintOpenAPI: ParsableCommand {
 }
 
 /// Opens the gateway database the server uses, from the same configuration, and says which on stderr.
-func openDatabase(_ loaded: GatewayConfiguration? = nil) throws -> GatewayDatabase {
+func openDatabase(_ loaded: GatewayConfiguration? = nil) async throws -> GatewayStores {
     let configuration = try loaded ?? loadConfiguration(try loadEnvironment())
-    FileHandle.standardError.write(Data("codex-gateway: database \(configuration.databasePath)\n".utf8))
     var logger = Logger(label: "codex-gateway")
-    logger.logLevel = .error
+    logger.logLevel = .critical
+    let stores: GatewayStores
     do {
-        return try GatewayDatabase(path: configuration.databasePath, logger: logger)
+        stores = try GatewayStores.open(configuration: configuration, logger: logger)
     } catch let error as ConfigurationError {
         throw configurationFailure(error)
     }
+    FileHandle.standardError.write(Data("codex-gateway: database \(stores.location)\n".utf8))
+    do {
+        try await stores.waitUntilReady(timeout: .seconds(15))
+    } catch {
+        try? await stores.close()
+        FileHandle.standardError.write(Data("codex-gateway: the database at \(stores.location) did not answer within 15 s\n".utf8))
+        throw ExitCode(1)
+    }
+    return stores
 }
 
 struct Keys: AsyncParsableCommand {
@@ -136,8 +145,8 @@ struct Keys: AsyncParsableCommand {
         @OptionGroup var limits: LimitOptions
 
         func run() async throws {
-            let database = try openDatabase()
-            let store = SQLiteAPIKeyStore(database: database)
+            let database = try await openDatabase()
+            let store = database.apiKeys
             let (key, info) = try await store.create(name: name)
             if !limits.overrides.isEmpty { _ = try await store.setLimits(id: info.id, limits.overrides) }
             try await database.close()
@@ -153,9 +162,9 @@ struct Keys: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try loadConfiguration(try loadEnvironment())
-            let database = try openDatabase(configuration)
-            let keys = try await SQLiteAPIKeyStore(database: database).list()
-            let fingerprinter = database.fingerprinter
+            let database = try await openDatabase(configuration)
+            let keys = try await database.apiKeys.list()
+            let fingerprinter = try database.fingerprinter()
             try await database.close()
             for key in configuration.apiKeys {
                 let fingerprint = fingerprinter.fingerprint(ofKey: key)
@@ -173,8 +182,8 @@ struct Keys: AsyncParsableCommand {
         @Argument var id: String
 
         func run() async throws {
-            let database = try openDatabase()
-            let revoked = try await SQLiteAPIKeyStore(database: database).revoke(id: id)
+            let database = try await openDatabase()
+            let revoked = try await database.apiKeys.revoke(id: id)
             try await database.close()
             guard revoked else {
                 FileHandle.standardError.write(Data("No active key \(id).\n".utf8))
@@ -201,8 +210,8 @@ extension Keys {
         }
 
         func run() async throws {
-            let database = try openDatabase()
-            let store = SQLiteAPIKeyStore(database: database)
+            let database = try await openDatabase()
+            let store = database.apiKeys
             let current = try await store.list().first { $0.id == id && $0.revokedAt == nil }
             var merged = reset ? RateLimitOverrides() : current?.limits ?? RateLimitOverrides()
             merged.apply(limits.overrides)
@@ -271,8 +280,8 @@ struct OAuthClients: AsyncParsableCommand {
 
         func run() async throws {
             let clientSecret = secret ?? SecretToken.generate(prefix: "cgcs_")
-            let database = try openDatabase()
-            let store = OAuthStore(database: database)
+            let database = try await openDatabase()
+            let store = database.oauth
             if !replace, try await store.client(id) != nil {
                 try await database.close()
                 FileHandle.standardError.write(Data("A client \(id) already exists; add --replace to replace it.\n".utf8))
@@ -289,8 +298,8 @@ struct OAuthClients: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List clients.")
 
         func run() async throws {
-            let database = try openDatabase()
-            let clients = try await OAuthStore(database: database).clients()
+            let database = try await openDatabase()
+            let clients = try await database.oauth.clients()
             try await database.close()
             for client in clients {
                 print("\(client.clientID)\t\(client.name)\t\(client.source)\t\(client.redirectURIs.joined(separator: ","))")
@@ -303,8 +312,8 @@ struct OAuthClients: AsyncParsableCommand {
         @Argument var id: String
 
         func run() async throws {
-            let database = try openDatabase()
-            let removed = try await OAuthStore(database: database).removeClient(id)
+            let database = try await openDatabase()
+            let removed = try await database.oauth.removeClient(id)
             try await database.close()
             guard removed else {
                 FileHandle.standardError.write(Data("No client \(id).\n".utf8))

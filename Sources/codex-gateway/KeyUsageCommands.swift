@@ -9,20 +9,21 @@ extension Keys {
     /// The database, the usage ledger over it (with the configured defaults), and the IDs of the
     /// keys that exist: those of `GATEWAY_API_KEY` and the active stored ones.
     struct UsageContext {
-        var database: GatewayDatabase
+        var database: GatewayStores
         var ledger: UsageLedger
         var configuredKeys: [String]
         var storedKeys: [String]
 
         static func open() async throws -> UsageContext {
             let configuration = try loadConfiguration(try loadEnvironment())
-            let database = try openDatabase(configuration)
-            let configured = configuration.apiKeys.map { database.fingerprinter.fingerprint(ofKey: $0) }
-            let stored = try await SQLiteAPIKeyStore(database: database).list().filter { $0.revokedAt == nil }.map(\.id)
+            let database = try await openDatabase(configuration)
+            let fingerprinter = try database.fingerprinter()
+            let configured = configuration.apiKeys.map { fingerprinter.fingerprint(ofKey: $0) }
+            let stored = try await database.apiKeys.list().filter { $0.revokedAt == nil }.map(\.id)
             var logger = Logger(label: "codex-gateway")
             logger.logLevel = .error
             let ledger = UsageLedger(
-                store: SQLiteUsageStore(database: database),
+                store: database.usage,
                 defaults: .init(tokensPerDay: configuration.tokenBudgetPerDay, tokensPerMonth: configuration.tokenBudgetPerMonth, accounts: Set(configured)),
                 logger: logger
             )

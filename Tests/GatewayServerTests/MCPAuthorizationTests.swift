@@ -195,7 +195,7 @@ struct MCPAuthorizationTests {
             let newAccess = try #require(pair["access_token"] as? String)
             #expect(try await client.whoAmI(bearer: newAccess).status == .unauthorized)
             let database = try GatewayDatabase(path: home + "/gateway.sqlite3", logger: TestGateway.quietLogger)
-            let stored = try await OAuthStore(database: database).token(newAccess)
+            let stored = try await SQLiteOAuthStore(database: database).token(newAccess)
             #expect(stored?.resource == MCPAuthFixture.mcpResource)
             try await database.close()
 
@@ -437,7 +437,7 @@ struct MCPAuthorizationTests {
         let home = TemporaryDirectory.make()
         let database = try GatewayDatabase(path: home + "/gateway.sqlite3", logger: TestGateway.quietLogger)
         let service = OAuthService(
-            store: OAuthStore(database: database), settings: .init(issuer: MCPAuthFixture.base), logger: TestGateway.quietLogger, metadataDocuments: documents)
+            store: SQLiteOAuthStore(database: database), settings: .init(issuer: MCPAuthFixture.base), logger: TestGateway.quietLogger, metadataDocuments: documents)
         let validation = try await service.validate(
             responseType: "code", clientID: url, redirectURI: "http://127.0.0.1:1455/cb", state: "s", scope: nil,
             codeChallenge: OAuthService.s256Challenge(MCPAuthFixture.verifier), codeChallengeMethod: "S256", resource: MCPAuthFixture.mcpResource

@@ -383,7 +383,7 @@ struct ManagedCredentialsTests {
     @Test func registeredClientsCanAuthorizeAndRemovalRevokesTheirTokens() async throws {
         let home = TemporaryDirectory.make()
         let database = try GatewayDatabase(path: home + "/gateway.sqlite3", logger: TestGateway.quietLogger)
-        let store = OAuthStore(database: database)
+        let store = SQLiteOAuthStore(database: database)
         try await store.upsertClient(clientID: "cli-app", secret: "cli-secret-0123456789", name: "CLI app", redirectURIs: ["https://cli.example.com/cb"], source: "cli")
         let captured = Captured<String>()
         try await TestGateway(["CODEX_HOME": home]).withRouter { client in

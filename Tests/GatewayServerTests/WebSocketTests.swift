@@ -450,7 +450,7 @@ struct WebSocketTests {
 
     @Test func ticketsAreSingleUseBoundToTheirPrincipalAndExpire() {
         let now = Mutex(ContinuousClock.now)
-        let store = WebSocketTicketStore(lifetime: .seconds(60)) { now.withLock { $0 } }
+        let store = MemoryWebSocketTicketStore(lifetime: .seconds(60)) { now.withLock { $0 } }
         let alice = Principal(kind: .apiKey, id: "key_alice")
         let bob = Principal(kind: .oauth, id: "client:bob")
         let first = store.issue(for: alice)

@@ -252,7 +252,7 @@ struct WebhookTests {
             }
             // The row was on disk when 202 was sent, and is still unfinished.
             let database = try GatewayDatabase(path: home + "/gateway.sqlite3", logger: TestGateway.quietLogger)
-            let store = WebhookStore(database: database)
+            let store = SQLiteWebhookStore(database: database)
             let owner = database.fingerprinter.fingerprint(ofKey: TestGateway.apiKey)
             let stored = try #require(try await store.delivery("resume-1", owner: owner))
             #expect(stored.status == .running || stored.status == .pending)

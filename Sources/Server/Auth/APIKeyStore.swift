@@ -9,6 +9,19 @@ public protocol APIKeyStore: Sendable {
     func isActive(id: String) async throws -> Bool
 }
 
+/// API keys created with `codex-gateway keys create`, kept in the database: SQLite
+/// (``SQLiteAPIKeyStore``) or PostgreSQL (``PostgresAPIKeyStore``, where a key created once
+/// works at every replica).
+public protocol ManagedAPIKeyStore: APIKeyStore {
+    /// Creates a key; the plain key is returned once and never stored.
+    func create(name: String) async throws -> (key: String, info: APIKeyInfo)
+    func list() async throws -> [APIKeyInfo]
+    /// Revokes by ID; false when there is no such active key.
+    func revoke(id: String) async throws -> Bool
+    /// Sets a key's limits (nil fields: the configured default); false when there is no such active key.
+    func setLimits(id: String, _ limits: RateLimitOverrides) async throws -> Bool
+}
+
 /// SHA-256 digests and constant-time comparison, shared by every credential store.
 public enum CredentialHash {
     public static func digest(_ secret: String) -> [UInt8] {

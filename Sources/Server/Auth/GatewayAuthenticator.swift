@@ -105,7 +105,7 @@ public struct GatewayAuthenticator: SecurityHandler {
         context.principal = principal.principal
         context.logger[metadataKey: "principal"] = .string(principal.principal.id)
         RequestLogScope.current?.authenticated(as: principal.principal)
-        if principal.admit { context.rateLimit.status = try admit(principal.principal) }
+        if principal.admit { context.rateLimit.status = try await admit(principal.principal) }
     }
 
     /// The principal of a request, and whether it is admitted against its rate limits.
@@ -145,9 +145,9 @@ public struct GatewayAuthenticator: SecurityHandler {
     /// Takes one request from the principal's budgets; throws the 429 (`rate_limited`, with
     /// `Retry-After` and the `X-RateLimit-*` headers) when one is exhausted. Returns what the
     /// `X-RateLimit-*` headers of the response should say.
-    public func admit(_ principal: Principal) throws -> RateLimitStatus? {
+    public func admit(_ principal: Principal) async throws -> RateLimitStatus? {
         guard let rateLimiter else { return nil }
-        switch rateLimiter.admit(principal) {
+        switch try await rateLimiter.decide(principal) {
         case .allowed(let status):
             return status
         case .refused(let status, let retryAfter):

@@ -12,7 +12,7 @@ public struct APIKeyInfo: Sendable, Equatable {
 }
 
 /// API keys kept in the gateway database, hashed (SHA-256); looked up by hash.
-public struct SQLiteAPIKeyStore: APIKeyStore {
+public struct SQLiteAPIKeyStore: ManagedAPIKeyStore {
     let database: GatewayDatabase
 
     public init(database: GatewayDatabase) {

@@ -40,6 +40,8 @@ public struct ConfigurationReport: Sendable {
         Variable(name: "SHUTDOWN_GRACE_SECONDS", fallback: "10"),
         Variable(name: "LOG_USER_PROMPTS", fallback: "false"),
         Variable(name: "DATABASE_PATH", fallback: "$CODEX_HOME/gateway.sqlite3"),
+        Variable(name: "DATABASE_URL", fallback: "unset (SQLite at DATABASE_PATH)"),
+        Variable(name: "WEBHOOK_LEASE_SECONDS", fallback: "30"),
         Variable(name: "WEBHOOK_SECRET", fallback: "unset", secret: true),
         Variable(name: "WEBHOOK_CALLBACK_MAX_ATTEMPTS", fallback: "5"),
         Variable(name: "WEBHOOK_CALLBACK_RETRY_SECONDS", fallback: "2"),
@@ -115,7 +117,8 @@ public struct ConfigurationReport: Sendable {
                 entries.append(Entry(name: variable.name, value: derived[variable.name] ?? variable.fallback, source: "default"))
                 continue
             }
-            let value = variable.secret ? Self.masked(raw) : raw
+            // DATABASE_URL is shown parsed, its password replaced by ***.
+            let value = variable.secret ? Self.masked(raw) : variable.name == "DATABASE_URL" ? configuration.databaseURL?.redacted ?? "" : raw
             entries.append(Entry(name: variable.name, value: value, source: environment.source(of: variable.name)))
         }
         entries += Self.codexEntries(configuration.codex)

@@ -34,6 +34,11 @@ public struct GatewayConfiguration: Sendable {
     public var logUserPrompts: Bool
     /// The SQLite file (`DATABASE_PATH`, default `$CODEX_HOME/gateway.sqlite3`).
     public var databasePath: String
+    /// `DATABASE_URL`: PostgreSQL for every store instead of the SQLite file (several replicas).
+    public var databaseURL: DatabaseURL?
+    /// `WEBHOOK_LEASE_SECONDS`: how long a replica holds a webhook delivery it runs without
+    /// renewing it; another replica takes it over once the lease runs out.
+    public var webhookLease: Duration = .seconds(30)
     /// `WEBHOOK_SECRET`: when set, webhooks must carry a valid `X-Hub-Signature-256`.
     public var webhookSecret: String?
     public var webhookCallbackMaxAttempts: Int
@@ -277,6 +282,7 @@ public struct GatewayConfiguration: Sendable {
             throw environment.error(error.variable, "\(error.reason) ('\(error.path)'); it should name PEM certificates to trust for an https model provider")
         }
         try configuration.loadLimits(environment: environment)
+        try configuration.loadDatabase(environment: environment)
         try configuration.loadOAuthClients(environment: environment)
         return configuration
     }

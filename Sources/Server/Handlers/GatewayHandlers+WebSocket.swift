@@ -11,7 +11,7 @@ extension GatewayHandlers {
             // The generated route authenticates first, so this does not happen.
             throw GatewayAuthenticator.unauthorized(code: "unauthorized", message: "Credentials are required.", challenge: nil)
         }
-        let ticket = webSocketTickets.issue(for: principal)
+        let ticket = try await webSocketTickets.issue(for: principal)
         return .created(.json(WebSocketTicket(ticket: ticket, expiresIn: webSocketTickets.lifetimeSeconds)))
     }
 }

@@ -9,16 +9,16 @@ import NIOCore
 /// What the webhook handlers need: the stores, the background service to wake, the secret and
 /// how old a signed timestamp may be, and the policy callback URLs must meet.
 public struct WebhookIntake: Sendable {
-    let store: WebhookStore
-    let signatures: WebhookSignatureStore
+    let store: any WebhookStore
+    let signatures: any WebhookSignatureStore
     let service: WebhookService
     let secret: String?
     let tolerance: Duration
     let outbound: OutboundPolicy
 
     public init(
-        store: WebhookStore,
-        signatures: WebhookSignatureStore,
+        store: any WebhookStore,
+        signatures: any WebhookSignatureStore,
         service: WebhookService,
         secret: String?,
         tolerance: Duration = .seconds(300),

@@ -18,7 +18,7 @@ public struct GatewayHandlers: APIProtocol {
     let approvals: ApprovalCenter
     let jsonRPCDispatcher: JSONRPCDispatcher
     let webhooks: WebhookIntake
-    let webSocketTickets: WebSocketTicketStore
+    let webSocketTickets: any WebSocketTicketStore
     let oauth: OAuthEndpoints
     let relay: OpenAIRelay
     /// For `/whoami`'s `rate_limits`; nil when rate limiting is off.
@@ -34,7 +34,7 @@ public struct GatewayHandlers: APIProtocol {
         conversations: ConversationManager,
         approvals: ApprovalCenter = ApprovalCenter(),
         webhooks: WebhookIntake,
-        webSocketTickets: WebSocketTicketStore,
+        webSocketTickets: any WebSocketTicketStore,
         oauth: OAuthEndpoints,
         relay: OpenAIRelay,
         rateLimiter: RateLimiter? = nil,

@@ -111,7 +111,9 @@ public struct JSONRPCDispatcher: Sendable {
         }
         let budget = ResponseBudget(bytes: limits.maxResponseBytes)
         // Charged in order before anything runs: the entries past the budget are the ones refused.
-        let refusals = entries.indices.map { $0 == 0 ? nil : admit(owner) }
+        var charged: [Failure?] = []
+        for index in entries.indices { charged.append(index == 0 ? nil : await admit(owner)) }
+        let refusals = charged
         let responses = await withTaskGroup(of: (Int, JSONRPCResponse?).self) { group in
             for (index, entry) in entries.enumerated() {
                 group.addTask {
@@ -127,8 +129,18 @@ public struct JSONRPCDispatcher: Sendable {
 
     /// Takes one request from `owner`'s rate limit for an entry of a batch; the error to answer it
     /// with when the limit is exhausted.
-    func admit(_ owner: Principal?) -> Failure? {
-        guard let owner, let rateLimiter, case .refused(let status, let retryAfter) = rateLimiter.admit(owner) else { return nil }
+    func admit(_ owner: Principal?) async -> Failure? {
+        guard let owner, let rateLimiter else { return nil }
+        let decision: RateLimiter.Decision
+        do {
+            decision = try await rateLimiter.decide(owner)
+        } catch {
+            // The shared budgets' database does not answer (PROTOCOLS.md §12).
+            return Failure(
+                code: ErrorCode.internalError, message: PostgresGatewayDatabase.unavailable.message,
+                data: .object(["code": .string("database_unavailable"), "retry_after": .integer(5)]))
+        }
+        guard case .refused(let status, let retryAfter) = decision else { return nil }
         return Failure(
             code: ErrorCode.tooManyTurns,
             message: GatewayAuthenticator.rateLimitMessage(status, retryAfter: retryAfter),

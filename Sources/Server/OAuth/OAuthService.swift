@@ -58,7 +58,7 @@ public struct OAuthService: Sendable {
         case redirect(String)
     }
 
-    let store: OAuthStore
+    let store: any OAuthStore
     let settings: Settings
     let logger: Logger
     /// Resolves https `client_id`s; nil: they are not accepted.
@@ -66,7 +66,7 @@ public struct OAuthService: Sendable {
     /// Random per process: consent forms older than a restart must be reloaded.
     let csrfKeyBytes: Data
 
-    public init(store: OAuthStore, settings: Settings, logger: Logger, metadataDocuments: ClientMetadataDocumentClient? = nil) {
+    public init(store: any OAuthStore, settings: Settings, logger: Logger, metadataDocuments: ClientMetadataDocumentClient? = nil) {
         self.store = store
         self.settings = settings
         self.logger = logger

@@ -5,7 +5,8 @@ import Synchronization
 /// Per-principal token buckets (per minute, hour and day) and a cap on concurrent turns
 /// (PROTOCOLS.md §0).
 ///
-/// State is in memory, per process: several replicas each enforce the full budget. Entries of
+/// State is in memory, per process, unless a ``RateLimitCounterStore`` is given (PostgreSQL: the
+/// request budgets are then shared by every replica). Entries of
 /// principals whose buckets are full again and that run no turns are dropped, so memory follows
 /// the number of recently active principals.
 public final class RateLimiter: Sendable {
@@ -22,11 +23,14 @@ public final class RateLimiter: Sendable {
         var runningTurns = 0
     }
 
-    private static func windows(_ limits: RateLimits) -> [(capacity: Int, seconds: Double)] {
+    static func windows(_ limits: RateLimits) -> [(capacity: Int, seconds: Double)] {
         [(limits.perMinute, 60), (limits.perHour, 3600), (limits.perDay, 86400)]
     }
 
     public let defaults: RateLimits
+    /// Where request budgets are kept when several replicas share them; nil: in memory.
+    /// (Concurrent turns are counted per process either way: a turn runs where it started.)
+    public let shared: (any RateLimitCounterStore)?
     private let clock: @Sendable () -> Double
     private let state = Mutex<[String: Entry]>([:])
     private let sweepThreshold: Int
@@ -39,9 +43,11 @@ public final class RateLimiter: Sendable {
     public init(
         defaults: RateLimits,
         sweepThreshold: Int = 10_000,
+        shared: (any RateLimitCounterStore)? = nil,
         clock: @escaping @Sendable () -> Double = { Double(NIODeadline.now().uptimeNanoseconds) / 1e9 }
     ) {
         self.defaults = defaults
+        self.shared = shared
         self.clock = clock
         self.sweepThreshold = sweepThreshold
         self.refusals = Counter(label: GatewayMetrics.rateLimitRefusals, dimensions: [("reason", "rate_limited")])
@@ -61,16 +67,30 @@ public final class RateLimiter: Sendable {
             if entries.count > sweepThreshold { Self.sweep(&entries, now: now) }
             var entry = Self.entry(entries[principal.id], limits: limits, now: now)
             defer { entries[principal.id] = entry }
-            guard !entry.buckets.isEmpty else { return .allowed(nil) }
-            for index in entry.buckets.indices { entry.buckets[index].refill(now: now) }
-            let exhausted = entry.buckets.filter { !$0.hasToken }
-            if !exhausted.isEmpty {
-                let retryAfter = exhausted.map(\.secondsUntilToken).max() ?? 1
-                return .refused(Self.status(entry.buckets), retryAfter: retryAfter)
-            }
-            for index in entry.buckets.indices { entry.buckets[index].take() }
-            return .allowed(Self.status(entry.buckets))
+            return Self.take(&entry.buckets, now: now)
         }
+        if case .refused = decision { refusals.increment() }
+        return decision
+    }
+
+    /// Takes one request from every bucket, or refuses without taking any.
+    static func take(_ buckets: inout [TokenBucket], now: Double) -> Decision {
+        guard !buckets.isEmpty else { return .allowed(nil) }
+        for index in buckets.indices { buckets[index].refill(now: now) }
+        let exhausted = buckets.filter { !$0.hasToken }
+        if !exhausted.isEmpty {
+            let retryAfter = exhausted.map(\.secondsUntilToken).max() ?? 1
+            return .refused(status(buckets), retryAfter: retryAfter)
+        }
+        for index in buckets.indices { buckets[index].take() }
+        return .allowed(status(buckets))
+    }
+
+    /// Like ``admit(_:)``, in the shared store when there is one (PostgreSQL: the budgets hold
+    /// across every replica together), else in this process's memory.
+    public func decide(_ principal: Principal) async throws -> Decision {
+        guard let shared else { return admit(principal) }
+        let decision = try await shared.take(principal: principal.id, limits: limits(for: principal))
         if case .refused = decision { refusals.increment() }
         return decision
     }
@@ -129,7 +149,7 @@ public final class RateLimiter: Sendable {
     }
 
     /// The window with the fewest requests left (the longer window on a tie: it takes longer to recover).
-    private static func status(_ buckets: [TokenBucket]) -> RateLimitStatus {
+    static func status(_ buckets: [TokenBucket]) -> RateLimitStatus {
         let tightest = buckets.min { lhs, rhs in
             lhs.remaining != rhs.remaining ? lhs.remaining < rhs.remaining : lhs.window > rhs.window
         }!

@@ -6,13 +6,21 @@ struct TokenBucket: Sendable {
     let capacity: Double
     let window: Double
     private(set) var tokens: Double
-    private var updated: Double
+    private(set) var updated: Double
 
     init(capacity: Int, window: Double, now: Double) {
         self.capacity = Double(capacity)
         self.window = window
         self.tokens = Double(capacity)
         self.updated = now
+    }
+
+    /// A bucket as stored (shared rate limits, ``PostgresRateLimitStore``).
+    init(capacity: Int, window: Double, tokens: Double, updated: Double) {
+        self.capacity = Double(capacity)
+        self.window = window
+        self.tokens = min(Double(capacity), tokens)
+        self.updated = updated
     }
 
     var refillPerSecond: Double { capacity / window }

@@ -159,6 +159,19 @@ public final class GatewayDatabase: Sendable {
         ALTER TABLE oauth_codes ADD COLUMN resource TEXT;
         ALTER TABLE oauth_tokens ADD COLUMN resource TEXT
         """,
+        // Leases on webhook turns and callbacks (the same schema as PostgreSQL's, where several
+        // replicas share deliveries), and conversation homes (PROTOCOLS.md §12).
+        """
+        ALTER TABLE webhook_deliveries ADD COLUMN lease_owner TEXT;
+        ALTER TABLE webhook_deliveries ADD COLUMN lease_until REAL;
+        ALTER TABLE webhook_deliveries ADD COLUMN callback_lease_owner TEXT;
+        ALTER TABLE webhook_deliveries ADD COLUMN callback_lease_until REAL;
+        CREATE TABLE conversation_homes (
+            conversation_id TEXT PRIMARY KEY,
+            replica_url TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        )
+        """,
         // Usage per account (a principal's owner), model and UTC day, and each account's token
         // budgets and model allowlist (PROTOCOLS.md §13; SQLiteUsageStore). NULL budgets take the default.
         """

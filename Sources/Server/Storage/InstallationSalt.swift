@@ -34,7 +34,22 @@ enum InstallationSalt {
         return salt
     }
 
-    private static func read(_ connection: SQLiteConnection) throws -> [UInt8]? {
+    /// The secret replicas would authenticate each other with (PROTOCOLS.md §12).
+    static let replicaSecretName = "replica_secret"
+
+    /// A named 32-byte secret of the installation, made on first use.
+    static func loadSecret(_ secretName: String, _ connection: SQLiteConnection) throws -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        let fresh = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        _ = try connection.query(
+            "INSERT INTO installation_secrets (name, value) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
+            [.text(secretName), .blob(.init(bytes: fresh))]
+        ).wait()
+        guard let value = try read(connection, name: secretName) else { throw CocoaError(.fileReadCorruptFile) }
+        return value
+    }
+
+    private static func read(_ connection: SQLiteConnection, name: String = name) throws -> [UInt8]? {
         let rows = try connection.query("SELECT value FROM installation_secrets WHERE name = ?", [.text(name)]).wait()
         guard case .blob(var value)? = rows.first?.column("value"), value.readableBytes == 32 else { return nil }
         return value.readBytes(length: value.readableBytes)

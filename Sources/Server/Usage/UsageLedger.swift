@@ -22,12 +22,16 @@ public final class UsageLedger: Sendable {
     public struct Defaults: Sendable {
         public var tokensPerDay: Int
         public var tokensPerMonth: Int
-        public var accounts: Set<String>
+        public var isConfiguredKey: @Sendable (String) -> Bool
 
         public init(tokensPerDay: Int = 0, tokensPerMonth: Int = 0, accounts: Set<String> = []) {
+            self.init(tokensPerDay: tokensPerDay, tokensPerMonth: tokensPerMonth, isConfiguredKey: { accounts.contains($0) })
+        }
+
+        public init(tokensPerDay: Int, tokensPerMonth: Int, isConfiguredKey: @escaping @Sendable (String) -> Bool) {
             self.tokensPerDay = tokensPerDay
             self.tokensPerMonth = tokensPerMonth
-            self.accounts = accounts
+            self.isConfiguredKey = isConfiguredKey
         }
     }
 
@@ -207,7 +211,7 @@ public final class UsageLedger: Sendable {
 
     private func effective(_ stored: Int?, default fallback: Int, account: String) -> Int? {
         if let stored { return stored > 0 ? stored : nil }
-        return defaults.accounts.contains(account) && fallback > 0 ? fallback : nil
+        return defaults.isConfiguredKey(account) && fallback > 0 ? fallback : nil
     }
 
     private func entry(_ account: String, now: Date) async throws -> Entry {

@@ -121,7 +121,7 @@ struct WebSocketConnection: Sendable {
     private func runTurn(_ exec: WSExecMessage, sender: Sender, interest: ConversationInterest) async {
         let plan: ConversationManager.TurnPlan
         do {
-            _ = try authenticator.admit(principal)
+            _ = try await authenticator.admit(principal)
             plan = try await conversations.prepareTurn(
                 conversationID: exec.conversationID,
                 prompt: exec.prompt,

@@ -41,14 +41,14 @@ public struct WebSocketController: Sendable {
     let conversations: ConversationManager
     let approvals: ApprovalCenter
     let authenticator: GatewayAuthenticator
-    let tickets: WebSocketTicketStore
+    let tickets: any WebSocketTicketStore
     let settings: Settings
 
     public init(
         conversations: ConversationManager,
         approvals: ApprovalCenter = ApprovalCenter(),
         authenticator: GatewayAuthenticator,
-        tickets: WebSocketTicketStore,
+        tickets: any WebSocketTicketStore,
         settings: Settings = .init()
     )
     {
@@ -78,7 +78,7 @@ public struct WebSocketController: Sendable {
     public func registerRoutes(on router: some RouterMethods<GatewayRequestContext>) {
         router.on(RouterPath(Self.operation.path), method: Self.operation.method) { request, _ -> Response in
             let (principal, _) = try await self.authenticate(request)
-            _ = try self.authenticator.admit(principal)
+            _ = try await self.authenticator.admit(principal)
             var headers = HTTPFields()
             headers[.secWebSocketVersion] = "13"
             throw GatewayError(
@@ -101,7 +101,7 @@ public struct WebSocketController: Sendable {
         }
         let rateLimit: RateLimitStatus?
         do {
-            rateLimit = try authenticator.admit(credentials.principal)
+            rateLimit = try await authenticator.admit(credentials.principal)
         } catch {
             return .refuse  // the route answers: 429 with the envelope
         }
@@ -151,7 +151,7 @@ public struct WebSocketController: Sendable {
             return (try await authenticator.principal(forBearerToken: token), subprotocol)
         }
         if let ticket = request.uri.queryParameters["ticket"].map(String.init) {
-            guard let principal = tickets.redeem(ticket) else {
+            guard let principal = try await tickets.redeem(ticket) else {
                 throw GatewayAuthenticator.unauthorized(
                     code: "invalid_ticket",
                     message: "The ticket is unknown, used or expired; get a new one from POST /ws/ticket.",

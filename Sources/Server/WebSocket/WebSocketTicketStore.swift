@@ -1,51 +1,65 @@
-import Synchronization
+import Foundation
 
 /// Short-lived, single-use tickets for opening `/ws` from a browser (PROTOCOLS.md §0).
 ///
-/// Browsers cannot set headers on a WebSocket handshake, and a long-lived key must never travel in
-/// a URL, so an authenticated `POST /ws/ticket` trades the caller's credential for a ticket that
-/// opens one connection as the same principal within ``lifetime``. Tickets are 32 random bytes
-/// (``SecretToken``, prefix `cgwt_`), held only as SHA-256 digests; they live in memory, since
-/// they are worthless after a minute.
-public final class WebSocketTicketStore: Sendable {
-    public static let defaultLifetime: Duration = .seconds(60)
-
-    /// How long an issued ticket stays valid.
-    public let lifetime: Duration
-    private let clock: @Sendable () -> ContinuousClock.Instant
-    private let tickets = Mutex<[[UInt8]: Entry]>([:])
-
-    private struct Entry {
-        var principal: Principal
-        var expiresAt: ContinuousClock.Instant
-    }
-
-    /// - Parameter clock: the current time; tests move it.
-    public init(lifetime: Duration = defaultLifetime, clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
-        self.lifetime = lifetime
-        self.clock = clock
-    }
-
+/// In memory for one process (``MemoryWebSocketTicketStore``); in PostgreSQL with several
+/// replicas (``PostgresWebSocketTicketStore``), since the ticket may be issued by one replica and
+/// redeemed at another behind the load balancer.
+public protocol WebSocketTicketStore: Sendable {
     /// ``lifetime`` in whole seconds, as `expires_in` reports it.
-    public var lifetimeSeconds: Int { Int(lifetime.components.seconds) }
-
+    var lifetimeSeconds: Int { get }
     /// Issues a ticket for `principal`. The plain ticket is returned once and never stored.
-    public func issue(for principal: Principal) -> String {
-        let ticket = SecretToken.generate(prefix: "cgwt_")
-        let now = clock()
-        tickets.withLock { tickets in
-            tickets = tickets.filter { $0.value.expiresAt > now }
-            tickets[CredentialHash.digest(ticket)] = Entry(principal: principal, expiresAt: now + lifetime)
+    func issue(for principal: Principal) async throws -> String
+    /// The principal `ticket` was issued to, consuming it; nil when it is unknown, used or expired.
+    func redeem(_ ticket: String) async throws -> Principal?
+}
+
+/// A ``Principal`` as a ticket stores it (JSON), everything a connection needs to act as it.
+struct StoredPrincipal: Codable {
+    var kind: String
+    var id: String
+    var owner: String
+    var scopes: [String]
+    var perMinute: Int?, perHour: Int?, perDay: Int?, concurrentTurns: Int?
+    /// `configured`, `stored:<key id>`, `token:<hash>` or `engine:<thread id>`.
+    var credential: String
+    var audience: String?
+
+    init(_ principal: Principal) {
+        kind = principal.kind.rawValue
+        id = principal.id
+        owner = principal.owner
+        scopes = principal.scopes
+        perMinute = principal.limitOverrides.perMinute
+        perHour = principal.limitOverrides.perHour
+        perDay = principal.limitOverrides.perDay
+        concurrentTurns = principal.limitOverrides.concurrentTurns
+        audience = principal.audience
+        switch principal.credential {
+        case .configuredKey: credential = "configured"
+        case .storedKey(let id): credential = "stored:" + id
+        case .accessToken(let hash): credential = "token:" + hash
+        case .engine(let threadID): credential = "engine:" + threadID
         }
-        return ticket
     }
 
-    /// The principal `ticket` was issued to, consuming it; nil when it is unknown, used or expired.
-    public func redeem(_ ticket: String) -> Principal? {
-        let digest = CredentialHash.digest(ticket)
-        let now = clock()
-        let entry = tickets.withLock { $0.removeValue(forKey: digest) }
-        guard let entry, entry.expiresAt > now else { return nil }
-        return entry.principal
+    var principal: Principal? {
+        guard let kind = Principal.Kind(rawValue: kind) else { return nil }
+        let credential: Principal.Credential
+        if self.credential == "configured" {
+            credential = .configuredKey
+        } else if self.credential.hasPrefix("stored:") {
+            credential = .storedKey(id: String(self.credential.dropFirst(7)))
+        } else if self.credential.hasPrefix("token:") {
+            credential = .accessToken(hash: String(self.credential.dropFirst(6)))
+        } else if self.credential.hasPrefix("engine:") {
+            credential = .engine(threadID: String(self.credential.dropFirst(7)))
+        } else {
+            return nil
+        }
+        return Principal(
+            kind: kind, id: id, owner: owner, scopes: scopes,
+            limitOverrides: RateLimitOverrides(perMinute: perMinute, perHour: perHour, perDay: perDay, concurrentTurns: concurrentTurns),
+            credential: credential, audience: audience)
     }
 }

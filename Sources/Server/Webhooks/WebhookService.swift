@@ -11,8 +11,9 @@ import ServiceLifecycle
 
 /// Runs accepted `prompt` webhooks in the background and POSTs their outcome to callback URLs.
 ///
-/// Deliveries are claimed from the database, so what was accepted survives a crash: on start,
-/// deliveries that were running are queued again. Callbacks are retried with exponential
+/// Deliveries are claimed from the database under a lease (``WebhookStore``), so what was
+/// accepted survives a crash: on start (SQLite) deliveries that were running are queued again,
+/// and with several replicas (PostgreSQL) another takes a dead one's over when its lease runs out. Callbacks are retried with exponential
 /// backoff (`WEBHOOK_CALLBACK_RETRY_SECONDS`, doubled each attempt, ±20 %) up to
 /// `WEBHOOK_CALLBACK_MAX_ATTEMPTS`. They run concurrently, at most `callbackConcurrency` at once
 /// and `callbackPerHost` to one receiver (scheme, host and port), so a slow receiver holds up
@@ -30,6 +31,11 @@ public final class WebhookService: Service {
         public var callbackConcurrency: Int = 16
         /// `WEBHOOK_CALLBACK_PER_HOST`: callbacks in flight to one receiver.
         public var callbackPerHost: Int = 2
+        /// `WEBHOOK_LEASE_SECONDS`: how long a claimed delivery stays this process's without a
+        /// renewal (renewed every third of it while the turn runs).
+        public var lease: Duration = .seconds(30)
+        /// Who holds the leases this process takes: unique per process.
+        public var holder: String = "replica-" + UUID().uuidString.lowercased()
 
         public init(secret: String? = nil) {
             self.secret = secret
@@ -41,7 +47,7 @@ public final class WebhookService: Service {
     static let notAllowed = "the callback URL is not allowed"
     static let unreachable = "the callback URL could not be reached"
 
-    let store: WebhookStore
+    let store: any WebhookStore
     let conversations: ConversationManager
     let outbound: OutboundHTTPClient
     let settings: Settings
@@ -50,7 +56,7 @@ public final class WebhookService: Service {
     private let callbacksWakeup = WakeupSignal()
     private let callbacksInFlight = CallbackSlots()
 
-    public init(store: WebhookStore, conversations: ConversationManager, outbound: OutboundHTTPClient, settings: Settings, logger: Logger) {
+    public init(store: any WebhookStore, conversations: ConversationManager, outbound: OutboundHTTPClient, settings: Settings, logger: Logger) {
         self.store = store
         self.conversations = conversations
         self.outbound = outbound
@@ -72,6 +78,8 @@ public final class WebhookService: Service {
                 group.addTask { await self.callbackLoop() }
             }
         }
+        // Turns cancelled by the shutdown are given back at once, for another replica (or the next start).
+        _ = try? await store.releaseLeases(holder: settings.holder)
     }
 
     // MARK: Turns
@@ -79,32 +87,48 @@ public final class WebhookService: Service {
     private func turnLoop() async {
         while !Task.isCancelled {
             await withTaskGroup(of: Void.self) { group in
-                var queue = (try? await store.pendingIDs()) ?? []
                 var running = 0
                 while !Task.isCancelled {
-                    while running < settings.concurrency, !queue.isEmpty {
-                        let id = queue.removeFirst()
-                        group.addTask { await self.process(id) }
+                    while running < settings.concurrency, let delivery = try? await store.claimNext(holder: settings.holder, lease: settings.lease) {
+                        group.addTask { await self.processWithLease(delivery) }
                         running += 1
                     }
                     if running == 0 { break }
                     await group.next()
                     running -= 1
-                    if queue.isEmpty { queue = (try? await store.pendingIDs()) ?? [] }
                 }
             }
-            // Polling as well as waking: a delivery stored by another process is not lost.
-            await turnsWakeup.wait(timeout: .seconds(5))
+            // Polling as well as waking: a delivery stored by another process (or whose holder's
+            // lease ran out) is not lost.
+            await turnsWakeup.wait(timeout: .seconds(min(5, max(1, settings.lease.seconds / 3))))
         }
     }
 
-    func process(_ id: String) async {
-        guard let delivery = try? await store.claim(id) else { return }
+    /// Runs a claimed delivery's turn, renewing its lease every third of it meanwhile.
+    func processWithLease(_ delivery: WebhookDeliveryRecord) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while !Task.isCancelled {
+                    do { try await Task.sleep(for: self.settings.lease / 3) } catch { return }
+                    if (try? await self.store.renewLease(delivery.id, holder: self.settings.holder, lease: self.settings.lease)) == false {
+                        self.logger.warning("webhook lease lost", metadata: ["webhook.id": .string(delivery.id)])
+                        return
+                    }
+                }
+            }
+            await self.process(delivery)
+            group.cancelAll()
+        }
+    }
+
+    func process(_ delivery: WebhookDeliveryRecord) async {
+        let id = delivery.id
+        let holder = settings.holder
         var logger = self.logger
         logger[metadataKey: "webhook.id"] = .string(id)
         let payload = try? JSONDecoder().decode(JSONValue.self, from: Data(delivery.payload.utf8))
         guard let data = try? WebhookPromptData(payload?["data"] ?? .null) else {
-            try? await store.fail(id, conversationID: nil, error: "data is not a valid prompt event")
+            _ = try? await store.fail(id, holder: holder, conversationID: nil, error: "data is not a valid prompt event")
             callbacksWakeup.signal()
             return
         }
@@ -128,21 +152,24 @@ public final class WebhookService: Service {
             }
             switch outcome {
             case .completed(let conversationID, let text, _, let usage):
-                try await store.complete(id, conversationID: conversationID, result: text, usage: usage)
+                guard try await store.complete(id, holder: holder, conversationID: conversationID, result: text, usage: usage) else {
+                    logger.warning("webhook turn finished after its lease was taken over; outcome dropped")
+                    return
+                }
                 logger.info("webhook turn completed", metadata: ["conversation.id": .string(conversationID)])
             case .failed(let conversationID, let reason):
                 if reason == .cancelled && Task.isCancelled {
                     // Shutting down: leave it running; it is queued again at the next start.
                     return
                 }
-                try await store.fail(id, conversationID: conversationID, error: reason.description)
+                _ = try await store.fail(id, holder: holder, conversationID: conversationID, error: reason.description)
                 logger.warning("webhook turn failed", metadata: ["error": .string(reason.description)])
             }
         } catch let error as ConversationError {
-            try? await store.fail(id, conversationID: nil, error: error.description)
+            _ = try? await store.fail(id, holder: holder, conversationID: nil, error: error.description)
         } catch {
             if Task.isCancelled { return }
-            try? await store.fail(id, conversationID: nil, error: String(describing: error))
+            _ = try? await store.fail(id, holder: holder, conversationID: nil, error: String(describing: error))
         }
         callbacksWakeup.signal()
     }
@@ -153,13 +180,19 @@ public final class WebhookService: Service {
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
                 var wait = Duration.seconds(5)
-                if let (due, next) = try? await store.dueCallbacks() {
+                if let (due, next) = try? await store.dueCallbacks(now: Date()) {
                     for delivery in due where !Task.isCancelled {
                         let receiver = Self.receiver(of: delivery.callbackURL)
                         guard callbacksInFlight.take(delivery.id, receiver: receiver, limit: settings.callbackConcurrency, perReceiver: settings.callbackPerHost)
                         else { continue }
                         group.addTask {
-                            await self.deliverCallback(delivery)
+                            // Once across replicas: the attempt is this process's only if it claims it.
+                            if (try? await self.store.claimCallback(
+                                delivery.id, attempts: delivery.callbackAttempts, holder: self.settings.holder,
+                                lease: self.settings.callbackTimeout * 3)) == true
+                            {
+                                await self.deliverCallback(delivery)
+                            }
                             self.callbacksInFlight.release(delivery.id, receiver: receiver)
                             self.callbacksWakeup.signal()
                         }

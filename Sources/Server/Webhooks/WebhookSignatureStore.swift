@@ -1,31 +1,12 @@
-import Foundation
-import SQLiteNIO
-
 /// Body-only webhook signatures (`X-Hub-Signature-256`) already accepted, and the delivery each
 /// came with.
 ///
 /// Such a signature covers the body alone, so it would verify under any delivery ID; remembering
-/// it lets the same signed body through again only as the delivery it first came with.
-public struct WebhookSignatureStore: Sendable {
-    let database: GatewayDatabase
-
-    public init(database: GatewayDatabase) {
-        self.database = database
-    }
-
+/// it lets the same signed body through again only as the delivery it first came with. Kept in
+/// the database (``SQLiteWebhookSignatureStore``, ``PostgresWebhookSignatureStore``) so that a
+/// replay is refused at every replica.
+public protocol WebhookSignatureStore: Sendable {
     /// Records `signature` for the delivery `deliveryID` of `principal`; true if it is new, or
     /// already that delivery's.
-    public func claim(_ signature: String, principal: String, deliveryID: String) async throws -> Bool {
-        let inserted = try await database.query(
-            """
-            INSERT INTO webhook_signatures (signature, principal, delivery_id, seen_at) VALUES (?, ?, ?, ?)
-            ON CONFLICT(signature) DO NOTHING
-            RETURNING signature
-            """,
-            [.text(signature), .text(principal), .text(deliveryID), .float(Date().timeIntervalSince1970)]
-        )
-        if !inserted.isEmpty { return true }
-        let first = try await database.query("SELECT principal, delivery_id FROM webhook_signatures WHERE signature = ?", [.text(signature)]).first
-        return first?.string("principal") == principal && first?.string("delivery_id") == deliveryID
-    }
+    func claim(_ signature: String, principal: String, deliveryID: String) async throws -> Bool
 }

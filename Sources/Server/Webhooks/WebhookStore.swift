@@ -1,6 +1,5 @@
 import Foundation
 import ModelProvider
-import SQLiteNIO
 
 /// A webhook delivery as stored.
 public struct WebhookDeliveryRecord: Sendable, Equatable {
@@ -53,119 +52,16 @@ extension WebhookDeliveryRecord {
     }
 }
 
-/// Webhook deliveries in the gateway database. A delivery belongs to the owner that sent it:
-/// delivery IDs are unique per owner, so two keys may use the same ID independently.
-public struct WebhookStore: Sendable {
-    let database: GatewayDatabase
 
-    public init(database: GatewayDatabase) {
-        self.database = database
+extension WebhookDeliveryRecord {
+    /// A stored row's columns, whichever backend read it.
+    struct Columns {
+        var string: (String) -> String?
+        var int: (String) -> Int?
+        var double: (String) -> Double?
     }
 
-    /// Stores a new delivery, or returns the one its owner already stored under that delivery ID
-    /// (idempotency). The row is on disk when this returns.
-    public func insertIfAbsent(_ record: WebhookDeliveryRecord) async throws -> (record: WebhookDeliveryRecord, isNew: Bool) {
-        let inserted = try await database.query(
-            """
-            INSERT INTO webhook_deliveries (id, delivery_id, owner, event, payload, status, principal, received_at, updated_at, conversation_id,
-                callback_url, callback_status, callback_attempts)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
-            ON CONFLICT(owner, delivery_id) DO NOTHING
-            RETURNING id
-            """,
-            [
-                .text(record.id), .text(record.deliveryID), .text(record.owner), .text(record.event), .text(record.payload),
-                .text(record.status.rawValue), .text(record.principal),
-                .float(record.receivedAt.timeIntervalSince1970), .float(record.updatedAt.timeIntervalSince1970),
-                .optionalText(record.conversationID), .optionalText(record.callbackURL), .optionalText(record.callbackStatus?.rawValue),
-            ]
-        )
-        if !inserted.isEmpty { return (record, true) }
-        guard let existing = try await delivery(record.deliveryID, owner: record.owner) else { return (record, true) }
-        return (existing, false)
-    }
-
-    /// `owner`'s delivery with this delivery ID; nil when there is none (or it is another owner's).
-    public func delivery(_ deliveryID: String, owner: String) async throws -> WebhookDeliveryRecord? {
-        try await database.query("SELECT * FROM webhook_deliveries WHERE owner = ? AND delivery_id = ?", [.text(owner), .text(deliveryID)])
-            .first.map(Self.record)
-    }
-
-    /// Claims a pending delivery for processing; nil if someone else has it.
-    public func claim(_ id: String) async throws -> WebhookDeliveryRecord? {
-        try await database.query(
-            "UPDATE webhook_deliveries SET status = 'running', updated_at = ? WHERE id = ? AND status = 'pending' RETURNING *",
-            [.float(Date().timeIntervalSince1970), .text(id)]
-        ).first.map(Self.record)
-    }
-
-    /// Deliveries that still need a turn run.
-    public func pendingIDs() async throws -> [String] {
-        try await database.query("SELECT id FROM webhook_deliveries WHERE status = 'pending' ORDER BY received_at").compactMap { $0.string("id") }
-    }
-
-    /// After a crash or shutdown, turns that were running are run again.
-    public func requeueInterrupted() async throws -> Int {
-        try await database.query(
-            "UPDATE webhook_deliveries SET status = 'pending', updated_at = ? WHERE status = 'running' RETURNING id",
-            [.float(Date().timeIntervalSince1970)]
-        ).count
-    }
-
-    public func complete(_ id: String, conversationID: String, result: String, usage: TokenUsage) async throws {
-        let usageJSON = "{\"input_tokens\":\(usage.inputTokens),\"cached_input_tokens\":\(usage.cachedInputTokens),\"output_tokens\":\(usage.outputTokens)}"
-        try await database.query(
-            """
-            UPDATE webhook_deliveries SET status = 'completed', conversation_id = ?, result = ?, usage = ?, error = NULL, updated_at = ?,
-                callback_next_attempt_at = CASE WHEN callback_url IS NULL THEN NULL ELSE ? END
-            WHERE id = ?
-            """,
-            [.text(conversationID), .text(result), .text(usageJSON), .float(Date().timeIntervalSince1970), .float(Date().timeIntervalSince1970), .text(id)]
-        )
-    }
-
-    public func fail(_ id: String, conversationID: String?, error: String) async throws {
-        try await database.query(
-            """
-            UPDATE webhook_deliveries SET status = 'failed', conversation_id = COALESCE(?, conversation_id), error = ?, updated_at = ?,
-                callback_next_attempt_at = CASE WHEN callback_url IS NULL THEN NULL ELSE ? END
-            WHERE id = ?
-            """,
-            [.optionalText(conversationID), .text(error), .float(Date().timeIntervalSince1970), .float(Date().timeIntervalSince1970), .text(id)]
-        )
-    }
-
-    /// Finished deliveries whose callback is still owed, due now or earlier; and the next due time.
-    public func dueCallbacks(now: Date = Date()) async throws -> (due: [WebhookDeliveryRecord], next: Date?) {
-        let rows = try await database.query(
-            """
-            SELECT * FROM webhook_deliveries
-            WHERE callback_status = 'pending' AND status IN ('completed', 'failed') AND callback_next_attempt_at IS NOT NULL
-            ORDER BY callback_next_attempt_at
-            """
-        )
-        let records = rows.map(Self.record)
-        let due = records.filter { ($0.callbackNextAttemptAt ?? .distantFuture) <= now }
-        let next = records.compactMap(\.callbackNextAttemptAt).filter { $0 > now }.min()
-        return (due, next)
-    }
-
-    public func recordCallbackAttempt(_ id: String, delivered: Bool, error: String?, nextAttemptAt: Date?) async throws {
-        let status: WebhookDeliveryRecord.CallbackStatus = delivered ? .delivered : (nextAttemptAt == nil ? .failed : .pending)
-        try await database.query(
-            """
-            UPDATE webhook_deliveries SET callback_status = ?, callback_attempts = callback_attempts + 1, callback_last_error = ?,
-                callback_next_attempt_at = ?, updated_at = ?
-            WHERE id = ?
-            """,
-            [
-                .text(status.rawValue), .optionalText(error), nextAttemptAt.map { .float($0.timeIntervalSince1970) } ?? .null,
-                .float(Date().timeIntervalSince1970), .text(id),
-            ]
-        )
-    }
-
-    static func record(_ row: SQLiteRow) -> WebhookDeliveryRecord {
+    init(columns row: Columns) {
         var usage: TokenUsage?
         if let text = row.string("usage"), let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Int] {
             usage = TokenUsage(
@@ -175,7 +71,7 @@ public struct WebhookStore: Sendable {
             )
         }
         let id = row.string("id") ?? ""
-        return WebhookDeliveryRecord(
+        self = WebhookDeliveryRecord(
             id: id,
             deliveryID: row.string("delivery_id") ?? id,
             event: row.string("event") ?? "",
@@ -197,3 +93,41 @@ public struct WebhookStore: Sendable {
         )
     }
 }
+
+/// Webhook deliveries. A delivery belongs to the owner that sent it (delivery IDs are unique per
+/// owner). A turn is run by whoever claims the delivery, under a lease it renews while the turn
+/// runs: across replicas on one database a delivery runs once, and one whose holder died is taken
+/// over when its lease runs out. SQLite (``SQLiteWebhookStore``) or PostgreSQL (``PostgresWebhookStore``).
+public protocol WebhookStore: Sendable {
+    /// Stores a new delivery, or returns the one its owner already stored under that delivery ID
+    /// (idempotency). The row is durable when this returns.
+    func insertIfAbsent(_ record: WebhookDeliveryRecord) async throws -> (record: WebhookDeliveryRecord, isNew: Bool)
+    /// `owner`'s delivery with this delivery ID; nil when there is none (or it is another owner's).
+    func delivery(_ deliveryID: String, owner: String) async throws -> WebhookDeliveryRecord?
+    /// Claims the oldest delivery that needs its turn run (pending, or running under a lease that
+    /// ran out) for `holder` until `lease` from now; nil when there is none.
+    func claimNext(holder: String, lease: Duration) async throws -> WebhookDeliveryRecord?
+    /// Extends `holder`'s lease on a running delivery; false when it is no longer `holder`'s.
+    func renewLease(_ id: String, holder: String, lease: Duration) async throws -> Bool
+    /// Gives back the deliveries `holder` runs (shutting down): pending again, for anyone.
+    func releaseLeases(holder: String) async throws -> Int
+    /// After a crash of the only process (SQLite), every running turn is run again.
+    func requeueInterrupted() async throws -> Int
+    /// Records the outcome, if `holder` still holds the delivery; false when another took it over.
+    func complete(_ id: String, holder: String, conversationID: String, result: String, usage: TokenUsage) async throws -> Bool
+    func fail(_ id: String, holder: String?, conversationID: String?, error: String) async throws -> Bool
+    /// Finished deliveries whose callback is still owed, due now or earlier; and the next due time.
+    func dueCallbacks(now: Date) async throws -> (due: [WebhookDeliveryRecord], next: Date?)
+    /// Takes the callback attempt after `attempts` for `holder` (once across replicas); false when
+    /// another has it or made it.
+    func claimCallback(_ id: String, attempts: Int, holder: String, lease: Duration) async throws -> Bool
+    func recordCallbackAttempt(_ id: String, delivered: Bool, error: String?, nextAttemptAt: Date?) async throws
+}
+
+extension WebhookDeliveryRecord {
+    /// `usage` as stored: a small JSON object.
+    static func usageJSON(_ usage: TokenUsage) -> String {
+        "{\"input_tokens\":\(usage.inputTokens),\"cached_input_tokens\":\(usage.cachedInputTokens),\"output_tokens\":\(usage.outputTokens)}"
+    }
+}
+
