@@ -218,6 +218,29 @@ def main():
             check(open(written).read().strip() == "approved-in-the-browser", "the approved command wrote the file")
         page.screenshot(path=f"{ARTIFACTS}/desktop-conversation.png")
 
+        step("a file change is shown as a diff (fake-codex: apply_patch adds hello.txt)")
+        page.get_by_role("button", name="New conversation").click()
+        send(page, "#fake-codex add hello.txt", policy="untrusted")
+        status = page.locator("#conversation-status")
+        deadline = time.monotonic() + 90
+        approvals_answered = 0
+        while time.monotonic() < deadline:
+            text = status.text_content() or ""
+            if "Turn completed" in text or "Turn failed" in text:
+                break
+            pending = page.get_by_role("region", name="Approval")
+            if pending.count() > 0:
+                pending.first.get_by_role("button", name="Approve").click()
+                approvals_answered += 1
+            time.sleep(0.3)
+        expect(status).to_contain_text("Turn completed", timeout=5_000)
+        diff = page.locator("#turns pre.diff")
+        check(diff.count() >= 1, "a diff is shown")
+        if diff.count():
+            check("hello from fake-openai" in (diff.first.text_content() or ""), f"the diff shows the new file: {diff.first.text_content()!r}")
+        print(f"   {approvals_answered} approval(s) answered", flush=True)
+        page.screenshot(path=f"{ARTIFACTS}/desktop-diff.png")
+
         step("a long turn (sleep 60) is interrupted from the page")
         page.get_by_role("button", name="New conversation").click()
         send(page, "#fake-agent:sleep", policy="never")
@@ -251,7 +274,7 @@ def main():
         no_horizontal_scroll(page, "desktop")
 
         step("phone size (390x844): usable without horizontal scrolling")
-        phone = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
+        phone = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
         small = phone.new_page()
         sign_in(small, KEY)
         no_horizontal_scroll(small, "phone, signed in")
@@ -259,7 +282,7 @@ def main():
         expect(small.locator("#turns")).to_contain_text("approved-in-the-browser", timeout=10_000)
         small.get_by_label("Prompt").fill("What did you write?")
         no_horizontal_scroll(small, "phone, a conversation")
-        small.screenshot(path=f"{ARTIFACTS}/phone-conversation.png", full_page=True)
+        small.screenshot(path=f"{ARTIFACTS}/phone-conversation.png")
         small.get_by_role("link", name="Usage").click()
         expect(small.get_by_role("heading", name="Usage")).to_be_visible()
         expect(small.locator("#usage")).not_to_contain_text("Loading usage", timeout=10_000)

@@ -148,8 +148,9 @@ window.addEventListener('hashchange', route);
 // ---------------------------------------------------------------------------------------------
 // Conversations
 
+/** The end of a conversation id: ids are UUIDv7, whose start is a timestamp shared by neighbours. */
 function shortId(id) {
-  return id.length > 13 ? `${id.slice(0, 8)}…${id.slice(-4)}` : id;
+  return id.length > 13 ? `…${id.slice(-12)}` : id;
 }
 
 function when(iso) {
@@ -230,6 +231,25 @@ async function openConversation(id) {
     }
   } catch (error) {
     if (error.status !== 401) $('conversation-status').textContent = `Could not load the conversation: ${error.message}`;
+    return;
+  }
+  try {
+    // The last turn's steps (commands, file changes), which the history of messages leaves out.
+    const conversation = await api(`/conversations/${encodeURIComponent(id)}`);
+    const turn = lastTurn();
+    if (state.conversationId === id && turn) {
+      const answer = turn.querySelector('.message.assistant');
+      for (const item of conversation.items || []) {
+        if (item.type === 'agent_message') continue;
+        const element = document.createElement('div');
+        renderItem(element, item);
+        turn.insertBefore(element, answer);
+      }
+      if (conversation.status === 'failed' && conversation.error) setStatus(`The last turn failed: ${conversation.error}`);
+      if (conversation.status === 'running' || conversation.status === 'waiting_for_approval') setStatus('A turn is running.');
+    }
+  } catch {
+    // The messages are shown; the steps are a bonus.
   }
   try {
     const pending = await api(`/approvals?conversation_id=${encodeURIComponent(id)}`);
