@@ -282,6 +282,7 @@ def main():
         expect(small.locator("#turns")).to_contain_text("approved-in-the-browser", timeout=10_000)
         small.get_by_label("Prompt").fill("What did you write?")
         no_horizontal_scroll(small, "phone, a conversation")
+        small.evaluate("() => window.scrollTo(0, 0)")
         small.screenshot(path=f"{ARTIFACTS}/phone-conversation.png")
         small.get_by_role("link", name="Usage").click()
         expect(small.get_by_role("heading", name="Usage")).to_be_visible()
