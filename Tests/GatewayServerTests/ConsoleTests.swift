@@ -206,6 +206,29 @@ struct ConsoleTests {
         try await database.close()
     }
 
+    @Test func aSessionEndsWhenItExpiresAndIsThenForgotten() async throws {
+        let home = TemporaryDirectory.make()
+        let database = try GatewayDatabase(path: home + "/gateway.sqlite3", logger: TestGateway.quietLogger)
+        do {
+            let store = SQLiteConsoleSessionStore(database: database)
+            let keys = MemoryAPIKeyStore(keys: [TestGateway.apiKey], fingerprinter: database.fingerprinter)
+            let console = ConsoleService(store: store, apiKeys: keys, publicBaseURL: Self.origin, lifetime: 60)
+            let start = Date()
+            #expect(try await console.signIn(key: "not-a-key", now: start) == nil)
+            let signIn = try #require(try await console.signIn(key: TestGateway.apiKey, now: start))
+            #expect(signIn.session.expiresAt == start.addingTimeInterval(60))
+            #expect(try await console.resolve(token: signIn.token, now: start.addingTimeInterval(59))?.principal.id == signIn.principal.id)
+            #expect(try await console.resolve(token: signIn.token, now: start.addingTimeInterval(60)) == nil, "expired")
+            // The next sign-in sweeps expired sessions away.
+            _ = try await console.signIn(key: TestGateway.apiKey, now: start.addingTimeInterval(61))
+            #expect(try await store.delete(tokenHash: signIn.session.tokenHash) == false)
+        } catch {
+            try? await database.close()
+            throw error
+        }
+        try await database.close()
+    }
+
     // MARK: The files
 
     @Test func everyConsoleFileCarriesTheStrictPolicy() async throws {
