@@ -246,7 +246,12 @@ async function openConversation(id) {
         turn.insertBefore(element, answer);
       }
       if (conversation.status === 'failed' && conversation.error) setStatus(`The last turn failed: ${conversation.error}`);
-      if (conversation.status === 'running' || conversation.status === 'waiting_for_approval') setStatus('A turn is running.');
+      if ((conversation.status === 'running' || conversation.status === 'waiting_for_approval') && !state.running.has(id)) {
+        // A turn this page did not start (another tab, client or protocol): it can still be
+        // interrupted, and the conversation is shown again once it ends.
+        setStatus('A turn is running.');
+        followTurn(id);
+      }
     }
   } catch {
     // The messages are shown; the steps are a bonus.
@@ -400,6 +405,27 @@ function updateInterrupt() {
   $('interrupt').disabled = !(state.conversationId && state.running.has(state.conversationId));
 }
 
+/** Polls GET /conversations/{id} every 2 s while its turn runs, then shows the outcome. */
+async function followTurn(id) {
+  state.running.add(id);
+  updateInterrupt();
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    if (!state.csrf) return;
+    let conversation;
+    try {
+      conversation = await api(`/conversations/${encodeURIComponent(id)}`);
+    } catch {
+      break;
+    }
+    if (conversation.status !== 'running' && conversation.status !== 'waiting_for_approval') break;
+  }
+  state.running.delete(id);
+  updateInterrupt();
+  loadConversations();
+  if (state.conversationId === id) openConversation(id);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Approvals
 
@@ -521,6 +547,9 @@ function onFrame(data) {
   switch (frame.type) {
     case 'event': onEvent(frame.id, frame.event); break;
     case 'approval_request': showApproval(frame.approval); break;
+    case 'ack':
+      if (frame.message === 'cancelled' && frame.conversation_id === state.conversationId) setStatus('Interrupted.');
+      break;
     case 'error': {
       const request = frame.id && state.requests.get(frame.id);
       if (request) finishRequest(frame.id, request, `Error: ${frame.message}`);
