@@ -16,13 +16,16 @@ package struct RelayRequest {
 
     package var body: ByteBuffer
     package var stream: Bool
+    /// The model asked for (the configured one when the body names none): what usage is counted
+    /// under and an allowlist checks.
+    package var model: String
     /// The provider is asked for the usage of a stream whose client did not ask for it: its usage
     /// chunk is to be taken out of the client's stream (``UsageChunkFilter``).
     package var stripsUsage = false
 
     package init(body: ByteBuffer, defaultModel: String, api: API = .chatCompletions) throws {
         let notAnObject = "The body must be a JSON object (an OpenAI \(api == .chatCompletions ? "Chat Completions" : "Responses") request)."
-        let checked = body.withUnsafeReadableBytes { bytes -> Result<(stream: Bool, modelFill: ModelFill?), GatewayError> in
+        let checked = body.withUnsafeReadableBytes { bytes -> Result<(stream: Bool, modelFill: ModelFill?, model: String?), GatewayError> in
             let members: [JSONSyntaxScanner.Member]
             do {
                 guard let object = try JSONSyntaxScanner.topLevelMembers(of: bytes) else { return .failure(.badRequest(notAnObject)) }
@@ -55,19 +58,20 @@ package struct RelayRequest {
             }
             switch last("model") {
             case nil:
-                return .success((stream, .insertAfterBrace))
+                return .success((stream, .insertAfterBrace, nil))
             case let member? where member.kind == .null:
-                return .success((stream, .replace(member.value)))
+                return .success((stream, .replace(member.value), nil))
             case let member? where member.kind == .string && member.value.count > 2:
-                return .success((stream, nil))
+                return .success((stream, nil, JSONSyntaxScanner.string(in: bytes, quoted: member.value)))
             default:
                 return .failure(.badRequest("model: expected a non-empty string."))
             }
         }
         switch checked {
         case .failure(let error): throw error
-        case .success(let (stream, fill)):
+        case .success(let (stream, fill, model)):
             self.stream = stream
+            self.model = model ?? defaultModel
             self.body = fill.map { $0.apply(to: body, model: defaultModel) } ?? body
             if stream, api == .chatCompletions, let asking = Self.askingForUsage(self.body) {
                 self.body = asking

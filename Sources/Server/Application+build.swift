@@ -67,6 +67,18 @@ public func buildApplication(
     let apiKeys = CompositeAPIKeyStore([
         MemoryAPIKeyStore(keys: configuration.apiKeys, fingerprinter: database.fingerprinter), SQLiteAPIKeyStore(database: database),
     ])
+    // Usage per key, budgets and allowlists (PROTOCOLS.md §13): every model call is metered, by
+    // the relay or, for the chat engine, by the conversation manager.
+    let usage = UsageLedger(
+        store: SQLiteUsageStore(database: database),
+        defaults: .init(
+            tokensPerDay: configuration.tokenBudgetPerDay,
+            tokensPerMonth: configuration.tokenBudgetPerMonth,
+            accounts: Set(configuration.apiKeys.map { database.fingerprinter.fingerprint(ofKey: $0) })
+        ),
+        logger: logger
+    )
+    core.manager.meter(with: usage)
     let oauthStore = OAuthStore(database: database)
     try await registerConfiguredOAuthClient(configuration: configuration, store: oauthStore, logger: logger)
     let oauth = OAuthService(
@@ -119,7 +131,7 @@ public func buildApplication(
             service: oauth, apiKeys: apiKeys, throttle: credentialThrottle,
             registrations: CredentialFailureThrottle(budgetPerMinute: configuration.oauthRegistrationsPerMinute)
         ),
-        relay: OpenAIRelay(transport: core.transport, defaultModel: core.defaultModel, turnLimiter: rateLimiter),
+        relay: OpenAIRelay(transport: core.transport, defaultModel: core.defaultModel, turnLimiter: rateLimiter, usage: usage),
         rateLimiter: rateLimiter,
         jsonRPCLimits: .init(maxBatch: configuration.jsonRPCMaxBatch, maxResponseBytes: configuration.jsonRPCMaxResponseBytes),
         conversationTurns: ConversationTurns(service: backgroundTurns, wait: configuration.agent.gptTurnWait),

@@ -100,7 +100,7 @@ struct Keys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
         abstract: "Manage API keys stored in the gateway database (besides GATEWAY_API_KEY).",
-        subcommands: [Create.self, List.self, Revoke.self, Limits.self]
+        subcommands: [Create.self, List.self, Revoke.self, Limits.self, Budget.self, Models.self, Usage.self]
     )
 
     /// Per-key limits; omitted ones keep the configured default (RATE_LIMIT_*). 0 is unlimited.

@@ -150,13 +150,13 @@ struct AppServerMessageTests {
 
         let start = AppServer.ThreadStartParams(
             cwd: "/srv/ws", approvalPolicy: .onRequest, sandbox: .workspaceWrite, model: "gpt-5.4",
-            config: ["model_provider": .string("gateway")], developerInstructions: "Be brief."
+            config: ["model_provider": .string("gateway")], developerInstructions: "Be brief.", environments: []
         )
         #expect(
             try json(encoding: AppServer.OutgoingRequest(id: 2, params: start))
                 == json(#"""
                     {"id":2,"method":"thread/start","params":{"cwd":"/srv/ws","approvalPolicy":"on-request","sandbox":"workspace-write",
-                    "model":"gpt-5.4","config":{"model_provider":"gateway"},"developerInstructions":"Be brief."}}
+                    "model":"gpt-5.4","config":{"model_provider":"gateway"},"developerInstructions":"Be brief.","environments":[]}}
                     """#)
         )
         let resume = AppServer.ThreadResumeParams(threadId: "t", overrides: .init(cwd: "/srv/ws", approvalPolicy: .never, sandbox: .readOnly))
@@ -170,13 +170,14 @@ struct AppServerMessageTests {
 
         let turn = AppServer.TurnStartParams(
             threadId: "t", input: [.text("Write a hello function")], approvalPolicy: .untrusted,
-            sandboxPolicy: .workspaceWrite(.init(writableRoots: ["/srv/ws"])), outputSchema: .object(["type": .string("object")])
+            sandboxPolicy: .workspaceWrite(.init(writableRoots: ["/srv/ws"])), outputSchema: .object(["type": .string("object")]),
+            environments: [.init(cwd: "/srv/ws")]
         )
         #expect(
             try json(encoding: AppServer.OutgoingRequest(id: "t1", params: turn))
                 == json(#"""
                     {"id":"t1","method":"turn/start","params":{"threadId":"t","input":[{"type":"text","text":"Write a hello function"}],
-                    "approvalPolicy":"untrusted","outputSchema":{"type":"object"},
+                    "approvalPolicy":"untrusted","outputSchema":{"type":"object"},"environments":[{"environmentId":"local","cwd":"/srv/ws"}],
                     "sandboxPolicy":{"type":"workspaceWrite","writableRoots":["/srv/ws"],"networkAccess":false,"excludeTmpdirEnvVar":false,"excludeSlashTmp":false}}}
                     """#)
         )

@@ -170,7 +170,14 @@ struct CodexEngineTests {
                 }
                 #expect(running, "the agent started its command: \(seen.suffix(3))")
                 let conversation = try #require(seen.first?["thread_id"] as? String)
-                #expect(Self.processes(running: "sleep 60") > 0)
+                // `item.started` comes as Codex begins the command; its process follows a moment later
+                // (after the login-shell snapshot of the workspace, on a first turn).
+                var started = Self.processes(running: "sleep 60")
+                for _ in 0..<100 where started == 0 {
+                    try await Task.sleep(for: .milliseconds(100))
+                    started = Self.processes(running: "sleep 60")
+                }
+                #expect(started > 0, "the agent's command runs")
                 let cancel = try await jsonRPCRequest(
                     port: port, #"{"jsonrpc":"2.0","id":1,"method":"conversation.cancel","params":{"conversation_id":"\#(conversation)"}}"#)
                 #expect(cancel[path: "result.cancelled"] as? Bool == true, "\(cancel)")

@@ -15,13 +15,23 @@ import Testing
 struct CodexProtocolsTests: LiveHTTPRequests {
     static let toolTurn = "#fake-codex add hello.txt"
 
-    /// The items of a tool turn: the file added, the command's output, the final message.
+    /// The items of a tool turn: the file added, the command and its output, the final message.
+    ///
+    /// Codex 0.147 sometimes completes a short command with an empty `aggregated_output` (and no
+    /// output delta) although the model got the output (seen in about 1 run in 3 on a loaded
+    /// machine, with and without the gateway): the final message, which fake-openai writes only when
+    /// the last tool output showed the file's text, is what proves the output; a non-empty
+    /// `aggregated_output` must still be that text.
     static func expectToolItems(_ items: [[String: Any]], _ context: String) {
         let change = items.first { $0["type"] as? String == "file_change" }
         #expect((change?["changes"] as? [[String: Any]])?.first?["kind"] as? String == "add", "\(context): \(items)")
         let command = items.first { $0["type"] as? String == "command_execution" }
-        #expect((command?["aggregated_output"] as? String)?.contains("hello from fake-openai") == true, "\(context): \(items)")
+        #expect(command?["command"] as? String != nil, "\(context): \(items)")
+        let output = command?["aggregated_output"] as? String ?? ""
+        #expect(output.isEmpty || output.contains("hello from fake-openai"), "\(context): \(items)")
         #expect(command?["exit_code"] as? Int == 0)
+        let message = items.last { $0["type"] as? String == "agent_message" }
+        #expect((message?["text"] as? String)?.hasPrefix("Done:") == true, "\(context): \(items)")
     }
 
     static func workspaceFile(_ setup: CodexTestSetup, conversation: String, _ name: String) -> Bool {

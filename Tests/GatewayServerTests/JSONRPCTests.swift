@@ -141,7 +141,7 @@ struct JSONRPCTests {
                 #expect(
                     available == [
                         "conversation.prompt", "conversation.status", "conversation.cancel", "conversation.history", "conversation.list",
-                        "approval.list", "approval.respond",
+                        "approval.list", "approval.respond", "usage.get",
                     ])
 
                 let missingPrompt = try await error(#"{"jsonrpc":"2.0","method":"conversation.prompt","params":{},"id":1}"#)

@@ -18,10 +18,14 @@ extension AppServer {
         public var baseInstructions: String?
         /// Added to the instructions as a developer message.
         public var developerInstructions: String?
+        /// The thread's sticky environments (where its commands run). Empty: none until a turn names
+        /// one, so Codex takes no login-shell snapshot at `thread/start`; nil: the default one in `cwd`.
+        public var environments: [TurnEnvironment]?
 
         public init(
             cwd: String? = nil, approvalPolicy: AskForApproval? = nil, sandbox: SandboxMode? = nil, model: String? = nil,
-            config: [String: JSONValue]? = nil, baseInstructions: String? = nil, developerInstructions: String? = nil
+            config: [String: JSONValue]? = nil, baseInstructions: String? = nil, developerInstructions: String? = nil,
+            environments: [TurnEnvironment]? = nil
         ) {
             self.cwd = cwd
             self.approvalPolicy = approvalPolicy
@@ -30,6 +34,22 @@ extension AppServer {
             self.config = config
             self.baseInstructions = baseInstructions
             self.developerInstructions = developerInstructions
+            self.environments = environments
+        }
+    }
+
+    /// An environment a thread's commands run in (the schema's `TurnEnvironmentParams`).
+    public struct TurnEnvironment: Hashable, Sendable, Codable {
+        /// The environment Codex always has: this machine, through the sandbox.
+        public static let localID = "local"
+
+        public var environmentId: String
+        /// Where its commands run; its runtime workspace root too.
+        public var cwd: String
+
+        public init(environmentId: String = Self.localID, cwd: String) {
+            self.environmentId = environmentId
+            self.cwd = cwd
         }
     }
 

@@ -15,10 +15,13 @@ extension AppServer {
         public var model: String?
         /// A JSON Schema the final agent message must follow.
         public var outputSchema: JSONValue?
+        /// Where this turn's (and the next turns') commands run; nil: the thread's.
+        public var environments: [TurnEnvironment]?
 
         public init(
             threadId: String, input: [UserInput], cwd: String? = nil, approvalPolicy: AskForApproval? = nil,
-            sandboxPolicy: SandboxPolicy? = nil, model: String? = nil, outputSchema: JSONValue? = nil
+            sandboxPolicy: SandboxPolicy? = nil, model: String? = nil, outputSchema: JSONValue? = nil,
+            environments: [TurnEnvironment]? = nil
         ) {
             self.threadId = threadId
             self.input = input
@@ -27,6 +30,7 @@ extension AppServer {
             self.sandboxPolicy = sandboxPolicy
             self.model = model
             self.outputSchema = outputSchema
+            self.environments = environments
         }
     }
 

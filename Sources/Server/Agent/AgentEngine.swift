@@ -24,6 +24,14 @@ public protocol AgentEngine: Sendable {
     /// to `emit`. Returns the final message and the turn's usage. Throws ``TurnCancelled`` or
     /// `CancellationError` when cancelled through `turn.signal`, ``AgentTurnError`` otherwise.
     func runTurn(_ turn: AgentTurn, emit: @escaping @Sendable (TurnEvent) -> Void) async throws -> AgentTurnResult
+
+    /// Whether the engine makes its model calls through the gateway's own relay (which meters and
+    /// checks each one), so the manager must not count its turns' usage a second time.
+    var modelCallsAreRelayed: Bool { get }
+}
+
+extension AgentEngine {
+    public var modelCallsAreRelayed: Bool { false }
 }
 
 /// One turn, as the manager hands it to its engine.

@@ -13,6 +13,8 @@ import Synchronization
 /// ``EngineCredentials`` that acts for the conversation's owner while its turn runs.
 public final class CodexAgentEngine: AgentEngine {
     public var name: String { "codex" }
+    /// Codex calls the gateway's `/v1/responses` on loopback (``EngineCredentials``).
+    public var modelCallsAreRelayed: Bool { true }
     let supervisor: AppServerSupervisor
     let credentials: EngineCredentials
     /// Where the turns' approvals wait for their answers.
@@ -119,7 +121,10 @@ public final class CodexAgentEngine: AgentEngine {
         let owner = plan.owner ?? "gateway"
         // A workspace the request names is the thread's `cwd` from the start; one named after the
         // thread can only be made once the thread exists, so that thread starts in the principal's
-        // directory (Codex snapshots the login shell of each directory once: a second one).
+        // directory. Either way it starts with no environment: Codex snapshots the login shell of
+        // each environment's directory (a `bash -lc` running the profile), and the first turn names
+        // the workspace's, so a new conversation pays one snapshot, as a client that knew its
+        // directory beforehand would (bench/RESULTS.md, "Agent turns").
         let named = try plan.options.workspace.map { name in
             try refused { () throws(TurnPolicyError) in try workspaces.resolve(workspace: name, conversationID: "", owner: owner) }
         }
@@ -136,7 +141,8 @@ public final class CodexAgentEngine: AgentEngine {
                     approvalPolicy: Self.wire(policy.approval),
                     sandbox: Self.wire(policy.sandbox),
                     model: plan.model,
-                    config: threadConfig(token: token)
+                    config: threadConfig(token: token),
+                    environments: []
                 ),
                 timeout: settings.requestTimeout
             )
@@ -176,7 +182,8 @@ public final class CodexAgentEngine: AgentEngine {
                 approvalPolicy: Self.wire(policy.approval),
                 sandboxPolicy: Self.sandboxPolicy(policy.sandbox),
                 model: turn.plan.model,
-                outputSchema: turn.plan.outputSchema
+                outputSchema: turn.plan.outputSchema,
+                environments: [AppServer.TurnEnvironment(cwd: workspace)]
             ),
             timeout: settings.requestTimeout
         )

@@ -58,6 +58,8 @@ public struct ConfigurationReport: Sendable {
         Variable(name: "RATE_LIMIT_PER_HOUR", fallback: "1000"),
         Variable(name: "RATE_LIMIT_PER_DAY", fallback: "10000"),
         Variable(name: "RATE_LIMIT_CONCURRENT_TURNS", fallback: "8"),
+        Variable(name: "TOKEN_BUDGET_PER_DAY", fallback: "0"),
+        Variable(name: "TOKEN_BUDGET_PER_MONTH", fallback: "0"),
         Variable(name: "UPSTREAM_MAX_CONNECTIONS", fallback: "1024"),
         Variable(name: "SSL_CERT_FILE", fallback: "(system store only)"),
         Variable(name: "SSL_CERT_DIR", fallback: "(system store only)"),

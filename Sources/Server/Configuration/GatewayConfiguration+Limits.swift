@@ -9,6 +9,11 @@ extension GatewayConfiguration {
         if let value = try environment.seconds("UPSTREAM_RETRY_BUDGET_SECONDS", in: anySeconds, expected: "a number of seconds, 0 or more") {
             upstreamRetryBudget = value
         }
+        for (key, keyPath) in [("TOKEN_BUDGET_PER_DAY", \GatewayConfiguration.tokenBudgetPerDay), ("TOKEN_BUDGET_PER_MONTH", \.tokenBudgetPerMonth)] {
+            if let value = try environment.integer(key, in: 0...Int.max, expected: "a number of tokens, 0 for no budget") {
+                self[keyPath: keyPath] = value
+            }
+        }
         if let value = try environment.integer("AUTH_FAILURE_BUDGET_PER_MINUTE", in: 0...Int.max, expected: "a whole number, 0 to turn the throttle off") {
             authFailureBudgetPerMinute = value
         }

@@ -47,6 +47,10 @@ public struct GatewayConfiguration: Sendable {
     /// `RATE_LIMIT_PER_MINUTE`, `_PER_HOUR`, `_PER_DAY`, `RATE_LIMIT_CONCURRENT_TURNS`: every
     /// principal's limits unless its key overrides them; 0 is unlimited.
     public var rateLimits: RateLimits = .defaults
+    /// `TOKEN_BUDGET_PER_DAY` / `TOKEN_BUDGET_PER_MONTH`: the token budgets of the keys from
+    /// `GATEWAY_API_KEY` that have none set with `codex-gateway keys budget`; 0 for none.
+    public var tokenBudgetPerDay = 0
+    public var tokenBudgetPerMonth = 0
     /// `UPSTREAM_MAX_CONNECTIONS`: connections to the model provider at once (each running turn
     /// or relayed stream holds one); requests beyond wait for one to free up.
     public var upstreamMaxConnections: Int = 1024

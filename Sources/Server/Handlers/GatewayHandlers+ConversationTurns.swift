@@ -39,7 +39,7 @@ extension GatewayHandlers {
             switch refusal(error, context) {
             case .badRequest(let envelope): return .badRequest(.json(envelope))
             case .forbidden(let envelope): return .forbidden(.json(envelope))
-            case .tooManyRequests(let envelope): return .tooManyRequests(.json(envelope), headers: .init(retryAfter: 1))
+            case .tooManyRequests(let envelope, let retryAfter): return .tooManyRequests(.json(envelope), headers: .init(retryAfter: retryAfter))
             case .serviceUnavailable(let envelope): return .serviceUnavailable(.json(envelope))
             case .notFound(let envelope), .conflict(let envelope): return .badRequest(.json(envelope))
             }
@@ -53,7 +53,7 @@ extension GatewayHandlers {
                 if case .refused(let error) = failure {
                     switch refusal(error, context) {
                     case .forbidden(let envelope): return .forbidden(.json(envelope))
-                    case .tooManyRequests(let envelope): return .tooManyRequests(.json(envelope), headers: .init(retryAfter: 1))
+                    case .tooManyRequests(let envelope, let retryAfter): return .tooManyRequests(.json(envelope), headers: .init(retryAfter: retryAfter))
                     case .serviceUnavailable(let envelope): return .serviceUnavailable(.json(envelope))
                     case .badRequest(let envelope), .notFound(let envelope), .conflict(let envelope): return .badRequest(.json(envelope))
                     }
@@ -87,7 +87,7 @@ extension GatewayHandlers {
             case .forbidden(let envelope): return .forbidden(.json(envelope))
             case .notFound(let envelope): return .notFound(.json(envelope))
             case .conflict(let envelope): return .conflict(.json(envelope))
-            case .tooManyRequests(let envelope): return .tooManyRequests(.json(envelope), headers: .init(retryAfter: 1))
+            case .tooManyRequests(let envelope, let retryAfter): return .tooManyRequests(.json(envelope), headers: .init(retryAfter: retryAfter))
             case .serviceUnavailable(let envelope): return .serviceUnavailable(.json(envelope))
             }
         }
@@ -164,7 +164,7 @@ extension GatewayHandlers {
     /// How a turn that cannot start is answered, by status.
     enum TurnRefusal {
         case badRequest(ErrorEnvelope), forbidden(ErrorEnvelope), notFound(ErrorEnvelope), conflict(ErrorEnvelope)
-        case tooManyRequests(ErrorEnvelope), serviceUnavailable(ErrorEnvelope)
+        case tooManyRequests(ErrorEnvelope, retryAfter: Int), serviceUnavailable(ErrorEnvelope)
     }
 
     func refusal(_ error: ConversationError, _ context: Context) -> TurnRefusal {
@@ -173,7 +173,12 @@ extension GatewayHandlers {
         case .busy: .conflict(envelope(context, 409, "conversation_busy", error.description))
         case .modelNotConfigured: .serviceUnavailable(envelope(context, 503, "model_not_configured", error.description))
         case .invalidPrompt(let message): .badRequest(envelope(context, 400, "invalid_request", message))
-        case .tooManyTurns, .gatewayBusy: .tooManyRequests(envelope(context, 429, "too_many_turns", error.description))
+        case .tooManyTurns, .gatewayBusy: .tooManyRequests(envelope(context, 429, "too_many_turns", error.description), retryAfter: 1)
+        case .usage(let refusal):
+            switch refusal {
+            case .budgetExceeded(let message, let retryAfter): .tooManyRequests(envelope(context, 429, refusal.code, message), retryAfter: retryAfter)
+            case .modelNotAllowed: .forbidden(envelope(context, 403, refusal.code, refusal.description))
+            }
         case .policy(let policy):
             switch policy.status {
             case .forbidden: .forbidden(envelope(context, 403, policy.code, policy.message))

@@ -39,6 +39,12 @@ extension GatewayHandlers {
             case .invalidPrompt(let message): return .badRequest(.json(envelope(context, 400, "invalid_request", message)))
             case .tooManyTurns, .gatewayBusy:
                 return .tooManyRequests(.json(envelope(context, 429, "too_many_turns", error.description)), headers: .init(retryAfter: 1))
+            case .usage(let refusal):
+                switch refusal {
+                case .budgetExceeded(let message, let retryAfter):
+                    return .tooManyRequests(.json(envelope(context, 429, refusal.code, message)), headers: .init(retryAfter: retryAfter))
+                case .modelNotAllowed: return .forbidden(.json(envelope(context, 403, refusal.code, refusal.description)))
+                }
             case .policy(let policy):
                 switch policy.status {
                 case .badRequest: return .badRequest(.json(envelope(context, 400, policy.code, policy.message)))

@@ -15,11 +15,14 @@ public struct OpenAIRelay: Sendable {
     let transport: ProviderTransport
     let defaultModel: String
     let turnLimiter: RateLimiter?
+    /// Meters each call and keeps callers to their budgets and allowlists; nil: not metered.
+    let usage: UsageLedger?
 
-    public init(transport: ProviderTransport, defaultModel: String, turnLimiter: RateLimiter?) {
+    public init(transport: ProviderTransport, defaultModel: String, turnLimiter: RateLimiter?, usage: UsageLedger? = nil) {
         self.transport = transport
         self.defaultModel = defaultModel
         self.turnLimiter = turnLimiter
+        self.usage = usage
     }
 }
 
@@ -49,6 +52,8 @@ extension GatewayHandlers {
         case .answer(let answer, let isStream): return .ok(isStream ? .eventStream(answer) : .json(answer))
         case .badRequest(let envelope): return .badRequest(.json(envelope))
         case .tooManyTurns(let envelope): return .tooManyRequests(.json(envelope), headers: .init(retryAfter: 1))
+        case .overBudget(let envelope, let retryAfter): return .tooManyRequests(.json(envelope), headers: .init(retryAfter: retryAfter))
+        case .modelNotAllowed(let envelope): return .forbidden(.json(envelope))
         case .failed(.notConfigured(let envelope)): return .serviceUnavailable(.json(envelope))
         case .failed(.badGateway(let envelope)): return .badGateway(.json(envelope))
         case .failed(.rateLimited(let envelope, let retryAfter)): return .tooManyRequests(.json(envelope), headers: .init(retryAfter: retryAfter))
@@ -63,18 +68,29 @@ extension GatewayHandlers {
         case badRequest(ErrorEnvelope)
         /// 429: the caller already runs as many turns as it may.
         case tooManyTurns(ErrorEnvelope)
+        /// 429 `budget_exceeded`, with the seconds until the budget resets.
+        case overBudget(ErrorEnvelope, retryAfter: Int)
+        /// 403 `model_not_allowed`.
+        case modelNotAllowed(ErrorEnvelope)
         case failed(RelayFailure)
     }
 
     /// What every relayed request passes before the provider is asked: a JSON body that `parse`
-    /// accepts (its `GatewayError` is the 400), and the caller's turn permit (a relayed request is
-    /// a turn; nil where turns are not limited), else the 429.
+    /// accepts (its `GatewayError` is the 400), the caller's budgets and model allowlist (429
+    /// `budget_exceeded`, 403 `model_not_allowed`; an agent turn's call too, which then ends the
+    /// turn), and the caller's turn permit (a relayed request is a turn; nil where turns are not
+    /// limited), else the 429.
     enum Admission<Request> {
         case admitted(Request, permit: TurnPermit?)
         case refused(RelayOutcome)
     }
 
-    func admit<Request>(contentType: String?, context: Context, _ parse: () throws -> Request) -> Admission<Request> {
+    func admit<Request>(
+        contentType: String?,
+        context: Context,
+        model: (Request) -> String,
+        _ parse: () throws -> Request
+    ) async -> Admission<Request> {
         if let contentType, !Self.mentionsJSON(contentType) {
             return .refused(.badRequest(envelope(context, 400, "invalid_request", "The body must be JSON (Content-Type: application/json).")))
         }
@@ -85,6 +101,16 @@ extension GatewayHandlers {
             return .refused(.badRequest(envelope(context, 400, error.code, error.message)))
         } catch {
             return .refused(.badRequest(envelope(context, 400, "invalid_request", String(describing: error))))
+        }
+        if let principal = context.principal, let ledger = relay.usage, let refusal = await ledger.check(account: principal.owner, model: model(request)) {
+            if case .engine(let threadID) = principal.credential { ledger.noteRefusedTurn(threadID: threadID, refusal) }
+            context.logger.info("usage.call_refused", metadata: ["usage.account": .string(principal.owner), "usage.reason": .string(refusal.code)])
+            switch refusal {
+            case .budgetExceeded(let message, let retryAfter):
+                return .refused(.overBudget(envelope(context, 429, refusal.code, message), retryAfter: retryAfter))
+            case .modelNotAllowed:
+                return .refused(.modelNotAllowed(envelope(context, 403, refusal.code, refusal.description)))
+            }
         }
         guard let principal = context.principal, let limiter = relay.turnLimiter else { return .admitted(request, permit: nil) }
         // An agent turn's model call: the turn holds the principal's permit already.
@@ -101,7 +127,10 @@ extension GatewayHandlers {
     func relayAsIs(_ body: ByteBuffer, contentType: String?, api: RelayRequest.API, context: Context) async -> RelayOutcome {
         let request: RelayRequest
         let permit: TurnPermit?
-        switch admit(contentType: contentType, context: context, { try RelayRequest(body: body, defaultModel: relay.defaultModel, api: api) }) {
+        let admission = await admit(contentType: contentType, context: context, model: \.model) {
+            try RelayRequest(body: body, defaultModel: relay.defaultModel, api: api)
+        }
+        switch admission {
         case .admitted(let admitted, let granted): (request, permit) = (admitted, granted)
         case .refused(let outcome): return outcome
         }
@@ -120,7 +149,10 @@ extension GatewayHandlers {
         let isStream = contentType?.lowercased().hasPrefix("text/event-stream") ?? request.stream
         let body: ResponseBody
         do {
-            body = try await relayBody(response, isStream: isStream, permit: permit, relayed: relayed, stripsUsage: request.stripsUsage, api: api)
+            body = try await relayBody(
+                response, isStream: isStream, permit: permit, relayed: relayed, stripsUsage: request.stripsUsage, api: api,
+                onUsage: usageRecorder(model: request.model, context: context)
+            )
         } catch {
             return .failed(.badGateway(brokenOff(error, context: context)))
         }
@@ -130,6 +162,15 @@ extension GatewayHandlers {
             headers: isStream ? Self.streamHeaders : [:]
         )
         return .answer(answer, isStream: isStream)
+    }
+
+    /// Counts one model call of the caller (an agent turn's against the conversation's owner) on
+    /// `model`, with the usage the answer reported (none known: the request alone); nil when
+    /// calls are not metered.
+    func usageRecorder(model: String, context: Context) -> (@Sendable (TokenUsage?) -> Void)? {
+        guard let ledger = relay.usage else { return nil }
+        let account = context.principal?.owner ?? "gateway"
+        return { usage in ledger.record(account: account, model: model, usage: usage ?? TokenUsage()) }
     }
 
     /// The headers of a relayed stream: no cache, and no buffering by a proxy in front (nginx).
@@ -173,11 +214,12 @@ extension GatewayHandlers {
         permit: TurnPermit? = nil,
         relayed: RelayedStream? = nil,
         stripsUsage: Bool = false,
-        api: RelayRequest.API = .chatCompletions
+        api: RelayRequest.API = .chatCompletions,
+        onUsage: (@Sendable (TokenUsage?) -> Void)? = nil
     ) async throws -> ResponseBody {
         let upstream = response.body
         let contentLength = response.headers.first(name: "Content-Length").flatMap(Int.init)
-        let progress = RelayProgress(isStream: isStream, contentLength: contentLength, permit: permit, stripsUsage: stripsUsage, api: api)
+        let progress = RelayProgress(isStream: isStream, contentLength: contentLength, permit: permit, stripsUsage: stripsUsage, api: api, onUsage: onUsage)
         if !isStream, let contentLength, (0...UpstreamExchange.collectLimit).contains(contentLength), relayed?.isEngaged != true {
             defer { progress.ended() }
             let buffer = try await upstream.collect(upTo: contentLength)

@@ -21,6 +21,8 @@ extension GatewayHandlers {
         case .answer(let answer, let isStream): return .ok(isStream ? .eventStream(answer) : .json(answer))
         case .badRequest(let envelope): return .badRequest(.json(envelope))
         case .tooManyTurns(let envelope): return .tooManyRequests(.json(envelope), headers: .init(retryAfter: 1))
+        case .overBudget(let envelope, let retryAfter): return .tooManyRequests(.json(envelope), headers: .init(retryAfter: retryAfter))
+        case .modelNotAllowed(let envelope): return .forbidden(.json(envelope))
         case .failed(.notConfigured(let envelope)): return .serviceUnavailable(.json(envelope))
         case .failed(.badGateway(let envelope)): return .badGateway(.json(envelope))
         case .failed(.rateLimited(let envelope, let retryAfter)): return .tooManyRequests(.json(envelope), headers: .init(retryAfter: retryAfter))
@@ -37,7 +39,10 @@ extension GatewayHandlers {
     private func bridgeToChat(_ body: ByteBuffer, contentType: String?, context: Context) async -> RelayOutcome {
         let request: ResponsesChatRequest
         let permit: TurnPermit?
-        switch admit(contentType: contentType, context: context, { try ResponsesChatRequest(body: body, defaultModel: relay.defaultModel) }) {
+        let admission = await admit(contentType: contentType, context: context, model: \.model) {
+            try ResponsesChatRequest(body: body, defaultModel: relay.defaultModel)
+        }
+        switch admission {
         case .admitted(let admitted, let granted): (request, permit) = (admitted, granted)
         case .refused(let outcome): return outcome
         }
@@ -50,10 +55,14 @@ extension GatewayHandlers {
         }
         let idleTimeout = relay.transport.provider.streamIdleTimeoutMilliseconds
         let logger = context.logger
+        let recordUsage = usageRecorder(model: request.model, context: context)
         /// Feeds the provider's answer through `translator`, handing each piece of output to
         /// `emit`; the translator ends with `response.completed` or `response.failed`.
         @Sendable func translate(_ translator: inout ResponsesStreamTranslator, emit: (ByteBuffer) async throws -> Void) async throws {
             defer { permit?.release() }
+            var recorded = false
+            // A client that left mid-answer: the call counts what is known.
+            defer { if !recorded { recordUsage?(translator.usage) } }
             var failure: (any Error)?
             do {
                 for try await chunk in response.body {
@@ -72,6 +81,9 @@ extension GatewayHandlers {
             }
             let tail = translator.finish(error: failure)
             if let usage = translator.usage { GatewayMetrics.recordTokens(usage) }
+            // Counted before the client sees the end; a broken stream counts what is known.
+            recordUsage?(translator.usage)
+            recorded = true
             if tail.readableBytes > 0 { try await emit(tail) }
         }
         if request.stream {

@@ -14,10 +14,22 @@ final class RelayProgress: RelayObserver, @unchecked Sendable {
     private var end: RelayEndDetector
     private let permit: TurnPermit?
     private var usageFilter: UsageChunkFilter?
+    /// Counts the call against its account (``UsageLedger``), once: at the answer's last chunk
+    /// (before the client sees it), else at its end, whole or broken off (with what is known).
+    private let onUsage: (@Sendable (TokenUsage?) -> Void)?
+    private var recorded = false
 
     /// - Parameter stripsUsage: the client did not ask for the stream's usage chunk (see
     ///   ``RelayRequest/stripsUsage``).
-    init(isStream: Bool, contentLength: Int?, permit: TurnPermit?, stripsUsage: Bool = false, api: RelayRequest.API = .chatCompletions) {
+    init(
+        isStream: Bool,
+        contentLength: Int?,
+        permit: TurnPermit?,
+        stripsUsage: Bool = false,
+        api: RelayRequest.API = .chatCompletions,
+        onUsage: (@Sendable (TokenUsage?) -> Void)? = nil
+    ) {
+        self.onUsage = onUsage
         self.sniffer = RelayUsageSniffer(isStream: isStream, api: api)
         self.end = RelayEndDetector(isStream: isStream, contentLength: contentLength)
         self.permit = permit
@@ -39,17 +51,28 @@ final class RelayProgress: RelayObserver, @unchecked Sendable {
 
     func observe(_ buffer: ByteBuffer) {
         sniffer.observe(buffer)
-        if end.isLast(buffer) { permit?.release() }
+        if end.isLast(buffer) {
+            record()
+            permit?.release()
+        }
     }
 
     /// The answer is whole: its usage is recorded.
     func completed() {
         permit?.release()
         if let usage = sniffer.usage() { GatewayMetrics.recordTokens(usage) }
+        record()
     }
 
     /// The relay is over, whole or not: the turn is free.
     func ended() {
         permit?.release()
+        record()
+    }
+
+    private func record() {
+        guard !recorded, let onUsage else { return }
+        recorded = true
+        onUsage(sniffer.usage())
     }
 }

@@ -29,6 +29,8 @@ public struct JSONRPCDispatcher: Sendable {
         /// The caller already runs as many turns as its `concurrent_turns` limit allows, or (for
         /// an entry of a batch) its rate limit is exhausted.
         public static let tooManyTurns = -32005
+        /// The caller's token budget is used up (`data.retry_after` seconds to the reset).
+        public static let budgetExceeded = -32006
         /// The answer would exceed `JSONRPC_MAX_RESPONSE_BYTES`.
         public static let responseLimitReached = -32007
     }
@@ -225,6 +227,14 @@ public struct JSONRPCDispatcher: Sendable {
                 return HistoryMessage(role: role, content: message.content, timestamp: Timestamps.string(message.timestamp))
             }
             return try Self.json(HistoryResult(conversationID: record.id, messages: messages))
+        case "usage.get":
+            // The caller's usage and budgets, as GET /usage answers them.
+            let query: UsageParams = try decodeParams(params, positional: ["from", "to"])
+            guard let owner, let ledger = manager.usage else { throw Failure(code: ErrorCode.internalError, message: "Internal error.") }
+            switch UsageRange.parse(from: query.from, to: query.to) {
+            case .success(let range): return try Self.json(try await ledger.report(account: owner.owner, range: range))
+            case .failure(let error): throw Failure(code: ErrorCode.invalidParams, message: "Invalid params: \(error.message)")
+            }
         default:
             throw Failure(
                 code: ErrorCode.methodNotFound,
@@ -348,6 +358,13 @@ public struct JSONRPCDispatcher: Sendable {
             Failure(code: ErrorCode.tooManyTurns, message: error.description, data: .object(["limit": .integer(limit)]))
         case .policy(let policy):
             Failure(code: policy.jsonRPCCode, message: "Invalid params: \(policy.message)", data: .object(["code": .string(policy.code)]))
+        case .usage(let refusal):
+            switch refusal {
+            case .budgetExceeded(let message, let retryAfter):
+                Failure(code: ErrorCode.budgetExceeded, message: message, data: .object(["code": .string(refusal.code), "retry_after": .integer(retryAfter)]))
+            case .modelNotAllowed(let model, _):
+                Failure(code: ErrorCode.invalidParams, message: "Invalid params: \(refusal.description)", data: .object(["code": .string(refusal.code), "model": .string(model)]))
+            }
         }
     }
 
@@ -365,4 +382,10 @@ public enum Timestamps {
     public static func string(_ date: Date) -> String {
         date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true)) + "Z"
     }
+}
+
+/// Parameters of `usage.get`: the days of the report (`YYYY-MM-DD`, UTC), as `GET /usage` takes them.
+private struct UsageParams: Decodable {
+    var from: String?
+    var to: String?
 }

@@ -60,7 +60,7 @@ struct MCPToolRunner: Sendable {
             switch error {
             case .notFound, .invalidPrompt: throw .invalidParams(error.description)
             case .policy(let policy): throw MCPError(code: policy.jsonRPCCode, message: policy.jsonRPCCode == -32602 ? "Invalid params: \(policy.message)" : policy.message)
-            case .busy, .tooManyTurns, .gatewayBusy, .modelNotConfigured: return .refused(error.description)
+            case .busy, .tooManyTurns, .gatewayBusy, .modelNotConfigured, .usage: return .refused(error.description)
             }
         } catch {
             throw MCPError(code: MCPProtocol.ErrorCode.internalError, message: "Internal error.")

@@ -159,6 +159,27 @@ public final class GatewayDatabase: Sendable {
         ALTER TABLE oauth_codes ADD COLUMN resource TEXT;
         ALTER TABLE oauth_tokens ADD COLUMN resource TEXT
         """,
+        // Usage per account (a principal's owner), model and UTC day, and each account's token
+        // budgets and model allowlist (PROTOCOLS.md §13; SQLiteUsageStore). NULL budgets take the default.
+        """
+        CREATE TABLE usage_daily (
+            account TEXT NOT NULL,
+            date TEXT NOT NULL,
+            model TEXT NOT NULL,
+            requests INTEGER NOT NULL,
+            input_tokens INTEGER NOT NULL,
+            cached_input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            PRIMARY KEY (account, date, model)
+        );
+        CREATE TABLE usage_settings (
+            account TEXT PRIMARY KEY,
+            tokens_per_day INTEGER,
+            tokens_per_month INTEGER,
+            models_allowed TEXT,
+            updated_at REAL NOT NULL
+        )
+        """,
         // Console sign-ins (ConsoleSessionStore): the cookie's token only as its SHA-256.
         """
         CREATE TABLE console_sessions (

@@ -433,6 +433,7 @@ extension ConversationError {
         case .invalidPrompt: "invalid_request"
         case .tooManyTurns, .gatewayBusy: "too_many_turns"
         case .policy(let error): error.code
+        case .usage(let refusal): refusal.code
         }
     }
 }

@@ -37,6 +37,9 @@ public final class ConversationManager: Sendable {
     /// Each conversation's last turn as it goes (its items and how it ended), whatever protocol ran it.
     public let activity = TurnActivity()
     private let runningTurnsMeter = Meter(label: GatewayMetrics.runningTurns)
+    /// Budgets and allowlists checked before a turn, and the meter of engines whose model calls do
+    /// not pass the relay; set once the database is open (``meter(with:)``).
+    private let usageLedger = Mutex<UsageLedger?>(nil)
 
     public init(
         store: RolloutConversationStore,
@@ -61,6 +64,15 @@ public final class ConversationManager: Sendable {
         self.logger = logger
         self.turnLimiter = turnLimiter
     }
+
+    /// Keeps turns to their principals' budgets and allowlists, and meters the model calls of an
+    /// engine that does not make them through the relay (the chat engine).
+    public func meter(with ledger: UsageLedger) {
+        usageLedger.withLock { $0 = ledger }
+    }
+
+    /// The ledger set with ``meter(with:)`` (JSON-RPC's `usage.get` reads it).
+    public var usage: UsageLedger? { usageLedger.withLock { $0 } }
 
     /// A turn that passed its checks and may start.
     public struct TurnPlan: Sendable {
@@ -107,6 +119,9 @@ public final class ConversationManager: Sendable {
             try credentialsCheck()
         } catch let ModelClientError.missingKey(error) {
             throw ConversationError.modelNotConfigured(variable: error.variable, message: error.description)
+        }
+        if let principal, let ledger = usageLedger.withLock({ $0 }), let refusal = await ledger.check(account: principal.owner, model: resolvedModel) {
+            throw ConversationError.usage(refusal)
         }
         if let maxConcurrentTurns, running.withLock({ $0.count }) >= maxConcurrentTurns {
             throw ConversationError.gatewayBusy(limit: maxConcurrentTurns)
@@ -338,6 +353,8 @@ public final class ConversationManager: Sendable {
             }
         }
         defer { timer?.cancel() }
+        let ledger = usageLedger.withLock { $0 }
+        _ = ledger?.takeRefusedTurn(threadID: id)
         do {
             let result = try await engine.runTurn(AgentTurn(conversationID: id, plan: plan, history: history, workspace: record.workspace, signal: signal), emit: emit)
             (text, usage) = (result.text, result.usage)
@@ -350,6 +367,11 @@ public final class ConversationManager: Sendable {
             return await abort(id, reason: .cancelled, emit: emit)
         } catch {
             if Task.isCancelled { return await abort(id, reason: .cancelled, emit: emit) }
+            // A model call of the turn was refused for the budget (the relay noted it): said as such,
+            // not as the engine's own account of a 429.
+            if let refused = ledger?.takeRefusedTurn(threadID: id) {
+                return await abort(id, reason: .model("The turn stopped: \(refused)"), emit: emit)
+            }
             return await abort(id, reason: .model((error as? AgentTurnError)?.description ?? String(describing: error)), emit: emit)
         }
         do {
@@ -359,6 +381,7 @@ public final class ConversationManager: Sendable {
             return .failed(conversationID: id, reason: .storage(error.localizedDescription))
         }
         GatewayMetrics.recordTokens(usage)
+        if !engine.modelCallsAreRelayed { ledger?.record(account: plan.principal?.owner ?? "gateway", model: plan.model, usage: usage) }
         emit(.turnCompleted(usage))
         return .completed(conversationID: id, text: text, model: plan.model, usage: usage)
     }

@@ -91,6 +91,8 @@ public enum ConversationError: Error, Sendable, Hashable, CustomStringConvertibl
     case gatewayBusy(limit: Int)
     /// A workspace, sandbox or approval policy the request may not have.
     case policy(TurnPolicyError)
+    /// The principal's token budget is used up, or the model is not on its allowlist.
+    case usage(UsageLedger.Refusal)
 
     public var description: String {
         switch self {
@@ -101,6 +103,7 @@ public enum ConversationError: Error, Sendable, Hashable, CustomStringConvertibl
         case .tooManyTurns(let limit): "Too many turns running at once: this credential may run \(limit); wait for one to finish."
         case .gatewayBusy(let limit): "The gateway runs as many agent turns as it may at once (MAX_CONCURRENT_TURNS = \(limit)); retry shortly."
         case .policy(let error): error.message
+        case .usage(let refusal): refusal.description
         }
     }
 }
