@@ -264,7 +264,9 @@ def main():
         else:
             usage_after = usage_total(page)
             check(usage_after is not None and usage_after > usage_before, f"usage grew: {usage_before} → {usage_after}")
+            print(f"   tokens used today: {usage_before} before the turns, {usage_after} after", flush=True)
             expect(usage_box).to_contain_text("Left today")
+            expect(usage_box).to_contain_text(f"{100000 - usage_after:,} of 100,000 tokens left")
         page.screenshot(path=f"{ARTIFACTS}/desktop-usage.png")
         no_horizontal_scroll(page, "desktop usage")
         page.get_by_role("link", name="Chat").click()
