@@ -181,6 +181,14 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             path: "Sources/Server",
+            // The browser console's files, compiled into the binary (`PackageResources`): the static
+            // release binary copied alone, `swift run` and the image all serve them with nothing to
+            // find on disk (ConsoleAssets).
+            resources: [
+                .embedInCode("Console/Assets/index.html"),
+                .embedInCode("Console/Assets/console.css"),
+                .embedInCode("Console/Assets/console.js"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

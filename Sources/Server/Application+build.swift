@@ -100,9 +100,11 @@ public func buildApplication(
         store: oauthStore, settings: configuration.oauthSettings, logger: logger,
         metadataDocuments: ClientMetadataDocumentClient(outbound: outbound, settings: configuration.clientMetadataDocuments, logger: logger)
     )
+    let console = ConsoleService(store: stores.consoleSessions, apiKeys: apiKeys, publicBaseURL: configuration.publicBaseURL)
+    router.add(middleware: ConsoleRequestMiddleware(service: console))
     let authenticator = GatewayAuthenticator(
         apiKeys: apiKeys, accessTokens: oauth, rateLimiter: rateLimiter, engineCredentials: core.engineCredentials,
-        publicBaseURL: configuration.publicBaseURL
+        publicBaseURL: configuration.publicBaseURL, console: console
     )
 
     // WebSocket: GET /ws is upgraded by the server itself (WebSocketController.serverBuilder);
@@ -150,6 +152,7 @@ public func buildApplication(
         conversationTurns: ConversationTurns(service: backgroundTurns, wait: configuration.agent.gptTurnWait),
         mcpMaxSessions: configuration.mcpMaxSessions,
         mcpSessionIdleTimeout: configuration.mcpSessionIdleTimeout,
+        console: ConsoleEndpoints(service: console, throttle: credentialThrottle),
         logger: logger
     )
     handlers.registerRoutes(

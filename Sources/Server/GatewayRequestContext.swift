@@ -8,6 +8,12 @@ public struct GatewayRequestContext: RequestContext {
     public var requestID: String
     /// Set by ``GatewayAuthenticator`` on operations that declare `security`.
     public var principal: Principal?
+    /// The console session's token when the request was authenticated by its cookie
+    /// (``GatewayAuthenticator``), for `GET`/`DELETE /console/session`.
+    public var consoleSessionToken: String?
+    /// What the console's session endpoints need of the request's headers (its origin, whether it
+    /// came over https), which their generated input does not carry; set by ``ConsoleRequestMiddleware``.
+    public var consoleRequest: ConsoleService.RequestFacts?
     /// The rate-limit decision for ``principal``, for ``RateLimitHeadersMiddleware``.
     public let rateLimit: RateLimitNote
     /// The client's connection (the relay writes streams to its ``StreamOutlet``).
@@ -17,6 +23,8 @@ public struct GatewayRequestContext: RequestContext {
         self.coreContext = .init(source: source)
         self.requestID = ""
         self.principal = nil
+        self.consoleSessionToken = nil
+        self.consoleRequest = nil
         self.rateLimit = RateLimitNote()
         self.channel = source.channel
     }

@@ -173,6 +173,26 @@ struct StoreSuiteTests {
         }
     }
 
+    /// Console sessions: found until they expire, ended one at a time (sign-out) or all of a key's
+    /// at once (revocation).
+    @Test(arguments: StoreBackend.allCases)
+    func consoleSessionsEndBySignOutRevocationAndExpiry(_ backend: StoreBackend) async throws {
+        try await withStores(backend) { stores, _ in
+            let sessions = stores.consoleSessions
+            let now = Date()
+            for (hash, key) in [("h1", "key_a"), ("h2", "key_a"), ("h3", "key_b")] {
+                try await sessions.insert(ConsoleSession(tokenHash: hash, keyID: key, createdAt: now, expiresAt: now.addingTimeInterval(60)))
+            }
+            #expect(try await sessions.session(tokenHash: "h1", now: now)?.keyID == "key_a")
+            #expect(try await sessions.session(tokenHash: "h1", now: now.addingTimeInterval(61)) == nil)
+            #expect(try await sessions.delete(tokenHash: "h1"))
+            #expect(try await !sessions.delete(tokenHash: "h1"))
+            #expect(try await sessions.deleteAll(keyID: "key_a") == 1)
+            try await sessions.deleteExpired(now: now.addingTimeInterval(61))
+            #expect(try await sessions.session(tokenHash: "h3", now: now) == nil)
+        }
+    }
+
     /// Two limiters on one database (two replicas): 5 per minute holds across both together.
     @Test func sharedRateLimitHoldsAcrossTwoLimiters() async throws {
         try await withStores(.postgres) { stores, _ in

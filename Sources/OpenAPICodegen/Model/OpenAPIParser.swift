@@ -16,7 +16,7 @@ public struct OpenAPIParser {
     public static let supportedRequestMediaTypes = ["application/json", "application/x-www-form-urlencoded"]
     public static let supportedResponseMediaTypes = [
         "application/json", "application/jsonl", "application/x-ndjson", "text/event-stream", "text/html", "text/plain",
-        "application/yaml",
+        "application/yaml", "text/css", "text/javascript",
     ]
 
     /// Types the generator or the runtime declare in the same module namespace.

@@ -32,6 +32,8 @@ struct OperationsRenderer {
         case "text/html": "html"
         case "text/plain": "plainText"
         case "application/yaml": "yaml"
+        case "text/css": "css"
+        case "text/javascript": "javascript"
         default: SwiftName.member(mediaType)
         }
     }

@@ -7,6 +7,9 @@ public protocol APIKeyStore: Sendable {
     func principal(forKey key: String) async throws -> Principal?
     /// Whether the key with this ID (a principal's `id`) is known here and not revoked.
     func isActive(id: String) async throws -> Bool
+    /// The principal of the active key with this ID, or nil: a console session holds the key's ID,
+    /// never the key, and gets the key's current limits through this on every request.
+    func principal(forID id: String) async throws -> Principal?
 }
 
 /// API keys created with `codex-gateway keys create`, kept in the database: SQLite
@@ -67,5 +70,9 @@ public struct MemoryAPIKeyStore: APIKeyStore {
 
     public func isActive(id: String) async throws -> Bool {
         keys.contains { $0.principal.id == id }
+    }
+
+    public func principal(forID id: String) async throws -> Principal? {
+        keys.first { $0.principal.id == id }?.principal
     }
 }

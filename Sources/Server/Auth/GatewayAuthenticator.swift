@@ -29,6 +29,9 @@ public struct GatewayAuthenticator: SecurityHandler {
     /// `PUBLIC_BASE_URL`: the base of the resources and of their metadata URLs; nil leaves
     /// `resource_metadata` out of challenges and admits no OAuth token at `/mcp`.
     let publicBaseURL: String?
+    /// The browser console's sessions: its cookie is accepted wherever an API key header is; nil
+    /// accepts no cookie.
+    let console: ConsoleService?
 
     /// The one operation an engine token may call.
     static let engineOperationPath = "/v1/responses"
@@ -38,13 +41,15 @@ public struct GatewayAuthenticator: SecurityHandler {
         accessTokens: OAuthService? = nil,
         rateLimiter: RateLimiter? = nil,
         engineCredentials: EngineCredentials? = nil,
-        publicBaseURL: String? = nil
+        publicBaseURL: String? = nil,
+        console: ConsoleService? = nil
     ) {
         self.apiKeys = apiKeys
         self.accessTokens = accessTokens
         self.rateLimiter = rateLimiter
         self.engineCredentials = engineCredentials
         self.publicBaseURL = publicBaseURL
+        self.console = console
     }
 
     /// The RFC 8707 resource of the MCP endpoint.
@@ -103,6 +108,7 @@ public struct GatewayAuthenticator: SecurityHandler {
             try await authenticatedPrincipal(request, context: context, alternatives: alternatives)
         }
         context.principal = principal.principal
+        context.consoleSessionToken = principal.consoleSession
         context.logger[metadataKey: "principal"] = .string(principal.principal.id)
         RequestLogScope.current?.authenticated(as: principal.principal)
         if principal.admit { context.rateLimit.status = try await admit(principal.principal) }
@@ -111,13 +117,46 @@ public struct GatewayAuthenticator: SecurityHandler {
     /// The principal of a request, and whether it is admitted against its rate limits.
     private func authenticatedPrincipal(
         _ request: Request, context: GatewayRequestContext, alternatives: [[SecurityRequirement]]
-    ) async throws -> (principal: Principal, admit: Bool) {
+    ) async throws -> (principal: Principal, admit: Bool, consoleSession: String?) {
         if let token = request.headers[.authorization].flatMap(Self.bearerToken), EngineCredentials.isEngineToken(token) {
             // The engine's model calls: the turn that makes them already counted against the
             // principal's limits, so they are not admitted again.
-            return (try enginePrincipal(token, path: request.uri.path, remote: context.channel.remoteAddress), false)
+            return (try enginePrincipal(token, path: request.uri.path, remote: context.channel.remoteAddress), false, nil)
         }
-        return (try await principal(for: request.headers, alternatives: alternatives, path: request.uri.path), true)
+        if let console, let token = Self.consoleSessionToken(request.headers, alternatives: alternatives) {
+            return (try await consolePrincipal(request, token: token, console: console), true, token)
+        }
+        return (try await principal(for: request.headers, alternatives: alternatives, path: request.uri.path), true, nil)
+    }
+
+    /// The console session cookie's token when it is the request's only credential and the
+    /// operation accepts an API key header (the session stands for a key).
+    static func consoleSessionToken(_ headers: HTTPFields, alternatives: [[SecurityRequirement]]) -> String? {
+        guard headers[.authorization] == nil else { return nil }
+        let apiKeyHeaders = alternatives.flatMap { $0 }.compactMap { requirement -> String? in
+            if case .apiKeyHeader(let name) = requirement.kind { return name }
+            return nil
+        }
+        guard !apiKeyHeaders.isEmpty, !apiKeyHeaders.contains(where: { headers.parameter(named: $0) != nil }) else { return nil }
+        return ConsoleService.sessionToken(in: headers)
+    }
+
+    /// The principal of a console session: only from the gateway's own origin, only with the
+    /// session's CSRF token unless the method is GET or HEAD, only while the session and its key last.
+    func consolePrincipal(_ request: Request, token: String, console: ConsoleService) async throws -> Principal {
+        if let reason = console.crossSiteRefusal(request.headers, authority: request.head.authority) { throw ConsoleService.crossSite(reason) }
+        if request.method != .get, request.method != .head,
+            !ConsoleService.isValidCSRF(request.headers[ConsoleService.csrfHeader], sessionToken: token)
+        {
+            throw GatewayError(
+                status: .forbidden, code: "csrf_token_invalid",
+                message: "A request with the console session must send its CSRF token in X-CSRF-Token (from POST or GET /console/session)."
+            )
+        }
+        guard let (_, principal) = try await console.resolve(token: token) else {
+            throw Self.unauthorized(code: "session_expired", message: "The console session has expired or ended (signed out, or its key revoked); sign in again.", challenge: nil)
+        }
+        return principal
     }
 
     /// The principal an engine token acts for: only on ``engineOperationPath``, only from loopback,

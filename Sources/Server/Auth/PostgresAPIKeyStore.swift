@@ -57,6 +57,12 @@ public struct PostgresAPIKeyStore: ManagedAPIKeyStore {
         !(try await database.query("SELECT id FROM api_keys WHERE id = \(id) AND revoked_at IS NULL")).isEmpty
     }
 
+    public func principal(forID id: String) async throws -> Principal? {
+        let rows = try await database.query("SELECT * FROM api_keys WHERE id = \(id) AND revoked_at IS NULL")
+        guard let row = rows.first?.makeRandomAccess() else { return nil }
+        return Principal(kind: .apiKey, id: id, limitOverrides: Self.limits(row), credential: .storedKey(id: id))
+    }
+
     private static func limits(_ row: PostgresRandomAccessRow) -> RateLimitOverrides {
         RateLimitOverrides(
             perMinute: row.int("rate_limit_per_minute"),
@@ -94,5 +100,10 @@ public final class DeferredMemoryAPIKeyStore: APIKeyStore {
     public func isActive(id: String) async throws -> Bool {
         guard !keys.isEmpty else { return false }
         return try await store().isActive(id: id)
+    }
+
+    public func principal(forID id: String) async throws -> Principal? {
+        guard !keys.isEmpty else { return nil }
+        return try await store().principal(forID: id)
     }
 }

@@ -73,6 +73,12 @@ public struct SQLiteAPIKeyStore: ManagedAPIKeyStore {
         return Principal(kind: .apiKey, id: id, limitOverrides: Self.limits(row), credential: .storedKey(id: id))
     }
 
+    public func principal(forID id: String) async throws -> Principal? {
+        let rows = try await database.query("SELECT * FROM api_keys WHERE id = ? AND revoked_at IS NULL", [.text(id)])
+        guard let row = rows.first else { return nil }
+        return Principal(kind: .apiKey, id: id, limitOverrides: Self.limits(row), credential: .storedKey(id: id))
+    }
+
     /// Whether the key with this ID exists and is not revoked (a live connection's re-check).
     public func isActive(id: String) async throws -> Bool {
         !(try await database.query("SELECT id FROM api_keys WHERE id = ? AND revoked_at IS NULL", [.text(id)])).isEmpty
@@ -106,5 +112,12 @@ public struct CompositeAPIKeyStore: APIKeyStore {
     public func isActive(id: String) async throws -> Bool {
         for store in stores where try await store.isActive(id: id) { return true }
         return false
+    }
+
+    public func principal(forID id: String) async throws -> Principal? {
+        for store in stores {
+            if let principal = try await store.principal(forID: id) { return principal }
+        }
+        return nil
     }
 }

@@ -148,7 +148,7 @@ extension ThreadItem {
         case .commandExecution(let command, let output, let exitCode, let status):
             self.init(id: item.id, type: .commandExecution, command: command, aggregatedOutput: output, exitCode: exitCode, status: Status(status))
         case .fileChange(let changes, let status):
-            let shown = changes.map { FileChange(path: $0.path, kind: FileChange.Kind(rawValue: $0.kind) ?? .update) }
+            let shown = changes.map { FileChange(path: $0.path, kind: FileChange.Kind(rawValue: $0.kind) ?? .update, diff: $0.diff) }
             self.init(id: item.id, type: .fileChange, status: Status(status), changes: shown)
         case .todoList(let items):
             self.init(id: item.id, type: .todoList, items: items.map { TodoItem(text: $0.text, completed: $0.completed) })
@@ -177,7 +177,7 @@ extension Approval {
             kind: approval.kind == .commandExecution ? .commandExecution : .fileChange,
             command: approval.command,
             cwd: approval.cwd,
-            changes: approval.changes?.map { FileChange(path: $0.path, kind: FileChange.Kind(rawValue: $0.kind) ?? .update) },
+            changes: approval.changes?.map { FileChange(path: $0.path, kind: FileChange.Kind(rawValue: $0.kind) ?? .update, diff: $0.diff) },
             reason: approval.reason,
             expiresAt: approval.expiresAt.formatted(.iso8601)
         )

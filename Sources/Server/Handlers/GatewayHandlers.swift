@@ -27,6 +27,8 @@ public struct GatewayHandlers: APIProtocol {
     let mcpDispatcher: MCPDispatcher
     /// Turns of the named conversation operations, which may outlive their request.
     let conversationTurns: ConversationTurns
+    /// The browser console's sessions; nil answers its session endpoints 404 (tests without a database).
+    let console: ConsoleEndpoints?
 
     public init(
         spec: PublishedSpec,
@@ -42,6 +44,7 @@ public struct GatewayHandlers: APIProtocol {
         conversationTurns: ConversationTurns,
         mcpMaxSessions: Int = 1000,
         mcpSessionIdleTimeout: Duration = .seconds(3600),
+        console: ConsoleEndpoints? = nil,
         logger: Logger = Logger(label: "codex-gateway")
     ) {
         self.spec = spec
@@ -57,6 +60,7 @@ public struct GatewayHandlers: APIProtocol {
         self.rateLimiter = rateLimiter
         self.mcpDispatcher = MCPDispatcher(manager: conversations, approvals: approvals, limits: .init(maxSessions: mcpMaxSessions, idleTimeout: mcpSessionIdleTimeout), logger: logger)
         self.conversationTurns = conversationTurns
+        self.console = console
     }
 }
 

@@ -193,6 +193,17 @@ public final class GatewayDatabase: Sendable {
             updated_at REAL NOT NULL
         )
         """,
+        // Console sign-ins (ConsoleSessionStore): the cookie's token only as its SHA-256.
+        """
+        CREATE TABLE console_sessions (
+            token_hash TEXT PRIMARY KEY,
+            key_id TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL
+        );
+        CREATE INDEX console_sessions_key ON console_sessions(key_id);
+        CREATE INDEX console_sessions_expiry ON console_sessions(expires_at)
+        """,
     ]
 
     static func migrate(_ connection: SQLiteConnection) throws {

@@ -23,6 +23,8 @@ public struct GatewayStores: Sendable {
     public let conversationHomes: any ConversationHomeStore
     /// Usage per key, budgets and model allowlists (PROTOCOLS.md §13).
     public let usage: any UsageStore
+    /// The browser console's sign-ins.
+    public let consoleSessions: any ConsoleSessionStore
     /// Closes the database when the application stops.
     public let service: any Service
     /// The PostgreSQL database, when that is the backend (for replica-level services to come).
@@ -56,6 +58,7 @@ public struct GatewayStores: Sendable {
             rateLimits: nil,
             conversationHomes: SQLiteConversationHomeStore(database: database),
             usage: SQLiteUsageStore(database: database),
+            consoleSessions: SQLiteConsoleSessionStore(database: database),
             service: DatabaseService(database: database),
             postgresDatabase: nil,
             location: database.path,
@@ -77,6 +80,7 @@ public struct GatewayStores: Sendable {
             rateLimits: PostgresRateLimitStore(database: database),
             conversationHomes: PostgresConversationHomeStore(database: database),
             usage: PostgresUsageStore(database: database),
+            consoleSessions: PostgresConsoleSessionStore(database: database),
             service: PostgresDatabaseService(database: database),
             postgresDatabase: database,
             location: database.url.redacted,

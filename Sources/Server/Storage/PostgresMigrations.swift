@@ -135,6 +135,17 @@ enum PostgresMigrations {
             updated_at DOUBLE PRECISION NOT NULL
         )
         """,
+        // Console sign-ins (ConsoleSessionStore): the cookie's token only as its SHA-256.
+        """
+        CREATE TABLE console_sessions (
+            token_hash TEXT PRIMARY KEY,
+            key_id TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL
+        );
+        CREATE INDEX console_sessions_key ON console_sessions(key_id);
+        CREATE INDEX console_sessions_expiry ON console_sessions(expires_at)
+        """,
     ]
 
     /// Applies the versions not applied yet, holding the advisory lock so that replicas starting
