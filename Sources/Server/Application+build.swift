@@ -24,9 +24,13 @@ public func buildApplication(
     GatewayMetrics.bootstrap()
     let stores = try GatewayStores.open(configuration: configuration, logger: logger)
     let rateLimiter = RateLimiter(defaults: configuration.rateLimits, shared: stores.rateLimits)
+    // With REPLICA_URL, conversations (and their approvals) are recorded as living here, and
+    // requests for those living on another replica are sent there (PROTOCOLS.md §12).
+    let placement = configuration.replicaURL.map { ReplicaPlacement(homes: stores.conversationHomes, replicaURL: $0, logger: logger) }
     let core: CodexCore
     do {
-        core = try CodexCore(configuration: configuration, logger: logger, turnLimiter: rateLimiter, tracing: tracing, modelClient: modelClient)
+        core = try CodexCore(
+            configuration: configuration, logger: logger, turnLimiter: rateLimiter, tracing: tracing, modelClient: modelClient, placement: placement)
     } catch {
         try? await stores.close()
         throw error
@@ -45,6 +49,14 @@ public func buildApplication(
     let credentialThrottle = CredentialFailureThrottle(budgetPerMinute: configuration.authFailureBudgetPerMinute)
     router.add(middleware: CredentialThrottleMiddleware(throttle: credentialThrottle))
     router.add(middleware: PageSecurityMiddleware())
+    var replicaClient: ReplicaClient?
+    if let placement {
+        let signature: @Sendable () throws -> ReplicaSignature = { ReplicaSignature(secret: try stores.replicaSecret()) }
+        let client = ReplicaClient(signature: signature, logger: logger)
+        let largestBody = OperationTable.all.compactMap(\.bodyLimit).reduce(configuration.defaultBodyLimit, max)
+        router.add(middleware: ReplicaRoutingMiddleware(placement: placement, client: client, signature: signature, bodyLimit: largestBody))
+        replicaClient = client
+    }
 
     var webhookSettings = WebhookService.Settings(secret: configuration.webhookSecret)
     webhookSettings.callbackMaxAttempts = configuration.webhookCallbackMaxAttempts
@@ -160,13 +172,18 @@ public func buildApplication(
         security: authenticator,
         options: RouteOptions(defaultBodyLimit: configuration.defaultBodyLimit)
     )
+    // Stopped in reverse order: the webhook worker, then the database, then the HTTP clients.
+    var services: [any Service] = [core.httpClientService, outbound]
+    if let replicaClient { services.append(replicaClient) }
+    services.append(stores.service)
+    if let engine = core.engineService { services.append(engine) }
+    if let sandbox = core.sandboxSelfTest { services.append(sandbox) }
+    services += [webhookService, backgroundTurns, IdleMemoryTrimmer(activity: activity)]
     return Application(
         router: router,
         server: webSocket.serverBuilder(timeouts: configuration.httpTimeouts),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "codex-gateway"),
-        // Stopped in reverse order: the webhook worker, then the database, then the HTTP clients.
-        services: [core.httpClientService, outbound, stores.service] + (core.engineService.map { [$0] } ?? [])
-            + (core.sandboxSelfTest.map { [$0] } ?? []) + [webhookService, backgroundTurns, IdleMemoryTrimmer(activity: activity)],
+        services: services,
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
             core.listeningPort.set(port)

@@ -96,8 +96,17 @@ public final class ApprovalCenter: Sendable {
     /// How long an unanswered approval waits before it is declined.
     public let timeout: Duration
 
-    public init(timeout: Duration = .seconds(600)) {
+    /// Records each approval as living on this replica, for replicas that answer it elsewhere.
+    let placement: ReplicaPlacement?
+
+    public init(timeout: Duration = .seconds(600), placement: ReplicaPlacement? = nil) {
         self.timeout = timeout
+        self.placement = placement
+    }
+
+    /// Makes `approval` findable from other replicas; called before anyone is told about it.
+    func announce(_ approval: PendingApproval) async {
+        await placement?.recordHere(approval.id)
     }
 
     /// A new approval's id and deadline.

@@ -101,6 +101,7 @@ struct CodexTurnReader {
             try session.refuse(id, message: "codex-gateway does not answer \(method).")
             return
         }
+        await approvals.announce(approval)
         emit(.approvalRequested(approval))
         let decision = await approvals.ask(approval)
         emit(.approvalResolved(id: approval.id, decision: decision))

@@ -39,7 +39,8 @@ public struct CodexCore: Sendable {
         logger: Logger,
         turnLimiter: RateLimiter? = nil,
         tracing: Bool = false,
-        modelClient: (any ModelClient)? = nil
+        modelClient: (any ModelClient)? = nil,
+        placement: ReplicaPlacement? = nil
     ) throws {
         // The store first: an unwritable CODEX_HOME must stop startup before anything is opened.
         let store = try RolloutConversationStore(codexHome: configuration.codexHome, logger: logger, cacheBytes: configuration.conversationCacheBytes)
@@ -66,7 +67,7 @@ public struct CodexCore: Sendable {
         self.defaultModel = codex.model
         self.httpClientService = HTTPClientService(http: http)
         let credentials = EngineCredentials()
-        let approvals = ApprovalCenter(timeout: configuration.agent.approvalTimeout)
+        let approvals = ApprovalCenter(timeout: configuration.agent.approvalTimeout, placement: placement)
         self.approvals = approvals
         let engine: any AgentEngine
         if modelClient == nil, let setup = Self.codexEngineSetup(configuration) {
@@ -100,7 +101,8 @@ public struct CodexCore: Sendable {
             logger: logger,
             turnLimiter: turnLimiter,
             maxConcurrentTurns: configuration.agent.maxConcurrentTurns,
-            turnTimeout: configuration.agent.turnTimeout
+            turnTimeout: configuration.agent.turnTimeout,
+            placement: placement
         )
     }
 }

@@ -42,6 +42,7 @@ public struct ConfigurationReport: Sendable {
         Variable(name: "DATABASE_PATH", fallback: "$CODEX_HOME/gateway.sqlite3"),
         Variable(name: "DATABASE_URL", fallback: "unset (SQLite at DATABASE_PATH)"),
         Variable(name: "WEBHOOK_LEASE_SECONDS", fallback: "30"),
+        Variable(name: "REPLICA_URL", fallback: "unset (one gateway: conversations are not forwarded)"),
         Variable(name: "WEBHOOK_SECRET", fallback: "unset", secret: true),
         Variable(name: "WEBHOOK_CALLBACK_MAX_ATTEMPTS", fallback: "5"),
         Variable(name: "WEBHOOK_CALLBACK_RETRY_SECONDS", fallback: "2"),

@@ -39,6 +39,8 @@ public struct GatewayConfiguration: Sendable {
     /// `WEBHOOK_LEASE_SECONDS`: how long a replica holds a webhook delivery it runs without
     /// renewing it; another replica takes it over once the lease runs out.
     public var webhookLease: Duration = .seconds(30)
+    /// `REPLICA_URL`: this replica's address for the others; nil with a single gateway.
+    public var replicaURL: String?
     /// `WEBHOOK_SECRET`: when set, webhooks must carry a valid `X-Hub-Signature-256`.
     public var webhookSecret: String?
     public var webhookCallbackMaxAttempts: Int
@@ -283,6 +285,7 @@ public struct GatewayConfiguration: Sendable {
         }
         try configuration.loadLimits(environment: environment)
         try configuration.loadDatabase(environment: environment)
+        try configuration.loadReplica(environment: environment)
         try configuration.loadOAuthClients(environment: environment)
         return configuration
     }

@@ -31,6 +31,8 @@ public final class ConversationManager: Sendable {
     let maxConcurrentTurns: Int?
     /// A turn still running after this is stopped and fails (`TURN_TIMEOUT_SECONDS`); nil: no limit.
     let turnTimeout: Duration?
+    /// Records new conversations as living on this replica; nil with a single gateway.
+    let placement: ReplicaPlacement?
     /// How often a turn waiting for its principal's turn cap asks again.
     let turnSlotPollInterval: Duration = .milliseconds(250)
     private let running = Mutex<[String: CancellationSignal]>([:])
@@ -51,8 +53,10 @@ public final class ConversationManager: Sendable {
         logger: Logger,
         turnLimiter: RateLimiter? = nil,
         maxConcurrentTurns: Int? = nil,
-        turnTimeout: Duration? = nil
+        turnTimeout: Duration? = nil,
+        placement: ReplicaPlacement? = nil
     ) {
+        self.placement = placement
         self.maxConcurrentTurns = maxConcurrentTurns
         self.turnTimeout = turnTimeout
         self.store = store
@@ -302,6 +306,7 @@ public final class ConversationManager: Sendable {
                     return .failed(conversationID: "", reason: (error as? ConversationError).map(TurnFailure.refused) ?? .model(message))
                 }
                 record = try await store.create(id: started?.id, model: plan.model, provider: providerID, owner: plan.owner, workspace: started?.workspace)
+                await placement?.recordHere(record.id)
                 logger.info(
                     "codex.conversation_starts",
                     metadata: ["conversation.id": .string(record.id), "model": .string(plan.model), "provider": .string(providerID)]

@@ -1,0 +1,107 @@
+import Foundation
+import GatewayRuntime
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import NIOFoundationCompat
+
+/// Sends a request about a conversation that lives on another replica to that replica, before
+/// any route here runs (PROTOCOLS.md §12), and checks the signature of requests other replicas
+/// forwarded here.
+///
+/// What it routes: `/conversations/{id}…`, `GET /approvals?conversation_id=`, `POST /approvals/{id}`,
+/// and the bodies of `POST /exec` (`conversation_id`/`session_id`) and of a single `POST /jsonrpc`
+/// request (`conversation.*` by `conversation_id`/`session_id`, `approval.respond` by
+/// `approval_id`, `approval.list` by `conversation_id`). Everything else, and every request without
+/// credentials (nothing to forward for it but a 401), is answered here.
+struct ReplicaRoutingMiddleware: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+
+    let placement: ReplicaPlacement
+    let client: ReplicaClient
+    let signature: @Sendable () throws -> ReplicaSignature
+    /// The largest body any operation accepts: a forwarded body is collected first.
+    let bodyLimit: Int
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let signed = request.headers[ReplicaSignature.headerName] {
+            guard try signature().verify(signed, method: request.method, target: request.uri.description) else {
+                throw GatewayError(
+                    status: .forbidden, code: "replica_signature_invalid",
+                    message: "The request carries a Codex-Gateway-Replica signature that does not verify (another database's replica, or clocks more than a minute apart).")
+            }
+            return try await next(request, context)
+        }
+        guard Self.hasCredentials(request.headers) else { return try await next(request, context) }
+        var request = request
+        var body = ByteBuffer()
+        let key: String?
+        if Self.routesByBody(request) {
+            body = try await request.collectBody(upTo: bodyLimit)
+            key = ReplicaRouteKey.key(path: request.uri.path, query: request.uri.queryParameters, body: body)
+        } else {
+            key = ReplicaRouteKey.key(path: request.uri.path, query: request.uri.queryParameters, body: nil)
+        }
+        guard let key, let home = try await placement.remoteHome(of: key) else { return try await next(request, context) }
+        if !Self.routesByBody(request) {
+            body = try await request.collectBody(upTo: bodyLimit)
+        }
+        return try await client.forward(request, body: body, to: home, context: context)
+    }
+
+    private static func routesByBody(_ request: Request) -> Bool {
+        request.method == .post && ["/exec", "/jsonrpc"].contains(request.uri.path)
+    }
+
+    /// An API key, a bearer token or a cookie: something the home replica can authenticate.
+    private static func hasCredentials(_ headers: HTTPFields) -> Bool {
+        headers[.authorization] != nil || headers[HTTPField.Name("X-API-Key")!] != nil || headers[.cookie] != nil
+    }
+}
+
+/// The conversation or approval id a request is about, read where a replica can see it before
+/// routing (the path, the query, a JSON body); nil when it names none.
+enum ReplicaRouteKey {
+    static func key(path: String, query: Hummingbird.Parameters, body: ByteBuffer?) -> String? {
+        let parts = path.split(separator: "/").map(String.init)
+        switch parts.first {
+        case "conversations" where parts.count >= 2:
+            return parts[1]
+        case "approvals" where parts.count == 2:
+            return parts[1]
+        case "approvals" where parts.count == 1:
+            return query["conversation_id"].map(String.init)
+        case "exec":
+            return body.flatMap { try? JSONDecoder().decode(ExecKeys.self, from: $0) }.flatMap { $0.conversation_id ?? $0.session_id }
+        case "jsonrpc":
+            guard let call = body.flatMap({ try? JSONDecoder().decode(RPCKeys.self, from: $0) }), let params = call.params else { return nil }
+            switch call.method {
+            case "conversation.prompt", "conversation.status", "conversation.cancel", "conversation.history":
+                return params.conversation_id ?? params.session_id
+            case "approval.respond":
+                return params.approval_id
+            case "approval.list":
+                return params.conversation_id
+            default:
+                return nil
+            }
+        default:
+            return nil
+        }
+    }
+
+    private struct ExecKeys: Decodable {
+        var conversation_id: String?
+        var session_id: String?
+    }
+
+    private struct RPCKeys: Decodable {
+        struct Params: Decodable {
+            var conversation_id: String?
+            var session_id: String?
+            var approval_id: String?
+        }
+        var method: String?
+        var params: Params?
+    }
+}
