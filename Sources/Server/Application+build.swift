@@ -64,6 +64,7 @@ public func buildApplication(
     webhookSettings.callbackConcurrency = configuration.webhookCallbackConcurrency
     webhookSettings.callbackPerHost = configuration.webhookCallbackPerHost
     webhookSettings.lease = configuration.webhookLease
+    webhookSettings.home = configuration.replicaURL
     let webhookStore = stores.webhooks
     // Every URL fetched on a caller's behalf goes through this client and its policy.
     let outboundPolicy = OutboundPolicy(allowPrivate: configuration.outboundAllowPrivate)

@@ -97,11 +97,29 @@ struct ReplicaForwardingTests {
                 #expect(read.status == 200, "\(read.json)")
                 #expect(read.json["answer"] as? String == "Echo: third via B", "\(read.json)")
 
+                // A webhook through B that continues the conversation is stored and run by A.
+                let accepted = try await Self.send(
+                    portB, .POST, "/webhook", body: #"{"event":"prompt","data":{"prompt":"fourth by webhook","conversation_id":"\#(id)"}}"#)
+                #expect(accepted.status == 202, "\(accepted.json)")
+                let delivery = try #require(accepted.json["id"] as? String, "\(accepted.json)")
+                var outcome: [String: Any] = [:]
+                for _ in 0..<100 {
+                    outcome = try await Self.send(portB, .GET, "/webhook/\(delivery)").json
+                    if ["completed", "failed"].contains(outcome["status"] as? String ?? "") { break }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                #expect(outcome["status"] as? String == "completed", "\(outcome)")
+                #expect(outcome["result"] as? String == "Echo: fourth by webhook", "\(outcome)")
+
                 // B has nothing of it on its own disk (without forwarding, a 404): the history is A's.
                 let history = try await jsonRPCRequest(
                     port: portB, #"{"jsonrpc":"2.0","id":3,"method":"conversation.history","params":{"conversation_id":"\#(id)"}}"#)
                 let texts = (history[path: "result.messages"] as? [[String: Any]])?.compactMap { $0["content"] as? String } ?? []
-                #expect(texts == ["first on A", "Echo: first on A", "second via B", "Echo: second via B", "third via B", "Echo: third via B"], "\(history)")
+                #expect(
+                    texts == [
+                        "first on A", "Echo: first on A", "second via B", "Echo: second via B", "third via B", "Echo: third via B",
+                        "fourth by webhook", "Echo: fourth by webhook",
+                    ], "\(history)")
             }
         }
     }

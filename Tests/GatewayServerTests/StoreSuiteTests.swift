@@ -193,6 +193,20 @@ struct StoreSuiteTests {
         }
     }
 
+    /// A delivery that continues a conversation living on replica A is left by replica B and
+    /// claimed by A; a new conversation's delivery is anyone's.
+    @Test func aDeliveryContinuingAConversationIsClaimedOnlyByItsHome() async throws {
+        try await withStores(.postgres) { stores, _ in
+            let store = stores.webhooks
+            try await stores.conversationHomes.recordHome("conv-a", replicaURL: "http://a:8080")
+            _ = try await store.insertIfAbsent(Self.delivery("w-a").with { $0.conversationID = "CONV-A" })
+            #expect(try await store.claimNext(holder: "B", lease: .seconds(30), home: "http://b:8080") == nil)
+            #expect(try await store.claimNext(holder: "A", lease: .seconds(30), home: "http://a:8080")?.id == "w-a")
+            _ = try await store.insertIfAbsent(Self.delivery("w-new").with { $0.deliveryID = "d-new" })
+            #expect(try await store.claimNext(holder: "B", lease: .seconds(30), home: "http://b:8080")?.id == "w-new")
+        }
+    }
+
     /// Two limiters on one database (two replicas): 5 per minute holds across both together.
     @Test func sharedRateLimitHoldsAcrossTwoLimiters() async throws {
         try await withStores(.postgres) { stores, _ in

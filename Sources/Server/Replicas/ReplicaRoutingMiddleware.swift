@@ -10,7 +10,8 @@ import NIOFoundationCompat
 /// forwarded here.
 ///
 /// What it routes: `/conversations/{id}…`, `GET /approvals?conversation_id=`, `POST /approvals/{id}`,
-/// and the bodies of `POST /exec` (`conversation_id`/`session_id`) and of a single `POST /jsonrpc`
+/// and the bodies of `POST /exec` (`conversation_id`/`session_id`), `POST /webhook`
+/// (`data.conversation_id`: stored by the home, whose worker alone claims it) and of a single `POST /jsonrpc`
 /// request (`conversation.*` by `conversation_id`/`session_id`, `approval.respond` by
 /// `approval_id`, `approval.list` by `conversation_id`). Everything else, and every request without
 /// credentials (nothing to forward for it but a 401), is answered here.
@@ -50,7 +51,7 @@ struct ReplicaRoutingMiddleware: RouterMiddleware {
     }
 
     private static func routesByBody(_ request: Request) -> Bool {
-        request.method == .post && ["/exec", "/jsonrpc"].contains(request.uri.path)
+        request.method == .post && ["/exec", "/jsonrpc", "/webhook"].contains(request.uri.path)
     }
 
     /// An API key, a bearer token or a cookie: something the home replica can authenticate.
@@ -73,6 +74,8 @@ enum ReplicaRouteKey {
             return query["conversation_id"].map(String.init)
         case "exec":
             return body.flatMap { try? JSONDecoder().decode(ExecKeys.self, from: $0) }.flatMap { $0.conversation_id ?? $0.session_id }
+        case "webhook" where parts.count == 1:
+            return body.flatMap { try? JSONDecoder().decode(WebhookKeys.self, from: $0) }?.data?.conversation_id
         case "jsonrpc":
             guard let call = body.flatMap({ try? JSONDecoder().decode(RPCKeys.self, from: $0) }), let params = call.params else { return nil }
             switch call.method {
@@ -93,6 +96,13 @@ enum ReplicaRouteKey {
     private struct ExecKeys: Decodable {
         var conversation_id: String?
         var session_id: String?
+    }
+
+    private struct WebhookKeys: Decodable {
+        struct Payload: Decodable {
+            var conversation_id: String?
+        }
+        var data: Payload?
     }
 
     private struct RPCKeys: Decodable {

@@ -36,15 +36,19 @@ public struct PostgresWebhookStore: WebhookStore {
         try await database.query("SELECT * FROM webhook_deliveries WHERE owner = \(owner) AND delivery_id = \(deliveryID)").first.map(Self.record)
     }
 
-    public func claimNext(holder: String, lease: Duration) async throws -> WebhookDeliveryRecord? {
+    public func claimNext(holder: String, lease: Duration, home: String?) async throws -> WebhookDeliveryRecord? {
         let now = Date().epoch
         let until = now + lease.seconds
+        // Without a home every delivery may be claimed here ('' is no replica's URL).
+        let here = home ?? ""
         return try await database.query(
             """
             UPDATE webhook_deliveries SET status = 'running', updated_at = \(now), lease_owner = \(holder), lease_until = \(until)
-            WHERE id = (SELECT id FROM webhook_deliveries
-                WHERE status = 'pending' OR (status = 'running' AND (lease_until IS NULL OR lease_until < \(now)))
-                ORDER BY received_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+            WHERE id = (SELECT d.id FROM webhook_deliveries d
+                WHERE (d.status = 'pending' OR (d.status = 'running' AND (d.lease_until IS NULL OR d.lease_until < \(now))))
+                    AND (\(here) = '' OR d.conversation_id IS NULL OR NOT EXISTS (
+                        SELECT 1 FROM conversation_homes h WHERE h.conversation_id = lower(d.conversation_id) AND h.replica_url <> \(here)))
+                ORDER BY d.received_at LIMIT 1 FOR UPDATE OF d SKIP LOCKED)
             RETURNING *
             """
         ).first.map(Self.record)

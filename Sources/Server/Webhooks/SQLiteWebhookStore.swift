@@ -38,7 +38,8 @@ public struct SQLiteWebhookStore: WebhookStore {
             .first.map(Self.record)
     }
 
-    public func claimNext(holder: String, lease: Duration) async throws -> WebhookDeliveryRecord? {
+    /// `home` is ignored: with SQLite there is one gateway, so every conversation lives here.
+    public func claimNext(holder: String, lease: Duration, home: String?) async throws -> WebhookDeliveryRecord? {
         let now = Date().epoch
         return try await database.query(
             """

@@ -36,6 +36,8 @@ public final class WebhookService: Service {
         public var lease: Duration = .seconds(30)
         /// Who holds the leases this process takes: unique per process.
         public var holder: String = "replica-" + UUID().uuidString.lowercased()
+        /// `REPLICA_URL`: deliveries continuing conversations that live on other replicas are theirs.
+        public var home: String?
 
         public init(secret: String? = nil) {
             self.secret = secret
@@ -89,7 +91,7 @@ public final class WebhookService: Service {
             await withTaskGroup(of: Void.self) { group in
                 var running = 0
                 while !Task.isCancelled {
-                    while running < settings.concurrency, let delivery = try? await store.claimNext(holder: settings.holder, lease: settings.lease) {
+                    while running < settings.concurrency, let delivery = try? await store.claimNext(holder: settings.holder, lease: settings.lease, home: settings.home) {
                         group.addTask { await self.processWithLease(delivery) }
                         running += 1
                     }

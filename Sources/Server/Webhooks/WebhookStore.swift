@@ -105,8 +105,10 @@ public protocol WebhookStore: Sendable {
     /// `owner`'s delivery with this delivery ID; nil when there is none (or it is another owner's).
     func delivery(_ deliveryID: String, owner: String) async throws -> WebhookDeliveryRecord?
     /// Claims the oldest delivery that needs its turn run (pending, or running under a lease that
-    /// ran out) for `holder` until `lease` from now; nil when there is none.
-    func claimNext(holder: String, lease: Duration) async throws -> WebhookDeliveryRecord?
+    /// ran out) for `holder` until `lease` from now; nil when there is none. With `home` (this
+    /// replica's `REPLICA_URL`), a delivery that continues a conversation living on another replica
+    /// is left for that replica, where its thread and workspace are.
+    func claimNext(holder: String, lease: Duration, home: String?) async throws -> WebhookDeliveryRecord?
     /// Extends `holder`'s lease on a running delivery; false when it is no longer `holder`'s.
     func renewLease(_ id: String, holder: String, lease: Duration) async throws -> Bool
     /// Gives back the deliveries `holder` runs (shutting down): pending again, for anyone.
@@ -131,3 +133,9 @@ extension WebhookDeliveryRecord {
     }
 }
 
+extension WebhookStore {
+    /// ``claimNext(holder:lease:home:)`` for a single gateway (every conversation lives here).
+    public func claimNext(holder: String, lease: Duration) async throws -> WebhookDeliveryRecord? {
+        try await claimNext(holder: holder, lease: lease, home: nil)
+    }
+}
