@@ -19,6 +19,11 @@ struct ReplicaForwardingTests {
         return channel.localAddress?.port ?? 0
     }
 
+    /// A replica on `database`, listening on `port`, which is also where the others reach it.
+    static func replicaEnvironment(database: String, port: Int) -> [String: String] {
+        ["DATABASE_URL": database, "REPLICA_URL": "http://127.0.0.1:\(port)", "PORT": String(port)]
+    }
+
     /// Runs `body` with replicas A and B (their ports) on one fresh database; nil setup (the
     /// test returns) when PostgreSQL is not available outside CI.
     static func withReplicas(
@@ -28,8 +33,7 @@ struct ReplicaForwardingTests {
         let database = try await PostgresTestServer.freshDatabase(on: server).urlString
         let ports = (try freePort(), try freePort())
         func replica(_ port: Int) throws -> TestGateway {
-            var environment = ["DATABASE_URL": database, "REPLICA_URL": "http://127.0.0.1:\(port)", "PORT": String(port)]
-            environment.merge(extra) { _, new in new }
+            let environment = replicaEnvironment(database: database, port: port).merging(extra) { _, new in new }
             return try CodexTestSetup.make(fake: fake, model: "fake-echo", environment: environment).gateway
         }
         let a = try replica(ports.0)
@@ -147,7 +151,7 @@ struct ReplicaForwardingTests {
             func replica(_ port: Int) throws -> TestGateway {
                 try CodexTestSetup.make(
                     fake: fake, model: "fake-echo",
-                    environment: ["DATABASE_URL": database, "REPLICA_URL": "http://127.0.0.1:\(port)", "PORT": String(port)]
+                    environment: Self.replicaEnvironment(database: database, port: port)
                 ).gateway
             }
             var id = ""
@@ -177,7 +181,7 @@ struct ReplicaForwardingTests {
             func replica(_ port: Int) throws -> CodexTestSetup {
                 try CodexEngineTests.setup(
                     fake: fake, wireAPI: "chat",
-                    environment: ["DATABASE_URL": database, "REPLICA_URL": "http://127.0.0.1:\(port)", "PORT": String(port)])
+                    environment: Self.replicaEnvironment(database: database, port: port))
             }
             let a = try replica(portA)
             let b = try replica(portB)

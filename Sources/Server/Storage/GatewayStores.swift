@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Every store the gateway keeps, on one backend: the SQLite file (the embedded default, one
 /// process) or PostgreSQL (`DATABASE_URL`, shared by several replicas). One protocol per concern;
@@ -99,11 +100,14 @@ public struct GatewayStores: Sendable {
     public func replicaSecret() throws -> [UInt8] { try secrets().replicaSecret }
 
     /// Whether an account (a key's ID) is one of `keys`, the `GATEWAY_API_KEY` keys: their IDs
-    /// depend on the installation's salt, which a PostgreSQL database gives once it answers.
+    /// depend on the installation's salt, which a PostgreSQL database gives once it answers, so
+    /// they are worked out on the first question that finds it (and kept: budgets ask per call).
     public func isConfiguredKey(_ keys: [String]) -> @Sendable (String) -> Bool {
-        { account in
+        let ids = ConfiguredKeyIDs()
+        return { account in
+            if let known = ids.known { return known.contains(account) }
             guard let fingerprinter = try? fingerprinter() else { return false }
-            return keys.contains { fingerprinter.fingerprint(ofKey: $0) == account }
+            return ids.remember(Set(keys.map { fingerprinter.fingerprint(ofKey: $0) })).contains(account)
         }
     }
 
@@ -125,4 +129,16 @@ public struct GatewayStores: Sendable {
     }
 
     public func close() async throws { try await closer() }
+}
+
+/// The IDs of the `GATEWAY_API_KEY` keys, once the salt that makes them is known.
+private final class ConfiguredKeyIDs: Sendable {
+    private let ids = Mutex<Set<String>?>(nil)
+
+    var known: Set<String>? { ids.withLock { $0 } }
+
+    func remember(_ made: Set<String>) -> Set<String> {
+        ids.withLock { $0 = made }
+        return made
+    }
 }
