@@ -47,14 +47,18 @@ public func buildApplication(
     router.add(middleware: RateLimitHeadersMiddleware())
     router.add(middleware: ErrorMiddleware(operations: OperationTable.all))
     let credentialThrottle = CredentialFailureThrottle(budgetPerMinute: configuration.authFailureBudgetPerMinute)
+    let replicaSignature: @Sendable () throws -> ReplicaSignature = { ReplicaSignature(secret: try stores.replicaSecret()) }
+    // Before the throttle: a sign-in forwarded by another replica counts against its client's address.
+    if placement != nil { router.add(middleware: ReplicaOriginMiddleware(signature: replicaSignature)) }
     router.add(middleware: CredentialThrottleMiddleware(throttle: credentialThrottle))
     router.add(middleware: PageSecurityMiddleware())
     var replicaClient: ReplicaClient?
     if let placement {
-        let signature: @Sendable () throws -> ReplicaSignature = { ReplicaSignature(secret: try stores.replicaSecret()) }
-        let client = ReplicaClient(signature: signature, logger: logger)
+        let client = ReplicaClient(signature: replicaSignature, logger: logger)
         let largestBody = OperationTable.all.compactMap(\.bodyLimit).reduce(configuration.defaultBodyLimit, max)
-        router.add(middleware: ReplicaRoutingMiddleware(placement: placement, client: client, signature: signature, bodyLimit: largestBody))
+        router.add(middleware: ReplicaRoutingMiddleware(placement: placement, client: client, bodyLimit: largestBody))
+        // What the WebSocket and MCP ask of conversations homed elsewhere is done there.
+        core.manager.forwardElsewhere(with: RemoteConversations(placement: placement, client: client, logger: logger))
         replicaClient = client
     }
 

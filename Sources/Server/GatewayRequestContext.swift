@@ -18,6 +18,13 @@ public struct GatewayRequestContext: RequestContext {
     public let rateLimit: RateLimitNote
     /// The client's connection (the relay writes streams to its ``StreamOutlet``).
     public let channel: any Channel
+    /// What the replica that forwarded this request vouched for, under a verified signature
+    /// (``ReplicaOriginMiddleware``); nil for a request straight from a client.
+    var replicaForward: ReplicaForward?
+
+    /// The address the client connected from: the one a forwarding replica vouched for, else the
+    /// connection's peer. What the failed-credential throttle counts against.
+    public var clientAddress: SocketAddress? { replicaForward?.clientAddress ?? channel.remoteAddress }
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
@@ -27,5 +34,6 @@ public struct GatewayRequestContext: RequestContext {
         self.consoleRequest = nil
         self.rateLimit = RateLimitNote()
         self.channel = source.channel
+        self.replicaForward = nil
     }
 }

@@ -133,7 +133,7 @@ struct ReplicaForwardingTests {
             try await Self.withReplicas(fake: fake) { _, portB in
                 let forged = try await Self.send(
                     portB, .GET, "/conversations/01a2514f-35ef-74f3-a4d3-b8b8e0424177",
-                    headers: [("Codex-Gateway-Replica", "t=\(Int(Date().timeIntervalSince1970)),v1=\(String(repeating: "0", count: 64))")])
+                    headers: [("Codex-Gateway-Replica", "t=\(Int(Date().timeIntervalSince1970)),v2=\(String(repeating: "0", count: 64))")])
                 #expect(forged.status == 403)
                 #expect(forged.json["code"] as? String == "replica_signature_invalid", "\(forged.json)")
 
@@ -173,54 +173,61 @@ struct ReplicaForwardingTests {
 
     /// The real Codex on both replicas: a turn running on A asks for approvals, which are listed
     /// and answered through B (REST, then JSON-RPC); A's command runs or not as B's answer says.
+    /// Runs `body` with replicas A and B running the real Codex on one fresh database (A's setup,
+    /// for its workspaces, and both ports); nil setup when PostgreSQL is not available outside CI.
+    static func withCodexReplicas(fake: FakeOpenAIServer, _ body: (CodexTestSetup, Int, Int) async throws -> Void) async throws {
+        guard let server = try PostgresTestServer.require() else { return }
+        let database = try await PostgresTestServer.freshDatabase(on: server).urlString
+        let (portA, portB) = (try Self.freePort(), try Self.freePort())
+        func replica(_ port: Int) throws -> CodexTestSetup {
+            try CodexEngineTests.setup(fake: fake, wireAPI: "chat", environment: Self.replicaEnvironment(database: database, port: port))
+        }
+        let a = try replica(portA)
+        let b = try replica(portB)
+        defer { for home in [a.codexHome, b.codexHome] { try? FileManager.default.removeItem(atPath: home) } }
+        try await withLiveGateway(a.gateway) { portA in
+            try await withLiveGateway(b.gateway) { portB in
+                try await Self.waitUntilReady(portA)
+                try await Self.waitUntilReady(portB)
+                try await body(a, portA, portB)
+            }
+        }
+    }
+
     @Test func anApprovalRaisedOnAIsListedAndAnsweredThroughB() async throws {
         try await withFakeUpstream { fake in
-            guard let server = try PostgresTestServer.require() else { return }
-            let database = try await PostgresTestServer.freshDatabase(on: server).urlString
-            let (portA, portB) = (try Self.freePort(), try Self.freePort())
-            func replica(_ port: Int) throws -> CodexTestSetup {
-                try CodexEngineTests.setup(
-                    fake: fake, wireAPI: "chat",
-                    environment: Self.replicaEnvironment(database: database, port: port))
-            }
-            let a = try replica(portA)
-            let b = try replica(portB)
-            defer { for home in [a.codexHome, b.codexHome] { try? FileManager.default.removeItem(atPath: home) } }
-            try await withLiveGateway(a.gateway) { portA in
-                try await withLiveGateway(b.gateway) { portB in
-                    try await Self.waitUntilReady(portA)
-                    var conversation: String?
-                    for (decision, via) in [("accept", "rest"), ("decline", "jsonrpc")] {
-                        let file = "\(decision)-through-b.txt"
-                        var body = ##"{"prompt":"#fake-agent:command:touch "## + file + ##"","approval_policy":"untrusted""##
-                        if let conversation { body += #","conversation_id":"\#(conversation)""# }
-                        let response = try await HTTPClient.shared.execute(execRequest(port: portA, body + "}"), timeout: .seconds(120))
-                        var lines = LineReader(iterator: response.body.makeAsyncIterator())
-                        var seen: [[String: Any]] = []
-                        var approval: [String: Any]?
-                        while approval == nil, let line = try await lines.next() {
-                            seen.append(line)
-                            if line["type"] as? String == "approval.requested" { approval = line["approval"] as? [String: Any] }
-                        }
-                        let id = try #require(approval?["id"] as? String, "the turn asked for an approval: \(seen.suffix(3))")
-                        let thread = try #require(seen.first?["thread_id"] as? String)
-                        conversation = thread
-
-                        let listed = try await Self.send(portB, .GET, "/approvals?conversation_id=\(thread)")
-                        #expect((listed.json["approvals"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == [id], "\(listed.json)")
-                        if via == "rest" {
-                            let answer = try await Self.send(portB, .POST, "/approvals/\(id)", body: #"{"decision":"\#(decision)"}"#)
-                            #expect(answer.status == 200, "\(answer.json)")
-                        } else {
-                            let answer = try await jsonRPCRequest(
-                                port: portB, #"{"jsonrpc":"2.0","id":1,"method":"approval.respond","params":{"approval_id":"\#(id)","decision":"\#(decision)"}}"#)
-                            #expect(answer["result"] != nil, "\(answer)")
-                        }
-                        while let line = try await lines.next() { seen.append(line) }
-                        #expect(seen.last?["type"] as? String == "turn.completed", "\(seen.suffix(3))")
-                        let made = FileManager.default.fileExists(atPath: Self.workspace(of: thread, under: a.codexHome) + "/" + file)
-                        #expect(made == (decision == "accept"), "\(file) made: \(made)")
+            try await Self.withCodexReplicas(fake: fake) { a, portA, portB in
+                var conversation: String?
+                for (decision, via) in [("accept", "rest"), ("decline", "jsonrpc")] {
+                    let file = "\(decision)-through-b.txt"
+                    var body = ##"{"prompt":"#fake-agent:command:touch "## + file + ##"","approval_policy":"untrusted""##
+                    if let conversation { body += #","conversation_id":"\#(conversation)""# }
+                    let response = try await HTTPClient.shared.execute(execRequest(port: portA, body + "}"), timeout: .seconds(120))
+                    var lines = LineReader(iterator: response.body.makeAsyncIterator())
+                    var seen: [[String: Any]] = []
+                    var approval: [String: Any]?
+                    while approval == nil, let line = try await lines.next() {
+                        seen.append(line)
+                        if line["type"] as? String == "approval.requested" { approval = line["approval"] as? [String: Any] }
                     }
+                    let id = try #require(approval?["id"] as? String, "the turn asked for an approval: \(seen.suffix(3))")
+                    let thread = try #require(seen.first?["thread_id"] as? String)
+                    conversation = thread
+
+                    let listed = try await Self.send(portB, .GET, "/approvals?conversation_id=\(thread)")
+                    #expect((listed.json["approvals"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == [id], "\(listed.json)")
+                    if via == "rest" {
+                        let answer = try await Self.send(portB, .POST, "/approvals/\(id)", body: #"{"decision":"\#(decision)"}"#)
+                        #expect(answer.status == 200, "\(answer.json)")
+                    } else {
+                        let answer = try await jsonRPCRequest(
+                            port: portB, #"{"jsonrpc":"2.0","id":1,"method":"approval.respond","params":{"approval_id":"\#(id)","decision":"\#(decision)"}}"#)
+                        #expect(answer["result"] != nil, "\(answer)")
+                    }
+                    while let line = try await lines.next() { seen.append(line) }
+                    #expect(seen.last?["type"] as? String == "turn.completed", "\(seen.suffix(3))")
+                    let made = FileManager.default.fileExists(atPath: Self.workspace(of: thread, under: a.codexHome) + "/" + file)
+                    #expect(made == (decision == "accept"), "\(file) made: \(made)")
                 }
             }
         }

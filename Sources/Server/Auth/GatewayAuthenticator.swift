@@ -104,6 +104,14 @@ public struct GatewayAuthenticator: SecurityHandler {
 
     public func authenticate(_ request: Request, context: inout GatewayRequestContext, alternatives: [[SecurityRequirement]]) async throws {
         let path = request.uri.path
+        if let asserted = context.replicaForward?.principal {
+            // A turn, cancel or answer another replica runs for a principal it authenticated and
+            // admitted (its signature verified, ReplicaOriginMiddleware): not admitted a second time.
+            context.principal = asserted
+            context.logger[metadataKey: "principal"] = .string(asserted.id)
+            RequestLogScope.current?.authenticated(as: asserted)
+            return
+        }
         let principal = try await withResourceMetadata(path: path) { [context] in
             try await authenticatedPrincipal(request, context: context, alternatives: alternatives)
         }

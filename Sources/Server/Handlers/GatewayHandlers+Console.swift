@@ -55,7 +55,7 @@ extension GatewayHandlers {
         if let reason = facts.crossSiteRefusal {
             return .forbidden(.json(ErrorEnvelope(error: ConsoleService.crossSite(reason).message, code: "cross_site_request", status: 403, requestID: context.requestID)))
         }
-        let subjects = [CredentialFailureThrottle.subject(for: context.channel.remoteAddress)].compactMap { $0 }
+        let subjects = [CredentialFailureThrottle.subject(for: context.clientAddress)].compactMap { $0 }
         if let retryAfter = console.throttle?.refusal(subjects) {
             context.logger.warning("console sign-in refused: too many failures", metadata: ["client.subjects": .string(subjects.map(\.description).joined(separator: ", "))])
             throw CredentialThrottleMiddleware.tooManyFailures(retryAfter: retryAfter)

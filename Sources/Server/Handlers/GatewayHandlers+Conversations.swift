@@ -89,7 +89,8 @@ extension GatewayHandlers {
             after = position
         }
         let limit = input.query.limit ?? ConversationManager.listLimits.default
-        return .ok(.json(try await jsonRPCDispatcher.list(for: principal, limit: limit, after: after)))
+        // Asked by another replica for its list: this replica's own conversations only.
+        return .ok(.json(try await jsonRPCDispatcher.list(for: principal, limit: limit, after: after, acrossReplicas: context.replicaForward == nil)))
     }
 
     func envelope(_ context: Context, _ status: Int, _ code: String, _ message: String) -> ErrorEnvelope {

@@ -28,7 +28,7 @@ public struct OAuthEndpoints: Sendable {
     /// What an attempt is counted against: the address it came from and the client it names.
     func failureSubjects(context: GatewayRequestContext, clientID: String?, basicAuthorization: String? = nil) -> [CredentialFailureThrottle.Subject] {
         let client = clientID ?? basicAuthorization.flatMap(OAuthService.parseBasic)?.id
-        return [CredentialFailureThrottle.subject(for: context.channel.remoteAddress), client.map { .client($0) }].compactMap { $0 }
+        return [CredentialFailureThrottle.subject(for: context.clientAddress), client.map { .client($0) }].compactMap { $0 }
     }
 
     /// Throws the 429 when the address or the client has spent its budget of failures.
@@ -161,7 +161,7 @@ extension GatewayHandlers {
     }
 
     public func registerClient(_ input: Operations.RegisterClient.Input, context: Context) async throws -> Operations.RegisterClient.Output {
-        let address = CredentialFailureThrottle.subject(for: context.channel.remoteAddress)
+        let address = CredentialFailureThrottle.subject(for: context.clientAddress)
         if let registrations = oauth.registrations, let address {
             if let retryAfter = registrations.refusal([address]) {
                 context.logger.warning("oauth registration refused: rate limited", metadata: ["client.subjects": .string(address.description)])

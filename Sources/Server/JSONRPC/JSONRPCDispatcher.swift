@@ -311,9 +311,15 @@ public struct JSONRPCDispatcher: Sendable {
     }
 
     /// A page of `principal`'s conversations, as `conversation.list` and `GET /conversations` answer.
-    func list(for principal: Principal, limit: Int, after: ConversationListPosition?) async throws -> ConversationList {
+    /// `principal`'s conversations; with several replicas, those of all of them unless
+    /// `acrossReplicas` is false (a peer asking for this replica's own: ReplicaConversationList).
+    func list(for principal: Principal, limit: Int, after: ConversationListPosition?, acrossReplicas: Bool = true) async throws -> ConversationList {
         let (records, next) = try await manager.list(for: principal, limit: limit, after: after)
-        return ConversationList(conversations: records.map(status(of:)), nextCursor: next)
+        let local = ConversationList(conversations: records.map(status(of:)), nextCursor: next)
+        guard acrossReplicas, let remote = manager.remote else { return local }
+        var positions: [String: ConversationListPosition] = [:]
+        for record in records { positions[record.id] = await manager.store.position(of: record.id) }
+        return try await remote.list(merging: local, positions: positions, for: principal, limit: limit, after: after)
     }
 
     func status(of record: ConversationRecord) -> ConversationStatus {

@@ -79,7 +79,7 @@ struct MCPDispatcher: Sendable {
         let stateless = post.protocolVersion.map(MCPProtocol.statelessVersions.contains) ?? false
         switch message {
         case .request(let id, "initialize", let params) where !stateless:
-            return initialize(id: id, params: params, post)
+            return await initialize(id: id, params: params, post)
         case .request(let id, let method, let params) where stateless || method == "server/discover":
             return await statelessRequest(id: id, method: method, params: params, post)
         case .notification where stateless:
@@ -105,7 +105,7 @@ struct MCPDispatcher: Sendable {
 
     // MARK: Sessions (2025-06-18, 2025-11-25)
 
-    func initialize(id: JSONValue, params: JSONValue?, _ post: Post) -> Answer {
+    func initialize(id: JSONValue, params: JSONValue?, _ post: Post) async -> Answer {
         guard case .string(let requested)? = params?["protocolVersion"] else {
             return Self.result(id: id, error: MCPError.invalidParams("initialize needs protocolVersion."), session: true)
         }
@@ -119,6 +119,9 @@ struct MCPDispatcher: Sendable {
                 MCPError(code: MCPProtocol.ErrorCode.tooManySessions, message: "The gateway holds as many MCP sessions as it may (MCP_MAX_SESSIONS = \(limit)); retry later.")
             )
         }
+        // Recorded before the client learns the id: its next request may land on another replica,
+        // which forwards it here (ReplicaRoutingMiddleware).
+        await runner.manager.placement?.recordHere(session.id)
         logger.info("mcp.session_started", metadata: ["mcp.session_id": .string(session.id), "mcp.protocol_version": .string(version)])
         let body = Self.encode(MCPOutgoing.Response(id: id, result: MCPResults.Initialize(protocolVersion: version)))
         return .json(status: 200, body, sessionID: session.id)
@@ -153,7 +156,8 @@ struct MCPDispatcher: Sendable {
         case .response(let id, let result, let error):
             if let approvalID = session.takeElicitation(id: id) {
                 let decision = error == nil ? MCPToolRunner.decision(fromElicitationResult: result) : .decline
-                _ = try? runner.approvals.answer(approvalID, decision: decision, owner: session.owner)
+                // Here, or on the replica whose turn asked it (`codex-reply` on a conversation homed there).
+                try? await runner.approvals.answer(approvalID, decision: decision, for: post.principal, elsewhere: runner.manager.remote)
             }
             return .accepted
         case .request(let id, "initialize", _):

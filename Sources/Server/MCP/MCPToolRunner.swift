@@ -62,6 +62,9 @@ struct MCPToolRunner: Sendable {
             case .policy(let policy): throw MCPError(code: policy.jsonRPCCode, message: policy.jsonRPCCode == -32602 ? "Invalid params: \(policy.message)" : policy.message)
             case .busy, .tooManyTurns, .gatewayBusy, .modelNotConfigured, .usage: return .refused(error.description)
             }
+        } catch let error as GatewayError {
+            // Refused by the conversation's home replica, or it does not answer.
+            return .refused(error.message)
         } catch {
             throw MCPError(code: MCPProtocol.ErrorCode.internalError, message: "Internal error.")
         }

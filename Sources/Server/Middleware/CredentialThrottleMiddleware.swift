@@ -24,7 +24,7 @@ public struct CredentialThrottleMiddleware: RouterMiddleware {
             return try await next(request, context)
         }
         // The address is worked out only when a failure is on record: not on every request.
-        let subject = { CredentialFailureThrottle.subject(for: context.channel.remoteAddress) }
+        let subject = { CredentialFailureThrottle.subject(for: context.clientAddress) }
         if throttle.hasFailures, let subject = subject(), let retryAfter = throttle.refusal([subject]) {
             context.logger.warning("credential attempt refused: too many failures", metadata: ["client.address": .string(subject.description)])
             throw Self.tooManyFailures(retryAfter: retryAfter)

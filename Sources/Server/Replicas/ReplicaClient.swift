@@ -46,43 +46,61 @@ final class ReplicaClient: Service {
     private static let notForwarded: Set<String> = [
         "connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer", "transfer-encoding",
         "upgrade", "host", "content-length", ReplicaSignature.headerName.canonicalName,
+        ReplicaSignature.clientAddressHeader.canonicalName, ReplicaSignature.principalHeader.canonicalName,
     ]
 
-    /// `request` (its body already collected into `body`) sent to the replica at `replicaURL`;
-    /// 503 `replica_unavailable` with Retry-After when that replica does not answer.
+    /// `request` (its body already collected into `body`) sent to the replica at `replicaURL`,
+    /// with the address its client connected from; 503 `replica_unavailable` with Retry-After when
+    /// that replica does not answer.
     func forward(_ request: Request, body: ByteBuffer, to replicaURL: String, context: GatewayRequestContext) async throws -> Response {
-        let target = request.uri.description
-        var outgoing = HTTPClientRequest(url: replicaURL + target)
-        outgoing.method = HTTPMethod(rawValue: request.method.rawValue)
+        var headers = HTTPHeaders()
         for field in request.headers where !Self.notForwarded.contains(field.name.canonicalName) {
-            outgoing.headers.add(name: field.name.rawName, value: field.value)
+            headers.add(name: field.name.rawName, value: field.value)
         }
-        outgoing.headers.replaceOrAdd(name: ReplicaSignature.headerName.rawName, value: try signature().sign(method: request.method, target: target))
-        outgoing.headers.replaceOrAdd(name: "X-Request-ID", value: context.requestID)
-        if body.readableBytes > 0 || request.method == .post {
-            outgoing.body = .bytes(body)
-        }
-        let response: HTTPClientResponse
-        do {
-            response = try await http.execute(outgoing, deadline: .now() + Self.headDeadline, logger: logger)
-        } catch {
-            context.logger.warning(
-                "replica.forward_failed", metadata: ["replica.url": .string(replicaURL), "error.message": .string(String(describing: error))])
-            throw Self.unavailable(replicaURL)
-        }
-        var headers = HTTPFields()
+        let assertions = ReplicaSignature.Assertions(clientAddress: context.channel.remoteAddress?.ipAddress)
+        let response = try await send(
+            HTTPMethod(rawValue: request.method.rawValue), request.uri.description, headers: headers, body: body,
+            assertions: assertions, to: replicaURL, requestID: context.requestID, logger: context.logger)
+        var fields = HTTPFields()
         for header in response.headers where !Self.notForwarded.contains(header.name.lowercased()) {
             guard let name = HTTPField.Name(header.name) else { continue }
-            headers.append(HTTPField(name: name, value: header.value))
+            fields.append(HTTPField(name: name, value: header.value))
         }
         if let length = response.headers.first(name: "content-length") {
-            headers[.contentLength] = length
+            fields[.contentLength] = length
         }
         return Response(
             status: HTTPResponse.Status(code: Int(response.status.code), reasonPhrase: response.status.reasonPhrase),
-            headers: headers,
+            headers: fields,
             body: ResponseBody(asyncSequence: response.body)
         )
+    }
+
+    /// A request of this replica's own to the replica at `replicaURL` (a turn, a cancel, an approval
+    /// answer for a conversation homed there), signed with `assertions`; its answer as it begins.
+    /// 503 `replica_unavailable` when that replica does not answer.
+    func send(
+        _ method: HTTPMethod, _ target: String, headers: HTTPHeaders = [:], body: ByteBuffer? = nil,
+        assertions: ReplicaSignature.Assertions, to replicaURL: String, requestID: String?, logger: Logger
+    ) async throws -> HTTPClientResponse {
+        var outgoing = HTTPClientRequest(url: replicaURL + target)
+        outgoing.method = method
+        outgoing.headers = headers
+        let signed = try signature().sign(method: HTTPRequest.Method(rawValue: method.rawValue)!, target: target, assertions: assertions)
+        outgoing.headers.replaceOrAdd(name: ReplicaSignature.headerName.rawName, value: signed)
+        if let address = assertions.clientAddress { outgoing.headers.replaceOrAdd(name: ReplicaSignature.clientAddressHeader.rawName, value: address) }
+        if let principal = assertions.principal { outgoing.headers.replaceOrAdd(name: ReplicaSignature.principalHeader.rawName, value: principal) }
+        if let requestID { outgoing.headers.replaceOrAdd(name: "X-Request-ID", value: requestID) }
+        if let body, body.readableBytes > 0 || method == .POST {
+            outgoing.body = .bytes(body)
+        }
+        do {
+            return try await http.execute(outgoing, deadline: .now() + Self.headDeadline, logger: self.logger)
+        } catch {
+            logger.warning(
+                "replica.forward_failed", metadata: ["replica.url": .string(replicaURL), "error.message": .string(String(describing: error))])
+            throw Self.unavailable(replicaURL)
+        }
     }
 
     /// The conversation's home replica does not answer: it may be restarting. Workspaces are on

@@ -6,38 +6,35 @@ import NIOCore
 import NIOFoundationCompat
 
 /// Sends a request about a conversation that lives on another replica to that replica, before
-/// any route here runs (PROTOCOLS.md §12), and checks the signature of requests other replicas
-/// forwarded here.
+/// any route here runs (PROTOCOLS.md §12). Requests other replicas forwarded here (checked by
+/// ``ReplicaOriginMiddleware``) are answered here.
 ///
 /// What it routes: `/conversations/{id}…`, `GET /approvals?conversation_id=`, `POST /approvals/{id}`,
 /// and the bodies of `POST /exec` (`conversation_id`/`session_id`), `POST /webhook`
 /// (`data.conversation_id`: stored by the home, whose worker alone claims it) and of a single `POST /jsonrpc`
 /// request (`conversation.*` by `conversation_id`/`session_id`, `approval.respond` by
-/// `approval_id`, `approval.list` by `conversation_id`). Everything else, and every request without
+/// `approval_id`, `approval.list` by `conversation_id`), and `POST`/`GET`/`DELETE /mcp` by
+/// `Mcp-Session-Id` (the session's home; `GET`'s event stream streams back). Everything else, and every request without
 /// credentials (nothing to forward for it but a 401), is answered here.
 struct ReplicaRoutingMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
 
     let placement: ReplicaPlacement
     let client: ReplicaClient
-    let signature: @Sendable () throws -> ReplicaSignature
     /// The largest body any operation accepts: a forwarded body is collected first.
     let bodyLimit: Int
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if let signed = request.headers[ReplicaSignature.headerName] {
-            guard try signature().verify(signed, method: request.method, target: request.uri.description) else {
-                throw GatewayError(
-                    status: .forbidden, code: "replica_signature_invalid",
-                    message: "The request carries a Codex-Gateway-Replica signature that does not verify (another database's replica, or clocks more than a minute apart).")
-            }
-            return try await next(request, context)
-        }
+        // Forwarded here by another replica (its signature checked by ReplicaOriginMiddleware): answered here.
+        if context.replicaForward != nil { return try await next(request, context) }
         guard Self.hasCredentials(request.headers) else { return try await next(request, context) }
         var request = request
         var body = ByteBuffer()
         let key: String?
-        if Self.routesByBody(request) {
+        if request.uri.path == "/mcp", let session = request.headers[Self.mcpSessionID] {
+            // An MCP session lives where it was initialized (its calls and elicitations are there).
+            key = session
+        } else if Self.routesByBody(request) {
             body = try await request.collectBody(upTo: bodyLimit)
             key = ReplicaRouteKey.key(path: request.uri.path, query: request.uri.queryParameters, body: body)
         } else {
@@ -49,6 +46,8 @@ struct ReplicaRoutingMiddleware: RouterMiddleware {
         }
         return try await client.forward(request, body: body, to: home, context: context)
     }
+
+    static let mcpSessionID = HTTPField.Name("Mcp-Session-Id")!
 
     private static func routesByBody(_ request: Request) -> Bool {
         request.method == .post && ["/exec", "/jsonrpc", "/webhook"].contains(request.uri.path)

@@ -8,4 +8,6 @@ public protocol ConversationHomeStore: Sendable {
     func recordHome(_ conversationID: String, replicaURL: String) async throws
     /// The replica URL of `conversationID`'s home; nil when none was recorded.
     func home(of conversationID: String) async throws -> String?
+    /// Every replica URL a home was recorded for: the replicas a list of conversations asks.
+    func replicas() async throws -> [String]
 }

@@ -21,4 +21,8 @@ public struct PostgresConversationHomeStore: ConversationHomeStore {
         try await database.query("SELECT replica_url FROM conversation_homes WHERE conversation_id = \(conversationID)")
             .first?.makeRandomAccess().string("replica_url")
     }
+
+    public func replicas() async throws -> [String] {
+        try await database.query("SELECT DISTINCT replica_url FROM conversation_homes").compactMap { $0.makeRandomAccess().string("replica_url") }
+    }
 }

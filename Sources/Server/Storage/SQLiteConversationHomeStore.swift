@@ -23,4 +23,8 @@ public struct SQLiteConversationHomeStore: ConversationHomeStore {
         try await database.query("SELECT replica_url FROM conversation_homes WHERE conversation_id = ?", [.text(conversationID)])
             .first?.string("replica_url")
     }
+
+    public func replicas() async throws -> [String] {
+        try await database.query("SELECT DISTINCT replica_url FROM conversation_homes", []).compactMap { $0.string("replica_url") }
+    }
 }

@@ -106,10 +106,15 @@ struct WebSocketConnection: Sendable {
             await self.watch(watch.conversationID, sender: sender, interest: interest)
         case .approval(let answer):
             do {
-                try approvals.answer(answer.approvalID, decision: ApprovalDecision(rawValue: answer.decision.rawValue) ?? .decline, owner: principal.owner)
+                // Here, or on the replica whose turn asked it (a conversation homed there).
+                try await approvals.answer(
+                    answer.approvalID, decision: ApprovalDecision(rawValue: answer.decision.rawValue) ?? .decline, for: principal,
+                    elsewhere: conversations.remote)
             } catch ApprovalCenter.AnswerError.alreadyAnswered(let earlier) {
                 let message = "The approval '\(answer.approvalID)' was already answered: \(earlier.rawValue)."
                 await sender.post(.error(WSErrorMessage(type: .error, message: message, code: "approval_already_answered")))
+            } catch let error as GatewayError {
+                await sender.post(.error(WSErrorMessage(type: .error, message: error.message, code: error.code)))
             } catch {
                 let message = "No pending approval with id '\(answer.approvalID)'."
                 await sender.post(.error(WSErrorMessage(type: .error, message: message, code: "approval_not_found")))
@@ -129,7 +134,8 @@ struct WebSocketConnection: Sendable {
                 options: TurnOptions(workspace: exec.workspace, sandbox: exec.sandbox, approvalPolicy: exec.approvalPolicy),
                 principal: principal
             )
-        } catch let error as GatewayError where error.code == "rate_limited" {
+        } catch let error as GatewayError {
+            // Rate limited here, or refused by the conversation's home replica (or it does not answer).
             await sender.post(.error(WSErrorMessage(type: .error, message: error.message, code: error.code, id: exec.id)))
             return
         } catch let error as ConversationError {
@@ -419,21 +425,6 @@ private final class ActivityClock: Sendable {
         state.withLock { state in
             if let since = state.writingSince { return (since + timeout, .stalledWrite) }
             return state.runningTurns > 0 ? nil : (state.lastActivity + timeout, .idle)
-        }
-    }
-}
-
-extension ConversationError {
-    /// The `code` of the `error` message on `/ws` (the same codes as the HTTP envelope of `/exec`).
-    var code: String {
-        switch self {
-        case .notFound: "conversation_not_found"
-        case .busy: "conversation_busy"
-        case .modelNotConfigured: "model_not_configured"
-        case .invalidPrompt: "invalid_request"
-        case .tooManyTurns, .gatewayBusy: "too_many_turns"
-        case .policy(let error): error.code
-        case .usage(let refusal): refusal.code
         }
     }
 }

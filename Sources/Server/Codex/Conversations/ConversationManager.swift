@@ -42,6 +42,8 @@ public final class ConversationManager: Sendable {
     /// Budgets and allowlists checked before a turn, and the meter of engines whose model calls do
     /// not pass the relay; set once the database is open (``meter(with:)``).
     private let usageLedger = Mutex<UsageLedger?>(nil)
+    /// Conversations homed on other replicas, run there; set once the replica client exists.
+    private let remoteConversations = Mutex<RemoteConversations?>(nil)
 
     public init(
         store: RolloutConversationStore,
@@ -78,6 +80,14 @@ public final class ConversationManager: Sendable {
     /// The ledger set with ``meter(with:)`` (JSON-RPC's `usage.get` reads it).
     public var usage: UsageLedger? { usageLedger.withLock { $0 } }
 
+    /// Runs what is asked of conversations homed on other replicas there (``RemoteConversations``).
+    func forwardElsewhere(with remote: RemoteConversations) {
+        remoteConversations.withLock { $0 = remote }
+    }
+
+    /// Set with ``forwardElsewhere(with:)``; nil with a single gateway.
+    var remote: RemoteConversations? { remoteConversations.withLock { $0 } }
+
     /// A turn that passed its checks and may start.
     public struct TurnPlan: Sendable {
         /// Nil for a new conversation.
@@ -94,6 +104,8 @@ public final class ConversationManager: Sendable {
         public var owner: String? { principal?.owner }
         /// Counts the turn against its principal's concurrent-turn cap until it ends.
         var permit: TurnPermit?
+        /// The turn already accepted by the conversation's home replica, which runs it.
+        var remote: RemoteConversations.Turn?
     }
 
     /// Checks everything that can be answered with a clean error before any output: the prompt,
@@ -113,6 +125,12 @@ public final class ConversationManager: Sendable {
             throw ConversationError.invalidPrompt("The prompt must not be empty.")
         }
         try engine.check(options, isNewConversation: conversationID == nil)
+        if let conversationID, let remote, let home = try await remote.home(of: conversationID) {
+            // Its home checks the rest (owner, busy, budget, caps) and runs it.
+            return try await prepareRemoteTurn(
+                remote, home: home, conversationID: conversationID, prompt: prompt, model: model, images: images,
+                outputSchema: outputSchema, options: options, principal: principal)
+        }
         var resolvedModel = model ?? defaultModel
         if let conversationID {
             let record = try await record(conversationID, for: principal)
@@ -180,6 +198,7 @@ public final class ConversationManager: Sendable {
 
     /// Cancels the running turn of a conversation; false when none was running.
     public func cancel(_ id: String, by principal: Principal? = nil) async throws -> Bool {
+        if let remote, let home = try await remote.home(of: id) { return try await remote.cancel(id, principal: principal, home: home) }
         _ = try await record(id, for: principal)
         guard let signal = running.withLock({ $0[id.lowercased()] }) else { return false }
         signal.cancel()
@@ -197,6 +216,7 @@ public final class ConversationManager: Sendable {
 
     /// Whether `principal` may use the conversation (it exists and is theirs).
     public func isVisible(_ id: String, to principal: Principal?) async throws -> Bool {
+        if let remote, let home = try await remote.home(of: id) { return try await remote.isVisible(id, principal: principal, home: home) }
         do {
             _ = try await record(id, for: principal)
             return true
@@ -226,6 +246,7 @@ public final class ConversationManager: Sendable {
     /// Runs the turn and hands each event to `consume` as it happens; returns the outcome.
     @discardableResult
     public func streamTurn(_ plan: TurnPlan, consume: (TurnEvent) async throws -> Void) async throws -> TurnOutcome {
+        if let turn = plan.remote { return try await streamRemoteTurn(turn, model: plan.model, consume: consume) }
         runningTurnsMeter.increment()
         defer {
             runningTurnsMeter.decrement()

@@ -107,3 +107,18 @@ public enum ConversationError: Error, Sendable, Hashable, CustomStringConvertibl
         }
     }
 }
+
+extension ConversationError {
+    /// The `code` of the `error` message on `/ws` (the same codes as the HTTP envelope of `/exec`).
+    var code: String {
+        switch self {
+        case .notFound: "conversation_not_found"
+        case .busy: "conversation_busy"
+        case .modelNotConfigured: "model_not_configured"
+        case .invalidPrompt: "invalid_request"
+        case .tooManyTurns, .gatewayBusy: "too_many_turns"
+        case .policy(let error): error.code
+        case .usage(let refusal): refusal.code
+        }
+    }
+}
