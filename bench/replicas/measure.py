@@ -3,7 +3,7 @@
 
     measure.py --name NAME --url URL [--method GET|POST] [--body JSON] [--header 'Name: value']...
                [--connections 1] [--threads 1] [--warmup-seconds 1] [--seconds 2]
-               [--tree name=PID[+PID...]]... [--extra k=v]...
+               [--keys KEY,KEY,...] [--tree name=PID[+PID...]]... [--extra k=v]...
 
 Runs wrk (keep-alive connections, closed loop) once to warm up and once measured, and prints the
 measured run: wrk's latency percentiles (µs), requests/s, the answers with a status of 400 or more (wrk's
@@ -29,6 +29,23 @@ if body ~= "" then wrk.body = body end
 for line in string.gmatch(os.getenv("WRK_HEADERS"), "[^\n]+") do
   local name, value = line:match("^([^:]+):%s*(.*)$")
   wrk.headers[name] = value
+end
+-- WRK_KEYS (comma-separated): X-API-Key takes the next of them on every request, so that
+-- concurrent requests come from different principals; each wrk thread starts at its own place.
+local keys = {}
+for key in string.gmatch(os.getenv("WRK_KEYS") or "", "[^,]+") do keys[#keys + 1] = key end
+local made = 0
+setup = function(thread)
+  thread:set("start", made * 7919)
+  made = made + 1
+end
+init = function(args) counter = start or 0 end
+if #keys > 0 then
+  request = function()
+    counter = counter + 1
+    wrk.headers["X-API-Key"] = keys[(counter % #keys) + 1]
+    return wrk.format()
+  end
 end
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -81,7 +98,7 @@ def machine_busy_seconds():
 def run_wrk(args, script, seconds):
     command = ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{seconds}s", "--timeout", "10s",
                "-s", script, args.url]
-    env = dict(os.environ, WRK_METHOD=args.method, WRK_BODY=args.body, WRK_HEADERS="\n".join(args.header))
+    env = dict(os.environ, WRK_METHOD=args.method, WRK_BODY=args.body, WRK_HEADERS="\n".join(args.header), WRK_KEYS=args.keys)
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=seconds + 60)
     if done.returncode != 0:
         sys.exit(f"measure: wrk failed ({done.returncode}): {done.stdout.strip()} {done.stderr.strip()}")
@@ -98,6 +115,7 @@ def main():
     parser.add_argument("--method", default="POST")
     parser.add_argument("--body", default="")
     parser.add_argument("--header", action="append", default=[])
+    parser.add_argument("--keys", default="", help="comma-separated API keys, one per request in turn (X-API-Key)")
     parser.add_argument("--connections", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--warmup-seconds", type=int, default=1)
