@@ -72,13 +72,13 @@ w("| Request | Store | Limits | p50 / p99 at 1 conn (ms) | req/s at 32 conns (ra
 w("|---|---|---|---|---|---|---|---|---|---|")
 for request, label in (("chat", "POST /v1/chat/completions"), ("whoami", "GET /whoami")):
     for store in ("sqlite", "pg"):
-        for limits in ("off", "high", "high_keys", "default"):
+        for limits in ("off", "high", "high_keys", "high_nosync", "default"):
             name = f"{request}_{store}_{limits}"
             if (name, 1) not in runs and (name, 32) not in runs:
                 continue
             base = f"{request}_{store}_off"
             base = f"{request}_{store}_off"
-            w(f"| {label} | {'SQLite' if store == 'sqlite' else 'PostgreSQL'} | {dict(off='off (0)', high='10⁹ (none refused)', high_keys='10⁹, 64 keys in turn', default='100/min (refused: 429)')[limits]} "
+            w(f"| {label} | {'SQLite' if store == 'sqlite' else 'PostgreSQL'} | {dict(off='off (0)', high='10⁹ (none refused)', high_keys='10⁹, 64 keys in turn', high_nosync='10⁹, synchronous_commit off', default='100/min (refused: 429)')[limits]} "
               f"| {ms(med(name, 1, 'p50_us'))} / {ms(med(name, 1, 'p99_us'))} | {rps(name)} | {ms(med(name, 32, 'p50_us'))} / {ms(med(name, 32, 'p99_us'))} "
               f"| {refused(name)} | {cpu_per_request(name, 32, ('gateway', 'postgres', 'upstream'))} "
               f"| {'' if limits in ('off', 'high_keys') else added(name, base, 1, 'p50_us')} | {'' if limits == 'off' else rps_ratio(name, base)} |")
