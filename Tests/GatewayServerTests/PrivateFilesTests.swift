@@ -34,6 +34,22 @@ import Testing
         try await db.close()
     }
 
+    @Test func directoriesAreMadeWithTheirParentsAndAFileInTheWayIsAnError() throws {
+        let previous = umask(0o022)
+        defer { umask(previous) }
+        let root = TemporaryDirectory.make()
+        try PrivateFiles.createDirectory(at: URL(fileURLWithPath: root + "/a/b/c"))
+        try PrivateFiles.createDirectory(at: URL(fileURLWithPath: root + "/a/b/c"))
+        for path in ["/a", "/a/b", "/a/b/c"] {
+            #expect(try Self.mode(root + path) == 0o700, "\(path)")
+        }
+        #expect(PrivateFiles.entryType(atPath: root + "/a") == S_IFDIR)
+        #expect(PrivateFiles.entryType(atPath: root + "/missing") == nil)
+        FileManager.default.createFile(atPath: root + "/file", contents: Data())
+        #expect(throws: CocoaError.self) { try PrivateFiles.createDirectory(at: URL(fileURLWithPath: root + "/file")) }
+        #expect(throws: CocoaError.self) { try PrivateFiles.createDirectory(at: URL(fileURLWithPath: root + "/file/below")) }
+    }
+
     @Test func anExistingReadableDatabaseAndHomeAreNarrowed() async throws {
         let home = TemporaryDirectory.make()
         let database = home + "/gateway.sqlite3"

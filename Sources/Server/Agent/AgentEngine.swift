@@ -28,17 +28,22 @@ public protocol AgentEngine: Sendable {
     /// Whether the engine makes its model calls through the gateway's own relay (which meters and
     /// checks each one), so the manager must not count its turns' usage a second time.
     var modelCallsAreRelayed: Bool { get }
+    /// Whether the engine keeps each conversation's history itself (Codex's thread), so a turn
+    /// need not be given it (``AgentTurn/history`` is then empty).
+    var keepsHistory: Bool { get }
 }
 
 extension AgentEngine {
     public var modelCallsAreRelayed: Bool { false }
+    public var keepsHistory: Bool { false }
 }
 
 /// One turn, as the manager hands it to its engine.
 public struct AgentTurn: Sendable {
     public var conversationID: String
     public var plan: ConversationManager.TurnPlan
-    /// The conversation so far (the chat engine sends it; Codex keeps its own).
+    /// The conversation so far (the chat engine sends it; empty for an engine that
+    /// ``AgentEngine/keepsHistory``).
     public var history: [ConversationMessage]
     /// The conversation's workspace, when the engine has one.
     public var workspace: String?

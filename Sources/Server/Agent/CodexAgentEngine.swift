@@ -15,6 +15,7 @@ public final class CodexAgentEngine: AgentEngine {
     public var name: String { "codex" }
     /// Codex calls the gateway's `/v1/responses` on loopback (``EngineCredentials``).
     public var modelCallsAreRelayed: Bool { true }
+    public var keepsHistory: Bool { true }
     let supervisor: AppServerSupervisor
     let credentials: EngineCredentials
     /// Where the turns' approvals wait for their answers.

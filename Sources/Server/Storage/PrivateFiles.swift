@@ -1,15 +1,41 @@
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Files and directories that hold conversations, credentials and keys are the gateway's user's
 /// alone: directories 0700, files 0600, whatever the process umask.
 enum PrivateFiles {
     static let directoryMode: mode_t = 0o700
     static let fileMode: mode_t = 0o600
 
-    /// Creates `url` and any missing parents as 0700 directories.
+    /// Creates `url` and any missing parents as 0700 directories; an existing directory is fine.
+    ///
+    /// `mkdir(2)` per missing component rather than FileManager's `createDirectory(…attributes:)`,
+    /// which reads `/etc/passwd` and `/etc/group` for every call to fill attributes nobody asked
+    /// for: that was on every new conversation's way to Codex (bench/agent).
     static func createDirectory(at url: URL) throws {
-        try FileManager.default.createDirectory(
-            at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: NSNumber(value: directoryMode)])
+        let path = url.path
+        var info = Glibc.stat()
+        if stat(path, &info) == 0 {
+            guard info.st_mode & S_IFMT == S_IFDIR else { throw CocoaError(.fileWriteFileExists, userInfo: [NSFilePathErrorKey: path]) }
+            return
+        }
+        let parent = url.deletingLastPathComponent()
+        if parent.path != path, !parent.path.isEmpty { try createDirectory(at: parent) }
+        guard mkdir(path, directoryMode) == 0 || errno == EEXIST else {
+            throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path, NSUnderlyingErrorKey: POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)])
+        }
+    }
+
+    /// The type bits (`S_IFDIR`, `S_IFLNK`, …) of the entry at `path`, a symbolic link not followed;
+    /// nil when there is none. `lstat(2)`: FileManager's attributes read the user and group
+    /// databases on every call.
+    static func entryType(atPath path: String) -> mode_t? {
+        var info = Glibc.stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        return info.st_mode & S_IFMT
     }
 
     /// Creates an empty 0600 file at `path` if none exists; an existing one is restricted to 0600.

@@ -366,7 +366,9 @@ public final class ConversationManager: Sendable {
         }
         emit(.turnStarted)
 
-        let history = (try? await store.record(id))?.messages ?? [ConversationMessage(role: .user, content: plan.prompt, images: plan.images)]
+        let history =
+            engine.keepsHistory
+            ? [] : (try? await store.record(id))?.messages ?? [ConversationMessage(role: .user, content: plan.prompt, images: plan.images)]
         let text: String
         let usage: TokenUsage
         // TURN_TIMEOUT_SECONDS: the turn is cancelled as from another request, and said to have run too long.

@@ -186,10 +186,12 @@ public actor RolloutConversationStore {
     /// Records the start of a turn: its context and the user's message.
     public func appendUserMessage(_ id: String, text: String, images: [String] = [], model: String) throws {
         let now = Date()
-        try append(id, type: "turn_context", payload: ["cwd": FileManager.default.currentDirectoryPath, "approval_policy": "never", "model": model])
         let content: [[String: Any]] = [["type": "input_text", "text": text]] + images.map { ["type": "input_image", "image_url": $0] }
-        try append(id, type: "response_item", payload: ["type": "message", "role": "user", "content": content], at: now)
-        try append(id, type: "event_msg", payload: ["type": "user_message", "message": text, "images": images], at: now)
+        try append(id, at: now, [
+            ("turn_context", ["cwd": FileManager.default.currentDirectoryPath, "approval_policy": "never", "model": model]),
+            ("response_item", ["type": "message", "role": "user", "content": content]),
+            ("event_msg", ["type": "user_message", "message": text, "images": images]),
+        ])
         cache[id]?.messages.append(ConversationMessage(role: .user, content: text, images: images, timestamp: now))
         cache[id]?.updatedAt = now
         cache[id]?.model = model
@@ -198,29 +200,16 @@ public actor RolloutConversationStore {
     /// Records the assistant's answer and the token counts, completing the turn.
     public func appendAssistantMessage(_ id: String, text: String, usage: TokenUsage?) throws {
         let now = Date()
-        try append(
-            id,
-            type: "response_item",
-            payload: ["type": "message", "role": "assistant", "content": [["type": "output_text", "text": text]]],
-            at: now
-        )
-        try append(id, type: "event_msg", payload: ["type": "agent_message", "message": text], at: now)
+        var lines: [(type: String, payload: [String: Any])] = [
+            ("response_item", ["type": "message", "role": "assistant", "content": [["type": "output_text", "text": text]]]),
+            ("event_msg", ["type": "agent_message", "message": text]),
+        ]
         if let usage {
-            try append(
-                id,
-                type: "event_msg",
-                payload: [
-                    "type": "token_count",
-                    "info": [
-                        "last_token_usage": [
-                            "input_tokens": usage.inputTokens, "cached_input_tokens": usage.cachedInputTokens, "output_tokens": usage.outputTokens,
-                        ]
-                    ],
-                ],
-                at: now
-            )
+            let last = ["input_tokens": usage.inputTokens, "cached_input_tokens": usage.cachedInputTokens, "output_tokens": usage.outputTokens]
+            lines.append(("event_msg", ["type": "token_count", "info": ["last_token_usage": last]]))
         }
-        try append(id, type: "event_msg", payload: ["type": "task_complete", "last_agent_message": text], at: now)
+        lines.append(("event_msg", ["type": "task_complete", "last_agent_message": text]))
+        try append(id, at: now, lines)
         cache[id]?.messages.append(ConversationMessage(role: .assistant, content: text, timestamp: now))
         cache[id]?.turns += 1
         cache[id]?.updatedAt = now
@@ -235,16 +224,35 @@ public actor RolloutConversationStore {
     }
 
     private func append(_ id: String, type: String, payload: [String: Any], at date: Date = Date()) throws {
+        try append(id, at: date, [(type, payload)])
+    }
+
+    /// Appends `lines` (one record each) with a single `write(2)` on an `O_APPEND` descriptor: a
+    /// turn's records reach the file together, and a turn's start or end costs one open, not one
+    /// per record.
+    private func append(_ id: String, at date: Date, _ lines: [(type: String, payload: [String: Any])]) throws {
         guard let path = paths[id] else { return }
-        let line: [String: Any] = ["timestamp": Self.timestamp(date), "type": type, "payload": payload]
-        var data = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys, .withoutEscapingSlashes])
-        data.append(UInt8(ascii: "\n"))
-        guard let handle = FileHandle(forWritingAtPath: path) else {
-            throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
+        let timestamp = Self.timestamp(date)
+        var data = Data()
+        for line in lines {
+            let record: [String: Any] = ["timestamp": timestamp, "type": line.type, "payload": line.payload]
+            data.append(try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .withoutEscapingSlashes]))
+            data.append(UInt8(ascii: "\n"))
         }
-        defer { try? handle.close() }
-        try handle.seekToEnd()
-        try handle.write(contentsOf: data)
+        let descriptor = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard descriptor >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path]) }
+        defer { close(descriptor) }
+        try data.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSUnderlyingErrorKey: POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)])
+                }
+                offset += written
+            }
+        }
     }
 
     static func timestamp(_ date: Date) -> String {
