@@ -43,7 +43,11 @@ import Testing
         for path in ["/a", "/a/b", "/a/b/c"] {
             #expect(try Self.mode(root + path) == 0o700, "\(path)")
         }
-        #expect(PrivateFiles.entryType(atPath: root + "/a") == S_IFDIR)
+        #expect(PrivateFiles.entryType(atPath: root + "/a") == .typeDirectory)
+        try FileManager.default.createSymbolicLink(atPath: root + "/link", withDestinationPath: root + "/a")
+        #expect(PrivateFiles.entryType(atPath: root + "/link") == .typeSymbolicLink)
+        try PrivateFiles.createDirectory(at: URL(fileURLWithPath: root + "/link/d"))
+        #expect(PrivateFiles.entryType(atPath: root + "/a/d") == .typeDirectory)
         #expect(PrivateFiles.entryType(atPath: root + "/missing") == nil)
         FileManager.default.createFile(atPath: root + "/file", contents: Data())
         #expect(throws: CocoaError.self) { try PrivateFiles.createDirectory(at: URL(fileURLWithPath: root + "/file")) }

@@ -124,13 +124,7 @@ public struct WorkspaceResolver: Sendable {
 
     /// The entry's own type (a symbolic link is not followed); nil when there is none.
     private static func type(of path: String) -> FileAttributeType? {
-        switch PrivateFiles.entryType(atPath: path) {
-        case nil: return nil
-        case S_IFDIR: return .typeDirectory
-        case S_IFLNK: return .typeSymbolicLink
-        case S_IFREG: return .typeRegular
-        default: return .typeUnknown
-        }
+        PrivateFiles.entryType(atPath: path)
     }
 
     /// `realpath(3)`: absolute, with every symbolic link resolved; nil when it leads nowhere.

@@ -1,9 +1,5 @@
 import Foundation
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Files and directories that hold conversations, credentials and keys are the gateway's user's
 /// alone: directories 0700, files 0600, whatever the process umask.
 enum PrivateFiles {
@@ -17,9 +13,10 @@ enum PrivateFiles {
     /// for: that was on every new conversation's way to Codex (bench/agent).
     static func createDirectory(at url: URL) throws {
         let path = url.path
-        var info = Glibc.stat()
-        if stat(path, &info) == 0 {
-            guard info.st_mode & S_IFMT == S_IFDIR else { throw CocoaError(.fileWriteFileExists, userInfo: [NSFilePathErrorKey: path]) }
+        var isDirectory: ObjCBool = false
+        // A symbolic link to a directory is a directory here (a volume mounted elsewhere).
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw CocoaError(.fileWriteFileExists, userInfo: [NSFilePathErrorKey: path]) }
             return
         }
         let parent = url.deletingLastPathComponent()
@@ -29,13 +26,13 @@ enum PrivateFiles {
         }
     }
 
-    /// The type bits (`S_IFDIR`, `S_IFLNK`, …) of the entry at `path`, a symbolic link not followed;
-    /// nil when there is none. `lstat(2)`: FileManager's attributes read the user and group
-    /// databases on every call.
-    static func entryType(atPath path: String) -> mode_t? {
-        var info = Glibc.stat()
-        guard lstat(path, &info) == 0 else { return nil }
-        return info.st_mode & S_IFMT
+    /// What is at `path`, a symbolic link not followed; nil when nothing is. `readlink(2)` and
+    /// `stat(2)` alone: FileManager's attributes read the user and group databases on every call.
+    static func entryType(atPath path: String) -> FileAttributeType? {
+        if (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) != nil { return .typeSymbolicLink }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return nil }
+        return isDirectory.boolValue ? .typeDirectory : .typeRegular
     }
 
     /// Creates an empty 0600 file at `path` if none exists; an existing one is restricted to 0600.
