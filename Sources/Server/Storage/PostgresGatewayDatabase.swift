@@ -146,6 +146,19 @@ public final class PostgresGatewayDatabase: Sendable {
         }
     }
 
+    /// Runs a statement prepared once per connection (parsed and planned once, not on every call:
+    /// for a statement every request runs, such as the shared rate limit's), mapping failures as
+    /// ``query(_:timeout:)`` does.
+    public func execute<Statement: PostgresPreparedStatement>(_ statement: Statement, timeout: Duration? = nil) async throws -> [PostgresRow]
+    where Statement.Row == PostgresRow {
+        _ = try secrets()
+        return try await run(timeout: timeout) {
+            var rows: [PostgresRow] = []
+            for try await row in try await self.client.execute(statement, logger: self.logger) { rows.append(row) }
+            return rows
+        }
+    }
+
     /// Runs `body` with a connection in a transaction (committed when it returns, rolled back when it throws).
     public func transaction<Result: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
         _ = try secrets()
