@@ -197,8 +197,11 @@ struct ReplicaProcessTests {
             if (try? await condition()) == true { return }
             try await Task.sleep(for: .milliseconds(200))
         }
-        Issue.record("not within \(timeout): \(what)")
-        throw PostgresTestUnavailable()
+        throw NotInTime(description: "not within \(timeout): \(what)")
+    }
+
+    struct NotInTime: Error, CustomStringConvertible {
+        var description: String
     }
 
     // MARK: a. Keys
