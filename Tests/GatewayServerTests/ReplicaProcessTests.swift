@@ -125,7 +125,16 @@ struct ReplicaProcessTests {
         _ body: (Replica, Replica, String) async throws -> Void
     ) async throws {
         guard let server = try server ?? PostgresTestServer.require() else { return }
-        let database = try await PostgresTestServer.freshDatabase(on: server).urlString
+        // A cluster the test has just started may refuse the very first connection for a moment.
+        var made: DatabaseURL?
+        for attempt in 1...10 where made == nil {
+            do {
+                made = try await PostgresTestServer.freshDatabase(on: server)
+            } catch where attempt < 10 {
+                try await Task.sleep(for: .milliseconds(300))
+            }
+        }
+        let database = try #require(made).urlString
         var replicas: [Replica] = []
         var homes: [String] = []
         defer {

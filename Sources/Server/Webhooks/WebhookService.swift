@@ -166,6 +166,10 @@ public final class WebhookService: Service {
                     // Shutting down: leave it running; it is queued again at the next start.
                     return
                 }
+                if Self.isDatabaseOutage(reason.description) {
+                    logger.warning("webhook turn stopped by a database outage; it runs again when its lease runs out")
+                    return
+                }
                 _ = try await whileDatabaseIsDown(for: settings.lease) {
                     try await self.store.fail(id, holder: holder, conversationID: conversationID, error: reason.description)
                 }
@@ -175,9 +179,22 @@ public final class WebhookService: Service {
             _ = try? await store.fail(id, holder: holder, conversationID: nil, error: error.description)
         } catch {
             if Task.isCancelled { return }
+            if Self.isDatabaseOutage(String(describing: error)) {
+                logger.warning("webhook turn stopped by a database outage; it runs again when its lease runs out")
+                return
+            }
             _ = try? await store.fail(id, holder: holder, conversationID: nil, error: String(describing: error))
         }
         callbacksWakeup.signal()
+    }
+
+    /// Whether a turn failed only because the gateway's database did not answer (a step of the
+    /// turn got 503 `database_unavailable`: the turn's model calls, its usage or its stores). That
+    /// is not the sender's failure: the delivery is left running under its lease, which then runs
+    /// out, and it is claimed and run again once the database is back (found by
+    /// ReplicaProcessTests: a prompt accepted during a PostgreSQL restart was recorded `failed`).
+    static func isDatabaseOutage(_ failure: String) -> Bool {
+        failure.contains(PostgresGatewayDatabase.unavailable.code)
     }
 
     /// `operation`, tried again (backing off from 250 ms to 2 s) while the database answers 503
