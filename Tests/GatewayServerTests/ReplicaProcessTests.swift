@@ -323,8 +323,8 @@ struct ReplicaProcessTests {
     }
 
     /// Clients send webhooks to both replicas (every one a write; one in twelve a prompt with a
-    /// callback) while PostgreSQL is restarted (`pg_ctl stop -m fast`, open connections cut; a
-    /// second down; start).
+    /// callback) while PostgreSQL is restarted (`pg_ctl stop -m fast`, open connections cut; 6 s
+    /// down; start).
     /// Every request answers 2xx or 503 `database_unavailable` with Retry-After, none hangs or
     /// fails otherwise; every acknowledged delivery is in the database afterwards, every
     /// acknowledged prompt is run and called back exactly once; both replicas recover by
@@ -386,10 +386,11 @@ struct ReplicaProcessTests {
                         }
                     }
                     try await Task.sleep(for: .seconds(1.5))
-                    // `pg_ctl stop -m fast` (open connections cut), a second down, start: a restart
-                    // with an outage long enough that requests are sure to land in it.
+                    // `pg_ctl stop -m fast` (open connections cut), 6 s down, start: longer than
+                    // the gateway's 5 s statement timeout, so requests are sure to get the 503
+                    // (in a shorter outage they may just wait for the database and succeed).
                     try cluster.control("stop")
-                    try await Task.sleep(for: .seconds(1))
+                    try await Task.sleep(for: .seconds(6))
                     try cluster.control("start")
                     restarted.set()
                     let (all, recovered) = try await load.value
