@@ -21,7 +21,7 @@ struct PrintConfiguration: ParsableCommand {
 /// `codex-gateway doctor`: checks the configuration against the machine; exit 1 when a check fails.
 struct Doctor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check the configuration: directories writable, database opens, API keys, the provider's key and whether the provider answers."
+        abstract: "Check the configuration: directories writable, database opens (DATABASE_URL: answers, migrations applied), API keys, the provider's key and whether the provider answers."
     )
 
     @Option(help: "Seconds to wait for the model provider's answer.") var timeout: Double = 5

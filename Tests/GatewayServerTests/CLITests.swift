@@ -1,6 +1,6 @@
 import FakeOpenAI
 import Foundation
-import GatewayServer
+@testable import GatewayServer
 import ModelProvider
 import Testing
 
@@ -67,6 +67,55 @@ struct CLITests {
             let failing = try executable.run(["doctor", "--timeout", "5"])
             #expect(failing.status != 0)
             #expect(failing.stdout.contains("FAIL provider fake: GET \(fake.baseURL)/models failed"), "\(failing.stdout)")
+        }
+    }
+
+    /// With `DATABASE_URL` the doctor checks PostgreSQL, not the SQLite file: it connects, says how
+    /// many migrations are applied without applying any, hides the password, and fails clearly on
+    /// a wrong password or a server that is not there.
+    @Test func doctorChecksTheDatabaseOfDATABASE_URLWithoutMigratingIt() async throws {
+        guard let server = try PostgresTestServer.require() else { return }
+        let database = try await PostgresTestServer.freshDatabase(on: server)
+        try await withFakeUpstream { fake in
+            let setup = try CodexTestSetup.make(fake: fake, environment: ["DATABASE_URL": database.urlString])
+            let executable = GatewayExecutable(environment: setup.gateway.environment.filter { $0.key != "PORT" && $0.key != "HOST" })
+            let known = PostgresMigrations.versions.count
+            let shown = "postgres://\(database.user):***@\(database.host):\(database.port)/\(database.database)?sslmode=disable"
+
+            let fresh = try executable.run(["doctor", "--timeout", "5"])
+            #expect(fresh.status == 0, "stdout: \(fresh.stdout) stderr: \(fresh.stderr)")
+            #expect(fresh.stdout.contains("ok   DATABASE_URL: \(shown) answers (PostgreSQL 15"), "\(fresh.stdout)")
+            #expect(fresh.stdout.contains("migrations: none applied yet (the gateway applies all \(known) when it starts)"), "\(fresh.stdout)")
+            #expect(!fresh.stdout.contains("DATABASE_PATH") && !fresh.stdout.contains(":gateway@"), "\(fresh.stdout)")
+            #expect(!FileManager.default.fileExists(atPath: setup.codexHome + "/gateway.sqlite3"), "no SQLite file is made")
+            // Nothing was migrated by the doctor: the next look still finds none.
+            #expect(try executable.run(["doctor", "--timeout", "5"]).stdout.contains("migrations: none applied yet"))
+
+            // Once the gateway (here: its stores) has started on it, every migration is there.
+            let stores = try GatewayStores.open(configuration: try setup.gateway.configuration(), logger: TestGateway.quietLogger)
+            try await stores.waitUntilReady(timeout: .seconds(20))
+            try await stores.close()
+            let migrated = try executable.run(["doctor", "--timeout", "5"])
+            #expect(migrated.status == 0)
+            #expect(migrated.stdout.contains("ok   DATABASE_URL: \(shown) answers (PostgreSQL 15"), "\(migrated.stdout)")
+            #expect(migrated.stdout.contains("migrations: all \(known) applied"), "\(migrated.stdout)")
+
+            var wrongPassword = database
+            wrongPassword.password = "not-the-password"
+            var environment = executable.environment
+            environment["DATABASE_URL"] = wrongPassword.urlString
+            let refused = try GatewayExecutable(environment: environment).run(["doctor", "--timeout", "5"])
+            #expect(refused.status == 1)
+            #expect(refused.stdout.contains("FAIL DATABASE_URL: cannot use \(shown): "), "\(refused.stdout)")
+            #expect(refused.stdout.contains("password authentication failed"), "\(refused.stdout)")
+            #expect(!refused.stdout.contains("not-the-password"))
+
+            environment["DATABASE_URL"] = "postgres://gateway:gateway@127.0.0.1:\(try ReplicaForwardingTests.freePort())/x?sslmode=disable"
+            let started = ContinuousClock.now
+            let absent = try GatewayExecutable(environment: environment).run(["doctor", "--timeout", "5"])
+            #expect(absent.status == 1)
+            #expect(absent.stdout.contains("FAIL DATABASE_URL: cannot use postgres://gateway:***@127.0.0.1:"), "\(absent.stdout)")
+            #expect(ContinuousClock.now - started < .seconds(20), "a server that is not there fails fast")
         }
     }
 

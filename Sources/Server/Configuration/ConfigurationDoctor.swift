@@ -5,6 +5,8 @@ import ModelProvider
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
+import PostgresNIO
 
 /// What `codex-gateway doctor` checks, one result per check: the directories the server writes,
 /// the database, the API keys, the provider's key and whether the provider answers.
@@ -19,7 +21,8 @@ public enum ConfigurationDoctor {
         public var line: String { "\(ok ? "ok  " : "FAIL") \(name): \(detail)" }
     }
 
-    /// Runs every check. Creates `CODEX_HOME` and the database as the server would; the provider
+    /// Runs every check. Creates `CODEX_HOME` and the SQLite database as the server would (a
+    /// PostgreSQL database is only read: ``postgres(_:logger:timeout:)``); the provider
     /// gets one `GET {base_url}/models` with `providerTimeout`.
     public static func run(configuration: GatewayConfiguration, providerTimeout: Duration, logger: Logger) async -> [Check] {
         var checks: [Check] = []
@@ -37,8 +40,10 @@ public enum ConfigurationDoctor {
         return checks
     }
 
-    /// The database opens, migrates and answers a query.
+    /// The database opens, migrates and answers a query (SQLite); or, with `DATABASE_URL`, the
+    /// PostgreSQL server is reached and says how many migrations are applied (``postgres(_:logger:)``).
     static func database(_ configuration: GatewayConfiguration, logger: Logger) async -> Check {
+        if let url = configuration.databaseURL { return await postgres(url, logger: logger) }
         let path = configuration.databasePath
         let directory = (path as NSString).deletingLastPathComponent
         if let problem = StartupPreflight.writableDirectoryProblem(directory.isEmpty ? "." : directory) {
@@ -54,6 +59,74 @@ public enum ConfigurationDoctor {
         } catch {
             return Check(name: "DATABASE_PATH", ok: false, detail: "\(path): \(error)")
         }
+    }
+
+    /// `DATABASE_URL`: one connection, as the gateway would make it (TLS as `sslmode` says), asks
+    /// the server's version and how many of ``PostgresMigrations/versions`` are applied. Nothing is
+    /// created or migrated (the gateway does that at its start, under an advisory lock): a fresh
+    /// database passes; one migrated by a newer gateway, or that cannot be reached, fails.
+    static func postgres(_ url: DatabaseURL, logger: Logger, timeout: Duration = .seconds(10)) async -> Check {
+        let name = "DATABASE_URL"
+        let known = PostgresMigrations.versions.count
+        do {
+            let (version, applied) = try await withStatementTimeout(timeout) { () -> (String, Int?) in
+                let connection = try await PostgresConnection.connect(configuration: try connectionConfiguration(url), id: 1, logger: logger)
+                do {
+                    var version = ""
+                    for try await value in try await connection.query("SHOW server_version", logger: logger).decode(String.self) { version = value }
+                    var applied: Int?
+                    let exists = "SELECT to_regclass('schema_migrations') IS NOT NULL"
+                    for try await found in try await connection.query(PostgresQuery(unsafeSQL: exists), logger: logger).decode(Bool.self) where found {
+                        for try await count in try await connection.query("SELECT max(version) FROM schema_migrations", logger: logger).decode(Int?.self) {
+                            applied = count ?? 0
+                        }
+                    }
+                    try await connection.close()
+                    return (version, applied)
+                } catch {
+                    try? await connection.close()
+                    throw error
+                }
+            }
+            let answers = "\(url.redacted) answers (PostgreSQL \(version.split(separator: " ").first.map(String.init) ?? version))"
+            switch applied ?? 0 {
+            case known:
+                return Check(name: name, ok: true, detail: "\(answers); migrations: all \(known) applied")
+            case let count where count > known:
+                return Check(
+                    name: name, ok: false,
+                    detail: "\(answers) but its schema is at migration \(count), newer than this gateway's \(known): run the newer gateway, or a database of this one's")
+            case 0:
+                return Check(name: name, ok: true, detail: "\(answers); migrations: none applied yet (the gateway applies all \(known) when it starts)")
+            case let count:
+                return Check(
+                    name: name, ok: true,
+                    detail: "\(answers); migrations: \(count) of \(known) applied (the gateway applies the other \(known - count) when it starts)")
+            }
+        } catch is StatementTimeout {
+            return Check(name: name, ok: false, detail: "\(url.redacted) did not answer within \(timeout)")
+        } catch {
+            return Check(name: name, ok: false, detail: "cannot use \(url.redacted): \(PostgresGatewayDatabase.describe(error))")
+        }
+    }
+
+    /// One connection's settings for `url`, with TLS as ``PostgresGatewayDatabase`` uses it.
+    private static func connectionConfiguration(_ url: DatabaseURL) throws -> PostgresConnection.Configuration {
+        let tls: PostgresConnection.Configuration.TLS
+        switch url.sslMode {
+        case .disable: tls = .disable
+        case .prefer, .require:
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.certificateVerification = .none  // libpq's `prefer` and `require` do not verify
+            let context = try NIOSSLContext(configuration: configuration)
+            tls = url.sslMode == .prefer ? .prefer(context) : .require(context)
+        case .verifyFull:
+            tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        }
+        var configuration = PostgresConnection.Configuration(
+            host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: tls)
+        configuration.options.connectTimeout = .seconds(5)
+        return configuration
     }
 
     /// At least one key of `GATEWAY_API_KEY` (keys made with `keys create` are listed by `keys list`).

@@ -146,6 +146,19 @@ public final class PostgresGatewayDatabase: Sendable {
         }
     }
 
+    /// Runs a statement prepared once per connection (parsed and planned once, not on every call:
+    /// for a statement every request runs, such as the shared rate limit's), mapping failures as
+    /// ``query(_:timeout:)`` does.
+    public func execute<Statement: PostgresPreparedStatement>(_ statement: Statement, timeout: Duration? = nil) async throws -> [PostgresRow]
+    where Statement.Row == PostgresRow {
+        _ = try secrets()
+        return try await run(timeout: timeout) {
+            var rows: [PostgresRow] = []
+            for try await row in try await self.client.execute(statement, logger: self.logger) { rows.append(row) }
+            return rows
+        }
+    }
+
     /// Runs `body` with a connection in a transaction (committed when it returns, rolled back when it throws).
     public func transaction<Result: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
         _ = try secrets()
@@ -213,17 +226,49 @@ public struct PostgresDatabaseService: Service {
 
 struct StatementTimeout: Error {}
 
-/// `body`, or ``StatementTimeout`` when it takes longer than `timeout` (it is cancelled).
+/// `body`, or ``StatementTimeout`` when it takes longer than `timeout` (it is then cancelled).
+///
+/// Returns at the timeout even when `body` does not stop when cancelled: a task group would wait
+/// for it, and postgres-nio's wait for a pooled connection while the server is down was seen to
+/// outlast the timeout that way (a request hung 15 s through a PostgreSQL restart instead of
+/// answering 503). The body runs on in the background until it notices or finishes.
 func withStatementTimeout<Result: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> Result) async throws -> Result {
-    try await withThrowingTaskGroup(of: Result?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            return nil
+    let work = Task { try await body() }
+    let outcome = ResumeOnce<Result>()
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Result, any Error>) in
+            outcome.set(continuation)
+            let timer = Task {
+                try? await Task.sleep(for: timeout)
+                guard !Task.isCancelled else { return }
+                work.cancel()
+                outcome.resume(with: .failure(StatementTimeout()))
+            }
+            Task {
+                let result = await work.result
+                timer.cancel()
+                outcome.resume(with: result)
+            }
         }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let result = first else { throw StatementTimeout() }
-        return result
+    } onCancel: {
+        work.cancel()
+    }
+}
+
+/// A continuation resumed by whichever comes first (the work or its timer), once.
+private final class ResumeOnce<Result: Sendable>: Sendable {
+    private let continuation = Mutex<CheckedContinuation<Result, any Error>?>(nil)
+
+    func set(_ continuation: CheckedContinuation<Result, any Error>) {
+        self.continuation.withLock { $0 = continuation }
+    }
+
+    func resume(with result: Swift.Result<Result, any Error>) {
+        let taken = continuation.withLock { continuation in
+            defer { continuation = nil }
+            return continuation
+        }
+        taken?.resume(with: result)
     }
 }
 

@@ -146,6 +146,24 @@ enum PostgresMigrations {
         CREATE INDEX console_sessions_key ON console_sessions(key_id);
         CREATE INDEX console_sessions_expiry ON console_sessions(expires_at)
         """,
+        // Shared rate limits decided in one statement (PostgresRateLimitStore): one column per
+        // window instead of a JSON list, so the database itself refills and takes. UNLOGGED: a
+        // decision commits without waiting for the disk; after a PostgreSQL crash (or on a
+        // promoted standby) the buckets start full again, which only forgives one window's use.
+        // The buckets of `rate_limit_buckets` (version 1) are not carried over: they start full once.
+        """
+        CREATE UNLOGGED TABLE rate_limit_counters (
+            principal TEXT PRIMARY KEY,
+            minute_capacity DOUBLE PRECISION NOT NULL,
+            minute_tokens DOUBLE PRECISION NOT NULL,
+            hour_capacity DOUBLE PRECISION NOT NULL,
+            hour_tokens DOUBLE PRECISION NOT NULL,
+            day_capacity DOUBLE PRECISION NOT NULL,
+            day_tokens DOUBLE PRECISION NOT NULL,
+            updated_at DOUBLE PRECISION NOT NULL,
+            allowed BOOLEAN NOT NULL
+        )
+        """,
     ]
 
     /// Applies the versions not applied yet, holding the advisory lock so that replicas starting

@@ -154,7 +154,9 @@ public final class WebhookService: Service {
             }
             switch outcome {
             case .completed(let conversationID, let text, _, let usage):
-                guard try await store.complete(id, holder: holder, conversationID: conversationID, result: text, usage: usage) else {
+                guard try await whileDatabaseIsDown(for: settings.lease, {
+                    try await self.store.complete(id, holder: holder, conversationID: conversationID, result: text, usage: usage)
+                }) else {
                     logger.warning("webhook turn finished after its lease was taken over; outcome dropped")
                     return
                 }
@@ -164,16 +166,54 @@ public final class WebhookService: Service {
                     // Shutting down: leave it running; it is queued again at the next start.
                     return
                 }
-                _ = try await store.fail(id, holder: holder, conversationID: conversationID, error: reason.description)
+                if Self.isDatabaseOutage(reason.description) {
+                    logger.warning("webhook turn stopped by a database outage; it runs again when its lease runs out")
+                    return
+                }
+                _ = try await whileDatabaseIsDown(for: settings.lease) {
+                    try await self.store.fail(id, holder: holder, conversationID: conversationID, error: reason.description)
+                }
                 logger.warning("webhook turn failed", metadata: ["error": .string(reason.description)])
             }
         } catch let error as ConversationError {
             _ = try? await store.fail(id, holder: holder, conversationID: nil, error: error.description)
         } catch {
             if Task.isCancelled { return }
+            if Self.isDatabaseOutage(String(describing: error)) {
+                logger.warning("webhook turn stopped by a database outage; it runs again when its lease runs out")
+                return
+            }
             _ = try? await store.fail(id, holder: holder, conversationID: nil, error: String(describing: error))
         }
         callbacksWakeup.signal()
+    }
+
+    /// Whether a turn failed only because the gateway's database did not answer (a step of the
+    /// turn got 503 `database_unavailable`: the turn's model calls, its usage or its stores). That
+    /// is not the sender's failure: the delivery is left running under its lease, which then runs
+    /// out, and it is claimed and run again once the database is back (found by
+    /// ReplicaProcessTests: a prompt accepted during a PostgreSQL restart was recorded `failed`).
+    static func isDatabaseOutage(_ failure: String) -> Bool {
+        failure.contains(PostgresGatewayDatabase.unavailable.code)
+    }
+
+    /// `operation`, tried again (backing off from 250 ms to 2 s) while the database answers 503
+    /// `database_unavailable`, for up to `limit`: an outcome reached during a database restart is
+    /// recorded when it is back, instead of being lost (the turn would run again once its lease
+    /// ran out) or, for a callback, POSTed twice. Past `limit` another replica may have taken the
+    /// work over, and the last error is thrown.
+    func whileDatabaseIsDown<Result: Sendable>(for limit: Duration, _ operation: @Sendable () async throws -> Result) async throws -> Result {
+        let deadline = ContinuousClock.now + limit
+        var delay = Duration.milliseconds(250)
+        while true {
+            do {
+                return try await operation()
+            } catch let error as GatewayError where error.code == "database_unavailable" && ContinuousClock.now + delay < deadline && !Task.isCancelled {
+                logger.warning("webhook outcome not recorded: database unavailable; retrying")
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(2))
+            }
+        }
     }
 
     // MARK: Callbacks
@@ -241,7 +281,11 @@ public final class WebhookService: Service {
                 "error.cause": .string(cause ?? ""),
             ]
         )
-        try? await store.recordCallbackAttempt(delivery.id, delivered: delivered, error: failure, nextAttemptAt: next)
+        // Recorded even through a short database outage: unrecorded, a delivered callback would be
+        // POSTed again once its claim (three callback timeouts) runs out.
+        try? await whileDatabaseIsDown(for: settings.callbackTimeout * 3) { [failure, next] in
+            try await self.store.recordCallbackAttempt(delivery.id, delivered: delivered, error: failure, nextAttemptAt: next)
+        }
     }
 
     /// POSTs `body` to `url`, signed as every callback is; answers what failed (for the caller) and
