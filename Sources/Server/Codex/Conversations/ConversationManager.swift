@@ -326,7 +326,9 @@ public final class ConversationManager: Sendable {
                     emit(.turnFailed(message: message))
                     return .failed(conversationID: "", reason: (error as? ConversationError).map(TurnFailure.refused) ?? .model(message))
                 }
-                record = try await store.create(id: started?.id, model: plan.model, provider: providerID, owner: plan.owner, workspace: started?.workspace)
+                record = try await store.create(
+                    id: started?.id, model: plan.model, provider: providerID, owner: plan.owner, workspace: started?.workspace,
+                    firstMessage: (plan.prompt, plan.images))
                 await placement?.recordHere(record.id)
                 logger.info(
                     "codex.conversation_starts",
@@ -358,8 +360,9 @@ public final class ConversationManager: Sendable {
         if logPrompts { promptMetadata["prompt"] = .string(plan.prompt) }
         logger.info("codex.user_prompt", metadata: promptMetadata)
 
+        // A new conversation's first message was recorded with it.
         do {
-            try await store.appendUserMessage(id, text: plan.prompt, images: plan.images, model: plan.model)
+            if plan.conversationID != nil { try await store.appendUserMessage(id, text: plan.prompt, images: plan.images, model: plan.model) }
         } catch {
             emit(.turnFailed(message: TurnFailure.storage(error.localizedDescription).description))
             return .failed(conversationID: id, reason: .storage(error.localizedDescription))

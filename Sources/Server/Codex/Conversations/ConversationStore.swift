@@ -125,7 +125,13 @@ public actor RolloutConversationStore {
 
     /// Starts a conversation owned by `owner` (``Principal/owner``), with the id its engine chose
     /// (a new UUID when nil) and the engine's `workspace`.
-    public func create(id chosen: String? = nil, model: String, provider: String, owner: String?, workspace: String? = nil) throws -> ConversationRecord {
+    ///
+    /// With `firstMessage`, its first turn's user message is recorded in the same write (one trip
+    /// to this actor's thread and one `write(2)` on a new conversation's way to its engine).
+    public func create(
+        id chosen: String? = nil, model: String, provider: String, owner: String?, workspace: String? = nil,
+        firstMessage: (text: String, images: [String])? = nil
+    ) throws -> ConversationRecord {
         let id = chosen?.lowercased() ?? UUID().uuidString.lowercased()
         // To the millisecond, as the file records it, so the order of ``list`` is the same after a restart.
         let now = Self.parseTimestamp(Self.timestamp(Date())) ?? Date()
@@ -154,8 +160,13 @@ public actor RolloutConversationStore {
         ]
         if let owner { meta["owner"] = owner }
         if let workspace { meta["workspace"] = workspace }
-        try append(id, type: "session_meta", payload: meta, at: now)
-        return record
+        var lines: [(type: String, payload: [String: Any])] = [("session_meta", meta)]
+        if let firstMessage { lines += Self.userMessageLines(text: firstMessage.text, images: firstMessage.images, model: model) }
+        try append(id, at: now, lines)
+        if let firstMessage {
+            cache[id]?.messages.append(ConversationMessage(role: .user, content: firstMessage.text, images: firstMessage.images, timestamp: now))
+        }
+        return cache.record(id) ?? record
     }
 
     public func record(_ id: String) throws -> ConversationRecord? {
@@ -186,15 +197,20 @@ public actor RolloutConversationStore {
     /// Records the start of a turn: its context and the user's message.
     public func appendUserMessage(_ id: String, text: String, images: [String] = [], model: String) throws {
         let now = Date()
-        let content: [[String: Any]] = [["type": "input_text", "text": text]] + images.map { ["type": "input_image", "image_url": $0] }
-        try append(id, at: now, [
-            ("turn_context", ["cwd": FileManager.default.currentDirectoryPath, "approval_policy": "never", "model": model]),
-            ("response_item", ["type": "message", "role": "user", "content": content]),
-            ("event_msg", ["type": "user_message", "message": text, "images": images]),
-        ])
+        try append(id, at: now, Self.userMessageLines(text: text, images: images, model: model))
         cache[id]?.messages.append(ConversationMessage(role: .user, content: text, images: images, timestamp: now))
         cache[id]?.updatedAt = now
         cache[id]?.model = model
+    }
+
+    /// A turn's start as the rollout records it: its context and the user's message.
+    private static func userMessageLines(text: String, images: [String], model: String) -> [(type: String, payload: [String: Any])] {
+        let content: [[String: Any]] = [["type": "input_text", "text": text]] + images.map { ["type": "input_image", "image_url": $0] }
+        return [
+            ("turn_context", ["cwd": FileManager.default.currentDirectoryPath, "approval_policy": "never", "model": model]),
+            ("response_item", ["type": "message", "role": "user", "content": content]),
+            ("event_msg", ["type": "user_message", "message": text, "images": images]),
+        ]
     }
 
     /// Records the assistant's answer and the token counts, completing the turn.
