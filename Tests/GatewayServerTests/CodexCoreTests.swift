@@ -68,6 +68,17 @@ struct LineReader {
             pending += String(buffer: chunk)
         }
     }
+
+    /// Reads lines up to the turn's first `approval.requested`: its approval (nil when the stream
+    /// ended first) and the lines read on the way (for a failure's message, and the thread id).
+    mutating func nextApproval() async throws -> (approval: [String: Any]?, seen: [[String: Any]]) {
+        var seen: [[String: Any]] = []
+        while let line = try await next() {
+            seen.append(line)
+            if line["type"] as? String == "approval.requested" { return (line["approval"] as? [String: Any], seen) }
+        }
+        return (nil, seen)
+    }
 }
 
 @Suite("The Codex core: streaming, cancellation, persistence", .serialized)

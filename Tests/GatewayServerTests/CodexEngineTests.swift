@@ -118,12 +118,7 @@ struct CodexEngineTests {
                     let body = ##"{"prompt":"#fake-agent:command:touch "## + file + ##"","approval_policy":"untrusted"}"##
                     let response = try await HTTPClient.shared.execute(execRequest(port: port, body), timeout: .seconds(120))
                     var lines = LineReader(iterator: response.body.makeAsyncIterator())
-                    var seen: [[String: Any]] = []
-                    var approval: [String: Any]?
-                    while approval == nil, let line = try await lines.next() {
-                        seen.append(line)
-                        if line["type"] as? String == "approval.requested" { approval = line["approval"] as? [String: Any] }
-                    }
+                    var (approval, seen) = try await lines.nextApproval()
                     let pending = try #require(approval, "the turn asked for an approval: \(seen.suffix(3))")
                     let id = try #require(pending["id"] as? String)
                     #expect(pending["kind"] as? String == "command_execution")

@@ -204,12 +204,7 @@ struct ReplicaForwardingTests {
                     if let conversation { body += #","conversation_id":"\#(conversation)""# }
                     let response = try await HTTPClient.shared.execute(execRequest(port: portA, body + "}"), timeout: .seconds(120))
                     var lines = LineReader(iterator: response.body.makeAsyncIterator())
-                    var seen: [[String: Any]] = []
-                    var approval: [String: Any]?
-                    while approval == nil, let line = try await lines.next() {
-                        seen.append(line)
-                        if line["type"] as? String == "approval.requested" { approval = line["approval"] as? [String: Any] }
-                    }
+                    var (approval, seen) = try await lines.nextApproval()
                     let id = try #require(approval?["id"] as? String, "the turn asked for an approval: \(seen.suffix(3))")
                     let thread = try #require(seen.first?["thread_id"] as? String)
                     conversation = thread

@@ -9,68 +9,27 @@ import Foundation
 /// believes it only when that signature verifies (``ReplicaOriginMiddleware``). Everything that
 /// decides what the principal may do travels with it (owner, scopes, limits, audience), so the home
 /// applies the same rules as the replica that authenticated it.
-struct AssertedPrincipal: Codable, Sendable, Equatable {
-    var kind: String
-    var id: String
-    var owner: String
-    var scopes: [String]
-    var perMinute: Int?
-    var perHour: Int?
-    var perDay: Int?
-    var concurrentTurns: Int?
-    /// `configured`, `key:<id>`, `token:<hash>` or `engine:<thread>`.
-    var credential: String
-    var audience: String?
+///
+/// Its JSON is the WebSocket ticket's (``StoredPrincipal``): one snapshot of a principal for both.
+struct AssertedPrincipal: Sendable {
+    let principal: Principal
 
     init(_ principal: Principal) {
-        kind = principal.kind.rawValue
-        id = principal.id
-        owner = principal.owner
-        scopes = principal.scopes
-        perMinute = principal.limitOverrides.perMinute
-        perHour = principal.limitOverrides.perHour
-        perDay = principal.limitOverrides.perDay
-        concurrentTurns = principal.limitOverrides.concurrentTurns
-        switch principal.credential {
-        case .configuredKey: credential = "configured"
-        case .storedKey(let id): credential = "key:" + id
-        case .accessToken(let hash): credential = "token:" + hash
-        case .engine(let thread): credential = "engine:" + thread
-        }
-        audience = principal.audience
-    }
-
-    /// The principal it stands for; nil when a field is not one this version knows.
-    var principal: Principal? {
-        guard let kind = Principal.Kind(rawValue: kind) else { return nil }
-        let parts = credential.split(separator: ":", maxSplits: 1).map(String.init)
-        let credential: Principal.Credential
-        switch (parts.first, parts.count) {
-        case ("configured", 1): credential = .configuredKey
-        case ("key", 2): credential = .storedKey(id: parts[1])
-        case ("token", 2): credential = .accessToken(hash: parts[1])
-        case ("engine", 2): credential = .engine(threadID: parts[1])
-        default: return nil
-        }
-        return Principal(
-            kind: kind, id: id, owner: owner, scopes: scopes,
-            limitOverrides: RateLimitOverrides(perMinute: perMinute, perHour: perHour, perDay: perDay, concurrentTurns: concurrentTurns),
-            credential: credential, audience: audience
-        )
+        self.principal = principal
     }
 
     /// The header's value: base64url (no padding) of the JSON, so it fits a header line.
     var headerValue: String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        return SecretToken.base64URL((try? encoder.encode(self)) ?? Data())
+        return SecretToken.base64URL((try? encoder.encode(StoredPrincipal(principal))) ?? Data())
     }
 
     /// The principal a header value names; nil when it is not one ``headerValue`` made.
     static func principal(headerValue: String) -> Principal? {
         var base64 = headerValue.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        guard let data = Data(base64Encoded: base64), let asserted = try? JSONDecoder().decode(Self.self, from: data) else { return nil }
-        return asserted.principal
+        guard let data = Data(base64Encoded: base64), let stored = try? JSONDecoder().decode(StoredPrincipal.self, from: data) else { return nil }
+        return stored.principal
     }
 }

@@ -14,7 +14,8 @@ public protocol WebSocketTicketStore: Sendable {
     func redeem(_ ticket: String) async throws -> Principal?
 }
 
-/// A ``Principal`` as a ticket stores it (JSON), everything a connection needs to act as it.
+/// A ``Principal`` as a ticket stores it (JSON), everything a connection needs to act as it; also
+/// what one replica asserts to another (``AssertedPrincipal``).
 struct StoredPrincipal: Codable {
     var kind: String
     var id: String
