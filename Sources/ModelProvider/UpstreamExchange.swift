@@ -79,6 +79,8 @@ package final class UpstreamExchange: HTTPClientResponseDelegate, OutletSource, 
     /// The client's outlet a 2xx stream goes to, and where the relay learns that it does.
     private let outlet: NIOLoopBound<StreamOutlet>?
     private let engagement: RelayedStream.Engagement?
+    /// Whether a flush of the outlet is queued on the event loop (``flushSoon()``).
+    private let flushQueued: NIOLoopBoundBox<Bool>
 
     private init(eventLoop: any EventLoop, idleTimeout: TimeAmount, relayed: RelayedStream?) {
         self.eventLoop = eventLoop
@@ -86,6 +88,7 @@ package final class UpstreamExchange: HTTPClientResponseDelegate, OutletSource, 
         self.outlet = relayed?.outlet
         self.engagement = relayed?.engagement
         self.state = Mutex(State(lastActivity: .now()))
+        self.flushQueued = .makeBoxSendingValue(false, eventLoop: eventLoop)
     }
 
     /// A streamed body for the consumer, this exchange feeding it.
@@ -212,6 +215,18 @@ package final class UpstreamExchange: HTTPClientResponseDelegate, OutletSource, 
         }
     }
 
+    /// Flushes the outlet once the event loop has handed over the parts it has now: the parts of
+    /// one read of the provider's socket (a burst of events) leave in one write, not one system
+    /// call and one wake-up of the client each; a part that comes alone is flushed as at once.
+    private func flushSoon() {
+        guard !flushQueued.value else { return }
+        flushQueued.value = true
+        eventLoop.execute { [self] in
+            flushQueued.value = false
+            outlet?.value.flush()
+        }
+    }
+
     // MARK: HTTPClientResponseDelegate (called on `eventLoop`)
 
     package func didSendRequestHead(task: HTTPClient.Task<Void>, _ head: HTTPRequestHead) {
@@ -284,7 +299,8 @@ package final class UpstreamExchange: HTTPClientResponseDelegate, OutletSource, 
             wantsMore = false  // held until the relay starts
         case .outlet(let progress?):
             if let relayed = progress.relay(buffer) {
-                wantsMore = outlet!.value.write(relayed, flush: true)
+                wantsMore = outlet!.value.write(relayed, flush: false)
+                flushSoon()
             } else {
                 wantsMore = outlet!.value.isWritable
             }
