@@ -20,16 +20,7 @@ public struct PostgresAPIKeyStore: ManagedAPIKeyStore {
     }
 
     public func list() async throws -> [APIKeyInfo] {
-        try await database.query("SELECT * FROM api_keys ORDER BY created_at").map {
-            let row = $0.makeRandomAccess()
-            return APIKeyInfo(
-                id: row.string("id") ?? "",
-                name: row.string("name") ?? "",
-                createdAt: Date(timeIntervalSince1970: row.double("created_at") ?? 0),
-                revokedAt: row.double("revoked_at").map { Date(timeIntervalSince1970: $0) },
-                limits: Self.limits(row)
-            )
-        }
+        try await database.query("SELECT * FROM api_keys ORDER BY created_at").map { APIKeyInfo(row: $0.makeRandomAccess()) }
     }
 
     public func revoke(id: String) async throws -> Bool {
@@ -50,7 +41,7 @@ public struct PostgresAPIKeyStore: ManagedAPIKeyStore {
         // By SHA-256 of the key, as in SQLite: only digests are compared.
         let rows = try await database.query("SELECT * FROM api_keys WHERE key_hash = \(SecretToken.hash(key)) AND revoked_at IS NULL")
         guard let row = rows.first?.makeRandomAccess(), let id = row.string("id") else { return nil }
-        return Principal(kind: .apiKey, id: id, limitOverrides: Self.limits(row), credential: .storedKey(id: id))
+        return Principal(kind: .apiKey, id: id, limitOverrides: RateLimitOverrides(row: row), credential: .storedKey(id: id))
     }
 
     public func isActive(id: String) async throws -> Bool {
@@ -60,16 +51,7 @@ public struct PostgresAPIKeyStore: ManagedAPIKeyStore {
     public func principal(forID id: String) async throws -> Principal? {
         let rows = try await database.query("SELECT * FROM api_keys WHERE id = \(id) AND revoked_at IS NULL")
         guard let row = rows.first?.makeRandomAccess() else { return nil }
-        return Principal(kind: .apiKey, id: id, limitOverrides: Self.limits(row), credential: .storedKey(id: id))
-    }
-
-    private static func limits(_ row: PostgresRandomAccessRow) -> RateLimitOverrides {
-        RateLimitOverrides(
-            perMinute: row.int("rate_limit_per_minute"),
-            perHour: row.int("rate_limit_per_hour"),
-            perDay: row.int("rate_limit_per_day"),
-            concurrentTurns: row.int("rate_limit_concurrent_turns")
-        )
+        return Principal(kind: .apiKey, id: id, limitOverrides: RateLimitOverrides(row: row), credential: .storedKey(id: id))
     }
 }
 

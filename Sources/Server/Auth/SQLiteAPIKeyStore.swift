@@ -31,15 +31,7 @@ public struct SQLiteAPIKeyStore: ManagedAPIKeyStore {
     }
 
     public func list() async throws -> [APIKeyInfo] {
-        try await database.query("SELECT * FROM api_keys ORDER BY created_at").map {
-            APIKeyInfo(
-                id: $0.string("id") ?? "",
-                name: $0.string("name") ?? "",
-                createdAt: Date(timeIntervalSince1970: $0.double("created_at") ?? 0),
-                revokedAt: $0.double("revoked_at").map { Date(timeIntervalSince1970: $0) },
-                limits: Self.limits($0)
-            )
-        }
+        try await database.query("SELECT * FROM api_keys ORDER BY created_at").map { APIKeyInfo(row: $0) }
     }
 
     /// Revokes by ID; false when there is no such active key.
@@ -70,27 +62,18 @@ public struct SQLiteAPIKeyStore: ManagedAPIKeyStore {
             [.text(SecretToken.hash(key))]
         )
         guard let row = rows.first, let id = row.string("id") else { return nil }
-        return Principal(kind: .apiKey, id: id, limitOverrides: Self.limits(row), credential: .storedKey(id: id))
+        return Principal(kind: .apiKey, id: id, limitOverrides: RateLimitOverrides(row: row), credential: .storedKey(id: id))
     }
 
     public func principal(forID id: String) async throws -> Principal? {
         let rows = try await database.query("SELECT * FROM api_keys WHERE id = ? AND revoked_at IS NULL", [.text(id)])
         guard let row = rows.first else { return nil }
-        return Principal(kind: .apiKey, id: id, limitOverrides: Self.limits(row), credential: .storedKey(id: id))
+        return Principal(kind: .apiKey, id: id, limitOverrides: RateLimitOverrides(row: row), credential: .storedKey(id: id))
     }
 
     /// Whether the key with this ID exists and is not revoked (a live connection's re-check).
     public func isActive(id: String) async throws -> Bool {
         !(try await database.query("SELECT id FROM api_keys WHERE id = ? AND revoked_at IS NULL", [.text(id)])).isEmpty
-    }
-
-    private static func limits(_ row: SQLiteRow) -> RateLimitOverrides {
-        RateLimitOverrides(
-            perMinute: row.int("rate_limit_per_minute"),
-            perHour: row.int("rate_limit_per_hour"),
-            perDay: row.int("rate_limit_per_day"),
-            concurrentTurns: row.int("rate_limit_concurrent_turns")
-        )
     }
 }
 

@@ -21,13 +21,7 @@ public struct PostgresConsoleSessionStore: ConsoleSessionStore {
     public func session(tokenHash: String, now: Date) async throws -> ConsoleSession? {
         let rows = try await database.query(
             "SELECT key_id, created_at, expires_at FROM console_sessions WHERE token_hash = \(tokenHash) AND expires_at > \(now.timeIntervalSince1970)")
-        guard let row = rows.first?.makeRandomAccess(), let keyID = row.string("key_id") else { return nil }
-        return ConsoleSession(
-            tokenHash: tokenHash,
-            keyID: keyID,
-            createdAt: Date(timeIntervalSince1970: row.double("created_at") ?? 0),
-            expiresAt: Date(timeIntervalSince1970: row.double("expires_at") ?? 0)
-        )
+        return rows.first.flatMap { ConsoleSession(row: $0.makeRandomAccess(), tokenHash: tokenHash) }
     }
 
     @discardableResult

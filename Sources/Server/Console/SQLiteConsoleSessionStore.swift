@@ -24,13 +24,7 @@ public struct SQLiteConsoleSessionStore: ConsoleSessionStore {
             "SELECT * FROM console_sessions WHERE token_hash = ? AND expires_at > ?",
             [.text(tokenHash), .float(now.timeIntervalSince1970)]
         )
-        guard let row = rows.first, let keyID = row.string("key_id") else { return nil }
-        return ConsoleSession(
-            tokenHash: tokenHash,
-            keyID: keyID,
-            createdAt: Date(timeIntervalSince1970: row.double("created_at") ?? 0),
-            expiresAt: Date(timeIntervalSince1970: row.double("expires_at") ?? 0)
-        )
+        return rows.first.flatMap { ConsoleSession(row: $0, tokenHash: tokenHash) }
     }
 
     @discardableResult

@@ -31,17 +31,7 @@ public struct PostgresUsageStore: UsageStore {
             SELECT date, model, requests, input_tokens, cached_input_tokens, output_tokens FROM usage_daily
             WHERE account = \(account) AND date >= \(from) AND date <= \(to) ORDER BY date, model
             """
-        ).map { row in
-            let row = row.makeRandomAccess()
-            return UsageRecord(
-                date: row.string("date") ?? "",
-                model: row.string("model") ?? "",
-                requests: row.int("requests") ?? 0,
-                inputTokens: row.int("input_tokens") ?? 0,
-                cachedInputTokens: row.int("cached_input_tokens") ?? 0,
-                outputTokens: row.int("output_tokens") ?? 0
-            )
-        }
+        ).map { UsageRecord(row: $0.makeRandomAccess()) }
     }
 
     public func tokens(account: String, from: String, to: String) async throws -> Int {
@@ -54,13 +44,9 @@ public struct PostgresUsageStore: UsageStore {
     }
 
     public func settings(account: String) async throws -> KeyUsageSettings {
-        guard let row = try await database.query(
+        try await database.query(
             "SELECT tokens_per_day, tokens_per_month, models_allowed FROM usage_settings WHERE account = \(account)"
-        ).first?.makeRandomAccess() else {
-            return KeyUsageSettings()
-        }
-        let models = row.string("models_allowed").flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
-        return KeyUsageSettings(tokensPerDay: row.int("tokens_per_day"), tokensPerMonth: row.int("tokens_per_month"), modelsAllowed: models)
+        ).first.map { KeyUsageSettings(row: $0.makeRandomAccess()) } ?? KeyUsageSettings()
     }
 
     public func setBudgets(account: String, tokensPerDay: Int?, tokensPerMonth: Int?) async throws {

@@ -31,16 +31,7 @@ public struct SQLiteUsageStore: UsageStore {
         try await database.query(
             "SELECT * FROM usage_daily WHERE account = ? AND date >= ? AND date <= ? ORDER BY date, model",
             [.text(account), .text(from), .text(to)]
-        ).map {
-            UsageRecord(
-                date: $0.string("date") ?? "",
-                model: $0.string("model") ?? "",
-                requests: $0.int("requests") ?? 0,
-                inputTokens: $0.int("input_tokens") ?? 0,
-                cachedInputTokens: $0.int("cached_input_tokens") ?? 0,
-                outputTokens: $0.int("output_tokens") ?? 0
-            )
-        }
+        ).map { UsageRecord(row: $0) }
     }
 
     public func tokens(account: String, from: String, to: String) async throws -> Int {
@@ -52,11 +43,8 @@ public struct SQLiteUsageStore: UsageStore {
     }
 
     public func settings(account: String) async throws -> KeyUsageSettings {
-        guard let row = try await database.query("SELECT * FROM usage_settings WHERE account = ?", [.text(account)]).first else {
-            return KeyUsageSettings()
-        }
-        let models = row.string("models_allowed").flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
-        return KeyUsageSettings(tokensPerDay: row.int("tokens_per_day"), tokensPerMonth: row.int("tokens_per_month"), modelsAllowed: models)
+        try await database.query("SELECT * FROM usage_settings WHERE account = ?", [.text(account)]).first.map { KeyUsageSettings(row: $0) }
+            ?? KeyUsageSettings()
     }
 
     public func setBudgets(account: String, tokensPerDay: Int?, tokensPerMonth: Int?) async throws {
