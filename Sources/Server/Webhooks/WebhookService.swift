@@ -197,21 +197,26 @@ public final class WebhookService: Service {
         failure.contains(PostgresGatewayDatabase.unavailable.code)
     }
 
-    /// `operation`, tried again (backing off from 250 ms to 2 s) while the database answers 503
+    /// The waits between tries of ``whileDatabaseIsDown(for:_:)``: doubling from the first to the longest.
+    static let outageRetry = (first: Duration.milliseconds(250), longest: Duration.seconds(2))
+
+    /// `operation`, tried again (backing off: ``outageRetry``) while the database answers 503
     /// `database_unavailable`, for up to `limit`: an outcome reached during a database restart is
     /// recorded when it is back, instead of being lost (the turn would run again once its lease
     /// ran out) or, for a callback, POSTed twice. Past `limit` another replica may have taken the
     /// work over, and the last error is thrown.
     func whileDatabaseIsDown<Result: Sendable>(for limit: Duration, _ operation: @Sendable () async throws -> Result) async throws -> Result {
         let deadline = ContinuousClock.now + limit
-        var delay = Duration.milliseconds(250)
+        var delay = Self.outageRetry.first
         while true {
             do {
                 return try await operation()
-            } catch let error as GatewayError where error.code == "database_unavailable" && ContinuousClock.now + delay < deadline && !Task.isCancelled {
+            } catch let error as GatewayError
+                where error.code == PostgresGatewayDatabase.unavailable.code && ContinuousClock.now + delay < deadline && !Task.isCancelled
+            {
                 logger.warning("webhook outcome not recorded: database unavailable; retrying")
                 try await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(2))
+                delay = min(delay * 2, Self.outageRetry.longest)
             }
         }
     }
