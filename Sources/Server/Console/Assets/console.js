@@ -304,29 +304,28 @@ function addMessage(turn, content) {
   return box;
 }
 
+/** Fills `element` with `label` (saying `title`) and a paragraph of `text`: a message, reasoning, an error. */
+function labelledText(element, className, label, title, text) {
+  element.className = className;
+  label.textContent = title;
+  const paragraph = document.createElement('p');
+  paragraph.textContent = text || '';
+  element.append(label, paragraph);
+}
+
 /** Renders one exec item (PROTOCOLS.md §10 shapes) into `element`, replacing what it showed. */
 function renderItem(element, item) {
   element.replaceChildren();
   const label = document.createElement('span');
   label.className = 'label';
   switch (item.type) {
-    case 'agent_message': {
-      element.className = 'message assistant';
+    case 'agent_message':
       label.className = 'role';
-      label.textContent = 'Agent';
-      const text = document.createElement('p');
-      text.textContent = item.text || '';
-      element.append(label, text);
+      labelledText(element, 'message assistant', label, 'Agent', item.text);
       return;
-    }
-    case 'reasoning': {
-      element.className = 'item reasoning';
-      label.textContent = 'Reasoning';
-      const text = document.createElement('p');
-      text.textContent = item.text || '';
-      element.append(label, text);
+    case 'reasoning':
+      labelledText(element, 'item reasoning', label, 'Reasoning', item.text);
       return;
-    }
     case 'command_execution': {
       element.className = 'item command';
       const status = item.status === 'in_progress' ? 'running' : item.status;
@@ -362,14 +361,9 @@ function renderItem(element, item) {
       element.append(label, list);
       return;
     }
-    case 'error': {
-      element.className = 'item error-item';
-      label.textContent = 'Error';
-      const text = document.createElement('p');
-      text.textContent = item.message || '';
-      element.append(label, text);
+    case 'error':
+      labelledText(element, 'item error-item', label, 'Error', item.message);
       return;
-    }
     default: {
       element.className = 'item';
       label.textContent = item.type;
