@@ -234,13 +234,9 @@ public actor RolloutConversationStore {
     /// Records a turn that ended without an answer (cancelled or failed).
     public func appendTurnAborted(_ id: String, reason: String) throws {
         let now = Date()
-        try append(id, type: "event_msg", payload: ["type": "turn_aborted", "reason": reason], at: now)
+        try append(id, at: now, [("event_msg", ["type": "turn_aborted", "reason": reason])])
         cache[id]?.turns += 1
         cache[id]?.updatedAt = now
-    }
-
-    private func append(_ id: String, type: String, payload: [String: Any], at date: Date = Date()) throws {
-        try append(id, at: date, [(type, payload)])
     }
 
     /// Appends `lines` (one record each) with a single `write(2)` on an `O_APPEND` descriptor: a
