@@ -276,31 +276,23 @@ function lastTurn() {
 function newTurn(prompt) {
   const turn = document.createElement('li');
   turn.className = 'turn';
-  if (prompt !== null) {
-    const user = document.createElement('div');
-    user.className = 'message user';
-    const role = document.createElement('span');
-    role.className = 'role';
-    role.textContent = 'You';
-    const text = document.createElement('p');
-    text.textContent = prompt;
-    user.append(role, text);
-    turn.append(user);
-  }
+  if (prompt !== null) turn.append(messageBox('message user', 'You', prompt));
   $('turns').append(turn);
   return turn;
 }
 
 function addMessage(turn, content) {
+  const box = messageBox('message assistant', 'Agent', content);
+  turn.append(box);
+  return box;
+}
+
+/** A message: who says it (`You`, `Agent`) and what. */
+function messageBox(className, who, content) {
   const box = document.createElement('div');
-  box.className = 'message assistant';
   const role = document.createElement('span');
   role.className = 'role';
-  role.textContent = 'Agent';
-  const text = document.createElement('p');
-  text.textContent = content;
-  box.append(role, text);
-  turn.append(box);
+  labelledText(box, className, role, who, content);
   return box;
 }
 
