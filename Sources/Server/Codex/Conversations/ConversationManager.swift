@@ -35,13 +35,13 @@ public final class ConversationManager: Sendable {
     let placement: ReplicaPlacement?
     /// How often a turn waiting for its principal's turn cap asks again.
     let turnSlotPollInterval: Duration = .milliseconds(250)
-    private let running = Mutex<[String: CancellationSignal]>([:])
+    let running = Mutex<[String: CancellationSignal]>([:])
     /// Each conversation's last turn as it goes (its items and how it ended), whatever protocol ran it.
     public let activity = TurnActivity()
     private let runningTurnsMeter = Meter(label: GatewayMetrics.runningTurns)
     /// Budgets and allowlists checked before a turn, and the meter of engines whose model calls do
     /// not pass the relay; set once the database is open (``meter(with:)``).
-    private let usageLedger = Mutex<UsageLedger?>(nil)
+    let usageLedger = Mutex<UsageLedger?>(nil)
     /// Conversations homed on other replicas, run there; set once the replica client exists.
     private let remoteConversations = Mutex<RemoteConversations?>(nil)
 
@@ -301,126 +301,5 @@ public final class ConversationManager: Sendable {
             }
             return outcome!
         }
-    }
-
-    /// The turn itself. Never throws: every failure becomes `turnFailed`.
-    func runTurn(_ plan: TurnPlan, emit: @escaping @Sendable (TurnEvent) -> Void) async -> TurnOutcome {
-        let record: ConversationRecord
-        do {
-            if let id = plan.conversationID {
-                guard let existing = try await store.record(id) else {
-                    emit(.threadStarted(conversationID: id))
-                    emit(.turnFailed(message: ConversationError.notFound(id).description))
-                    return .failed(conversationID: id, reason: .model(ConversationError.notFound(id).description))
-                }
-                record = existing
-            } else {
-                let started: EngineConversation?
-                do {
-                    started = try await engine.startConversation(plan)
-                } catch {
-                    // The engine could not start it (no Codex child, a workspace that leads out):
-                    // said as it is, not as a storage failure.
-                    let message = (error as? ConversationError)?.description ?? String(describing: error)
-                    emit(.threadStarted(conversationID: ""))
-                    emit(.turnFailed(message: message))
-                    return .failed(conversationID: "", reason: (error as? ConversationError).map(TurnFailure.refused) ?? .model(message))
-                }
-                record = try await store.create(
-                    id: started?.id, model: plan.model, provider: providerID, owner: plan.owner, workspace: started?.workspace,
-                    firstMessage: (plan.prompt, plan.images))
-                await placement?.recordHere(record.id)
-                logger.info(
-                    "codex.conversation_starts",
-                    metadata: ["conversation.id": .string(record.id), "model": .string(plan.model), "provider": .string(providerID)]
-                )
-            }
-        } catch {
-            let id = plan.conversationID ?? ""
-            emit(.threadStarted(conversationID: id))
-            emit(.turnFailed(message: TurnFailure.storage(error.localizedDescription).description))
-            return .failed(conversationID: id, reason: .storage(error.localizedDescription))
-        }
-        let id = record.id
-        emit(.threadStarted(conversationID: id))
-
-        let signal = CancellationSignal()
-        let acquired = running.withLock { running -> Bool in
-            guard running[id] == nil else { return false }
-            running[id] = signal
-            return true
-        }
-        guard acquired else {
-            emit(.turnFailed(message: TurnFailure.busy.description))
-            return .failed(conversationID: id, reason: .busy)
-        }
-        defer { _ = running.withLock { $0.removeValue(forKey: id) } }
-
-        var promptMetadata: Logger.Metadata = ["conversation.id": .string(id), "prompt_length": .stringConvertible(plan.prompt.count)]
-        if logPrompts { promptMetadata["prompt"] = .string(plan.prompt) }
-        logger.info("codex.user_prompt", metadata: promptMetadata)
-
-        // A new conversation's first message was recorded with it.
-        do {
-            if plan.conversationID != nil { try await store.appendUserMessage(id, text: plan.prompt, images: plan.images, model: plan.model) }
-        } catch {
-            emit(.turnFailed(message: TurnFailure.storage(error.localizedDescription).description))
-            return .failed(conversationID: id, reason: .storage(error.localizedDescription))
-        }
-        emit(.turnStarted)
-
-        let history =
-            engine.keepsHistory
-            ? [] : (try? await store.record(id))?.messages ?? [ConversationMessage(role: .user, content: plan.prompt, images: plan.images)]
-        let text: String
-        let usage: TokenUsage
-        // TURN_TIMEOUT_SECONDS: the turn is cancelled as from another request, and said to have run too long.
-        let timedOut = CancellationSignal()
-        let timer = turnTimeout.map { limit in
-            Task {
-                try await Task.sleep(for: limit)
-                timedOut.cancel()
-                signal.cancel()
-            }
-        }
-        defer { timer?.cancel() }
-        let ledger = usageLedger.withLock { $0 }
-        _ = ledger?.takeRefusedTurn(threadID: id)
-        do {
-            let result = try await engine.runTurn(AgentTurn(conversationID: id, plan: plan, history: history, workspace: record.workspace, signal: signal), emit: emit)
-            (text, usage) = (result.text, result.usage)
-        } catch is TurnCancelled where timedOut.isCancelled {
-            let seconds = turnTimeout.map { String(format: "%g", $0.milliseconds / 1000) } ?? "?"
-            return await abort(id, reason: .model("The turn ran longer than TURN_TIMEOUT_SECONDS (\(seconds) s) and was stopped."), emit: emit)
-        } catch is TurnCancelled {
-            return await abort(id, reason: .cancelled, emit: emit)
-        } catch is CancellationError {
-            return await abort(id, reason: .cancelled, emit: emit)
-        } catch {
-            if Task.isCancelled { return await abort(id, reason: .cancelled, emit: emit) }
-            // A model call of the turn was refused for the budget (the relay noted it): said as such,
-            // not as the engine's own account of a 429.
-            if let refused = ledger?.takeRefusedTurn(threadID: id) {
-                return await abort(id, reason: .model("The turn stopped: \(refused)"), emit: emit)
-            }
-            return await abort(id, reason: .model((error as? AgentTurnError)?.description ?? String(describing: error)), emit: emit)
-        }
-        do {
-            try await store.appendAssistantMessage(id, text: text, usage: usage)
-        } catch {
-            emit(.turnFailed(message: TurnFailure.storage(error.localizedDescription).description))
-            return .failed(conversationID: id, reason: .storage(error.localizedDescription))
-        }
-        GatewayMetrics.recordTokens(usage)
-        if !engine.modelCallsAreRelayed { ledger?.record(account: plan.principal?.owner ?? "gateway", model: plan.model, usage: usage) }
-        emit(.turnCompleted(usage))
-        return .completed(conversationID: id, text: text, model: plan.model, usage: usage)
-    }
-
-    private func abort(_ id: String, reason: TurnFailure, emit: @Sendable (TurnEvent) -> Void) async -> TurnOutcome {
-        try? await store.appendTurnAborted(id, reason: reason == .cancelled ? "interrupted" : "error")
-        logger.info("turn ended without an answer", metadata: ["conversation.id": .string(id), "reason": .string(reason.description)])
-        emit(.turnFailed(message: reason.description))
-        return .failed(conversationID: id, reason: reason)
     }
 }
