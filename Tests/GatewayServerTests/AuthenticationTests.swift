@@ -122,5 +122,9 @@ struct AuthenticationTests {
         #expect(hex(CredentialHash.digest("abc")) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         #expect(hex(CredentialHash.digest("")) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         #expect(hex(CredentialHash.digest("clé")) == hex(Array(SHA256.hash(data: Data("clé".utf8)))), "UTF-8 bytes are hashed")
+        // Stored hashes are lowercase hex of the digest, as String(format: "%02x") wrote them before.
+        #expect(SecretToken.hash("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(CredentialHash.hex([0x00, 0x0f, 0xa0, 0xff]) == "000fa0ff")
+        #expect(CredentialHash.hex([UInt8]()) == "")
     }
 }

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 
 /// Where a turn's commands run: `WORKSPACES_ROOT/<principal directory>/<name>`, created on first
@@ -43,7 +42,7 @@ public struct WorkspaceResolver: Sendable {
             }
         }
         guard escaped.isEmpty || escaped.utf8.count > 200 else { return escaped }
-        return "+" + SHA256.hash(data: Data(owner.utf8)).map { String(format: "%02x", $0) }.joined()
+        return "+" + CredentialHash.hex(CredentialHash.digest(owner))
     }
 
     /// The components of a valid workspace name, or the reason it is refused.

@@ -19,7 +19,7 @@ public struct KeyFingerprinter: Sendable {
     /// The fingerprint of the key whose SHA-256 is `digest` (``CredentialHash/digest(_:)``).
     public func fingerprint(ofDigest digest: [UInt8]) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: digest, using: SymmetricKey(data: salt))
-        return "key_" + mac.prefix(6).map { String(format: "%02x", $0) }.joined()
+        return "key_" + CredentialHash.hex(mac.prefix(6))
     }
 
     public func fingerprint(ofKey key: String) -> String {

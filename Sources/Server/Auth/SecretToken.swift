@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 
 /// Random bearer secrets (API keys, OAuth codes and tokens) and their stored form.
@@ -12,7 +11,7 @@ public enum SecretToken {
 
     /// What is stored instead of the secret: its SHA-256, hex.
     public static func hash(_ secret: String) -> String {
-        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+        CredentialHash.hex(CredentialHash.digest(secret))
     }
 
     public static func base64URL(_ data: Data) -> String {

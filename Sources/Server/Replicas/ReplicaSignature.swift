@@ -85,7 +85,7 @@ struct ReplicaSignature: Sendable {
     }
 
     private static func hex(_ mac: HMAC<SHA256>.MAC) -> String {
-        mac.map { String(format: "%02x", $0) }.joined()
+        CredentialHash.hex(mac)
     }
 
     private static func bytes(hex: String) -> [UInt8]? {

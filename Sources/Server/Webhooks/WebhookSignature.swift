@@ -90,6 +90,6 @@ public enum WebhookSignature {
     }
 
     private static func hex(_ mac: HashedAuthenticationCode<SHA256>) -> String {
-        "sha256=" + mac.map { String(format: "%02x", $0) }.joined()
+        "sha256=" + CredentialHash.hex(mac)
     }
 }
