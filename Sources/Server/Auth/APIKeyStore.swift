@@ -32,8 +32,7 @@ public enum CredentialHash {
         return secret.withUTF8 { Array(SHA256.hash(data: UnsafeRawBufferPointer($0))) }
     }
 
-    /// Lowercase hex, two digits a byte: how digests, MACs and fingerprints are written. (One
-    /// `String(format:)` a byte cost about 130 µs a digest, and a turn hashes several tokens.)
+    /// Lowercase hex, two digits a byte: how digests, MACs and fingerprints are written.
     public static func hex(_ bytes: some Sequence<UInt8>) -> String {
         let digits: StaticString = "0123456789abcdef"
         var text: [UInt8] = []
