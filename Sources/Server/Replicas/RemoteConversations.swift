@@ -72,11 +72,12 @@ final class RemoteConversations: Sendable {
     func cancel(_ id: String, principal: Principal?, home: String) async throws -> Bool {
         let call = #"{"jsonrpc":"2.0","id":1,"method":"conversation.cancel","params":{"conversation_id":"\#(id)"}}"#
         let answer = try await rpc(call, principal: principal, home: home)
-        if let error = answer["error"] as? [String: Any] {
-            if (error["code"] as? Int) == JSONRPCDispatcher.ErrorCode.unknownConversation { throw ConversationError.notFound(id) }
-            throw GatewayError(status: .badGateway, code: "replica_error", message: error["message"] as? String ?? "The home replica refused the cancel.")
+        if let error = answer["error"] {
+            if case .integer(JSONRPCDispatcher.ErrorCode.unknownConversation)? = error["code"] { throw ConversationError.notFound(id) }
+            throw GatewayError(status: .badGateway, code: "replica_error", message: error["message"]?.stringValue ?? "The home replica refused the cancel.")
         }
-        return (answer["result"] as? [String: Any])?["cancelled"] as? Bool ?? false
+        guard case .bool(let cancelled)? = answer["result"]?["cancelled"] else { return false }
+        return cancelled
     }
 
     /// Answers approval `id` on `home`, where the turn that asked waits for it.
@@ -106,7 +107,7 @@ final class RemoteConversations: Sendable {
         }
     }
 
-    private func rpc(_ call: String, principal: Principal?, home: String) async throws -> [String: Any] {
+    private func rpc(_ call: String, principal: Principal?, home: String) async throws -> JSONValue {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
         let response = try await client.send(
@@ -120,16 +121,17 @@ final class RemoteConversations: Sendable {
         ReplicaSignature.Assertions(principal: principal.map { AssertedPrincipal($0).headerValue })
     }
 
-    private static func json(_ response: HTTPClientResponse) async throws -> [String: Any] {
+    /// The home's answer as JSON (`{}` when it is not).
+    private static func json(_ response: HTTPClientResponse) async throws -> JSONValue {
         let bytes = try await response.body.collect(upTo: 1 << 20)
-        return (try? JSONSerialization.jsonObject(with: Data(buffer: bytes))) as? [String: Any] ?? [:]
+        return (try? JSONDecoder().decode(JSONValue.self, from: bytes)) ?? .object([:])
     }
 
     /// The home's refusal of a turn, as the error a local refusal would have been.
     static func refusal(_ response: HTTPClientResponse, conversationID: String) async throws -> any Error {
         let envelope = try await json(response)
-        let message = envelope["error"] as? String ?? "The home replica refused the turn (HTTP \(response.status.code))."
-        switch envelope["code"] as? String {
+        let message = envelope["error"]?.stringValue ?? "The home replica refused the turn (HTTP \(response.status.code))."
+        switch envelope["code"]?.stringValue {
         case "conversation_not_found": return ConversationError.notFound(conversationID)
         case "conversation_busy": return ConversationError.busy(conversationID)
         case "model_not_configured": return ConversationError.modelNotConfigured(variable: "", message: message)
@@ -145,12 +147,12 @@ final class RemoteConversations: Sendable {
     }
 
     /// Any other answer of the home, passed on with its status, code and message.
-    static func gatewayError(_ response: HTTPClientResponse, _ envelope: [String: Any]) -> GatewayError {
+    static func gatewayError(_ response: HTTPClientResponse, _ envelope: JSONValue) -> GatewayError {
         var headers = HTTPFields()
         if let retryAfter = response.headers.first(name: "Retry-After") { headers[.retryAfter] = retryAfter }
         return GatewayError(
-            status: .init(code: Int(response.status.code)), code: envelope["code"] as? String ?? "replica_error",
-            message: envelope["error"] as? String ?? "The home replica answered HTTP \(response.status.code).", headers: headers)
+            status: .init(code: Int(response.status.code)), code: envelope["code"]?.stringValue ?? "replica_error",
+            message: envelope["error"]?.stringValue ?? "The home replica answered HTTP \(response.status.code).", headers: headers)
     }
 }
 

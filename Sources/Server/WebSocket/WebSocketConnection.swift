@@ -306,8 +306,7 @@ struct WebSocketConnection: Sendable {
 
     /// The `id` of a message that failed to decode, so the client can match the error to it.
     private static func clientID(in text: String) -> String? {
-        let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
-        return object?["id"] as? String
+        (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)))?["id"]?.stringValue
     }
 }
 

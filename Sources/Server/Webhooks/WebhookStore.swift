@@ -63,7 +63,7 @@ extension WebhookDeliveryRecord {
 
     init(columns row: Columns) {
         var usage: TokenUsage?
-        if let text = row.string("usage"), let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Int] {
+        if let text = row.string("usage"), let object = try? JSONDecoder().decode([String: Int].self, from: Data(text.utf8)) {
             usage = TokenUsage(
                 inputTokens: object["input_tokens"] ?? 0,
                 cachedInputTokens: object["cached_input_tokens"] ?? 0,

@@ -41,7 +41,7 @@ public actor RolloutConversationStore {
     let sessionsDirectory: URL
     let logger: Logger
     private var paths: [String: String] = [:]
-    /// Writes the records as JSONSerialization did (keys sorted, slashes bare), in a fifth of its time.
+    /// Writes each record as one line, keys sorted and slashes bare (as earlier versions wrote them).
     private let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -94,11 +94,10 @@ public actor RolloutConversationStore {
         defer { try? handle.close() }
         let head = (try? handle.read(upToCount: 64 * 1024)) ?? Data()
         let line = head.split(separator: UInt8(ascii: "\n"), maxSplits: 1).first ?? Data()
-        guard let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any], object["type"] as? String == "session_meta" else {
+        guard let meta = try? JSONDecoder().decode(RolloutLine.self, from: line), meta.type == "session_meta" else {
             return ConversationMeta(owner: nil, createdAt: .distantPast)
         }
-        let payload = object["payload"] as? [String: Any]
-        return ConversationMeta(owner: payload?["owner"] as? String, createdAt: parseTimestamp(object["timestamp"] as? String) ?? .distantPast)
+        return ConversationMeta(owner: meta.payload["owner"]?.stringValue, createdAt: parseTimestamp(meta.timestamp) ?? .distantPast)
     }
 
     /// Maps conversation IDs to rollout files by their names.
@@ -261,11 +260,11 @@ public actor RolloutConversationStore {
     /// per record.
     private func append(_ id: String, at date: Date, _ lines: [RolloutLine]) throws {
         guard let path = paths[id] else { return }
-        let timestamp = JSONValue.string(Self.timestamp(date))
+        let timestamp = Self.timestamp(date)
         var data = Data()
-        for line in lines {
-            let record: JSONValue = .object(["timestamp": timestamp, "type": .string(line.type), "payload": .object(line.payload)])
-            data.append(try encoder.encode(record))
+        for var line in lines {
+            line.timestamp = timestamp
+            data.append(try encoder.encode(line))
             data.append(UInt8(ascii: "\n"))
         }
         let descriptor = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
@@ -300,29 +299,29 @@ public actor RolloutConversationStore {
         var record = ConversationRecord(
             id: id, model: "", provider: "", owner: nil, createdAt: Date(), updatedAt: Date(), turns: 0, messages: [], path: path
         )
+        let decoder = JSONDecoder()
         for line in text.split(separator: "\n") {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                let type = object["type"] as? String, let payload = object["payload"] as? [String: Any]
-            else { continue }
-            let date = parseTimestamp(object["timestamp"] as? String) ?? record.updatedAt
-            switch type {
+            guard let line = try? decoder.decode(RolloutLine.self, from: Data(line.utf8)), case .object = line.payload else { continue }
+            let payload = line.payload
+            let date = parseTimestamp(line.timestamp) ?? record.updatedAt
+            switch line.type {
             case "session_meta":
                 record.createdAt = date
-                record.owner = payload["owner"] as? String
-                record.model = payload["model"] as? String ?? record.model
-                record.provider = payload["model_provider"] as? String ?? record.provider
-                record.workspace = payload["workspace"] as? String
+                record.owner = payload["owner"]?.stringValue
+                record.model = payload["model"]?.stringValue ?? record.model
+                record.provider = payload["model_provider"]?.stringValue ?? record.provider
+                record.workspace = payload["workspace"]?.stringValue
             case "turn_context":
-                record.model = payload["model"] as? String ?? record.model
+                record.model = payload["model"]?.stringValue ?? record.model
             case "response_item":
-                guard payload["type"] as? String == "message", let role = (payload["role"] as? String).flatMap(ConversationMessage.Role.init),
-                    let content = payload["content"] as? [[String: Any]]
+                guard payload["type"]?.stringValue == "message", let role = payload["role"]?.stringValue.flatMap(ConversationMessage.Role.init),
+                    case .array(let content)? = payload["content"]
                 else { break }
-                let text = content.compactMap { $0["text"] as? String }.joined()
-                let images = content.compactMap { $0["type"] as? String == "input_image" ? $0["image_url"] as? String : nil }
+                let text = content.compactMap { $0["text"]?.stringValue }.joined()
+                let images = content.compactMap { $0["type"]?.stringValue == "input_image" ? $0["image_url"]?.stringValue : nil }
                 record.messages.append(ConversationMessage(role: role, content: text, images: images, timestamp: date))
             case "event_msg":
-                if ["task_complete", "turn_aborted"].contains(payload["type"] as? String) { record.turns += 1 }
+                if ["task_complete", "turn_aborted"].contains(payload["type"]?.stringValue) { record.turns += 1 }
             default:
                 break
             }
@@ -332,13 +331,14 @@ public actor RolloutConversationStore {
     }
 }
 
-/// One record of a rollout file before its timestamp: `{"timestamp", "type", "payload"}`.
-private struct RolloutLine {
+/// One line of a rollout file: `{"payload", "timestamp", "type"}` (the timestamp set as it is written).
+private struct RolloutLine: Codable {
+    var timestamp: String?
     var type: String
-    var payload: [String: JSONValue]
+    var payload: JSONValue
 
     init(_ type: String, _ payload: [String: JSONValue]) {
         self.type = type
-        self.payload = payload
+        self.payload = .object(payload)
     }
 }
