@@ -34,10 +34,11 @@ final class TurnEventGate: Sendable {
         }
     }
 
-    /// Lets the held events out, then every later one as it comes.
+    /// Lets the held events out, then every later one as it comes (a closed gate stays closed).
     func open() {
         state.withLock { state in
-            if case .holding(let held) = state { held.forEach(emit) }
+            guard case .holding(let held) = state else { return }
+            held.forEach(emit)
             state = .open
         }
     }
