@@ -192,15 +192,9 @@ extension OpenAPIParser {
         }
         var types: [String] = []
         var schemas: [(YAMLNode, Schema)] = []
-        for pair in pairs(content, "content") {
-            let mediaType = pair.key.value
-            guard Self.supportedRequestMediaTypes.contains(mediaType) else {
-                error(at: pair.key.location, "request media type '\(mediaType)' is not supported (\(Self.supportedRequestMediaTypes.joined(separator: ", ")))")
-                continue
-            }
-            checkKeys(pair.value, "media type '\(mediaType)'", allowed: ["schema", "example", "examples"])
-            guard let schemaNode = pair.value["schema"] else {
-                error(pair.value, "\(what): media type '\(mediaType)' needs a 'schema'")
+        for (mediaType, media) in supportedMediaTypes(content, "request", among: Self.supportedRequestMediaTypes) {
+            guard let schemaNode = media["schema"] else {
+                error(media, "\(what): media type '\(mediaType)' needs a 'schema'")
                 continue
             }
             if let schema = schema(schemaNode, "request body") {
@@ -267,23 +261,33 @@ extension OpenAPIParser {
         }
         var contents: [Response.Content] = []
         if let content = node["content"] {
-            for pair in pairs(content, "content") {
-                let mediaType = pair.key.value
-                guard Self.supportedResponseMediaTypes.contains(mediaType) else {
-                    error(at: pair.key.location, "response media type '\(mediaType)' is not supported (\(Self.supportedResponseMediaTypes.joined(separator: ", ")))")
-                    continue
-                }
-                checkKeys(pair.value, "media type '\(mediaType)'", allowed: ["schema", "example", "examples"])
-                let schema = pair.value["schema"].flatMap { self.schema($0, "response body") }
+            for (mediaType, media) in supportedMediaTypes(content, "response", among: Self.supportedResponseMediaTypes) {
+                let schema = media["schema"].flatMap { self.schema($0, "response body") }
                 if ["application/json", "application/jsonl", "application/x-ndjson"].contains(mediaType) && schema == nil {
                     // An invalid schema has been reported already; only a missing one is news.
-                    if pair.value["schema"] == nil { error(pair.value, "media type '\(mediaType)' needs a 'schema'") }
+                    if media["schema"] == nil { error(media, "media type '\(mediaType)' needs a 'schema'") }
                     continue
                 }
-                let isRaw = bool(pair.value["x-raw-body"], "x-raw-body") ?? false
+                let isRaw = bool(media["x-raw-body"], "x-raw-body") ?? false
                 contents.append(Response.Content(mediaType: mediaType, schema: schema, isRaw: isRaw))
             }
         }
         return Response(status: status, description: description, headers: headers, contents: contents)
+    }
+
+    /// The media types of a `content` map that the generator supports for a `kind` ("request",
+    /// "response") body, each with its node; any other is reported at its name and left out.
+    mutating func supportedMediaTypes(_ content: YAMLNode, _ kind: String, among supported: [String]) -> [(String, YAMLNode)] {
+        var result: [(String, YAMLNode)] = []
+        for pair in pairs(content, "content") {
+            let mediaType = pair.key.value
+            guard supported.contains(mediaType) else {
+                error(at: pair.key.location, "\(kind) media type '\(mediaType)' is not supported (\(supported.joined(separator: ", ")))")
+                continue
+            }
+            checkKeys(pair.value, "media type '\(mediaType)'", allowed: ["schema", "example", "examples"])
+            result.append((mediaType, pair.value))
+        }
+        return result
     }
 }
