@@ -112,16 +112,10 @@ public enum ConfigurationDoctor {
 
     /// One connection's settings for `url`, with TLS as ``PostgresGatewayDatabase`` uses it.
     private static func connectionConfiguration(_ url: DatabaseURL) throws -> PostgresConnection.Configuration {
-        let tls: PostgresConnection.Configuration.TLS
-        switch url.sslMode {
-        case .disable: tls = .disable
-        case .prefer, .require:
-            var configuration = TLSConfiguration.makeClientConfiguration()
-            configuration.certificateVerification = .none  // libpq's `prefer` and `require` do not verify
-            let context = try NIOSSLContext(configuration: configuration)
-            tls = url.sslMode == .prefer ? .prefer(context) : .require(context)
-        case .verifyFull:
-            tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        var tls = PostgresConnection.Configuration.TLS.disable
+        if let settings = url.sslMode.tls {
+            let context = try NIOSSLContext(configuration: settings.configuration)
+            tls = settings.isOptional ? .prefer(context) : .require(context)
         }
         var configuration = PostgresConnection.Configuration(
             host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: tls)

@@ -54,19 +54,8 @@ public final class PostgresGatewayDatabase: Sendable {
     }
 
     static func tls(_ mode: DatabaseURL.SSLMode) throws -> PostgresClient.Configuration.TLS {
-        switch mode {
-        case .disable: return .disable
-        case .prefer:
-            var tls = TLSConfiguration.makeClientConfiguration()
-            tls.certificateVerification = .none  // libpq's `prefer` encrypts without verifying
-            return .prefer(tls)
-        case .require:
-            var tls = TLSConfiguration.makeClientConfiguration()
-            tls.certificateVerification = .none  // libpq's `require`: encrypted, not verified
-            return .require(tls)
-        case .verifyFull:
-            return .require(.makeClientConfiguration())
-        }
+        guard let tls = mode.tls else { return .disable }
+        return tls.isOptional ? .prefer(tls.configuration) : .require(tls.configuration)
     }
 
     /// Retries migrating and reading the secrets until the database answers.
@@ -224,14 +213,27 @@ public struct PostgresDatabaseService: Service {
     }
 }
 
+extension DatabaseURL.SSLMode {
+    /// TLS as libpq's `sslmode` asks for it, for the pool and for `doctor`'s one connection: nil for
+    /// `disable`; `prefer` (optional) and `require` encrypt without verifying; `verify-full` verifies.
+    var tls: (configuration: TLSConfiguration, isOptional: Bool)? {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        switch self {
+        case .disable: return nil
+        case .prefer, .require: configuration.certificateVerification = .none
+        case .verifyFull: break
+        }
+        return (configuration, self == .prefer)
+    }
+}
+
 struct StatementTimeout: Error {}
 
 /// `body`, or ``StatementTimeout`` when it takes longer than `timeout` (it is then cancelled).
 ///
-/// Returns at the timeout even when `body` does not stop when cancelled: a task group would wait
-/// for it, and postgres-nio's wait for a pooled connection while the server is down was seen to
-/// outlast the timeout that way (a request hung 15 s through a PostgreSQL restart instead of
-/// answering 503). The body runs on in the background until it notices or finishes.
+/// Returns at the timeout even when `body` does not stop when cancelled (postgres-nio's wait for a
+/// pooled connection while the server is down does not): a task group would wait for it. The body
+/// runs on in the background until it notices or finishes.
 func withStatementTimeout<Result: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> Result) async throws -> Result {
     let work = Task { try await body() }
     let outcome = ResumeOnce<Result>()
