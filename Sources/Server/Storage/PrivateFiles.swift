@@ -9,8 +9,7 @@ enum PrivateFiles {
     /// Creates `url` and any missing parents as 0700 directories; an existing directory is fine.
     ///
     /// `mkdir(2)` per missing component rather than FileManager's `createDirectory(…attributes:)`,
-    /// which reads `/etc/passwd` and `/etc/group` for every call to fill attributes nobody asked
-    /// for: that was on every new conversation's way to Codex (bench/agent).
+    /// which reads `/etc/passwd` and `/etc/group` on every call, and a new conversation makes two.
     static func createDirectory(at url: URL) throws {
         let path = url.path
         var isDirectory: ObjCBool = false

@@ -191,8 +191,7 @@ public final class WebhookService: Service {
     /// Whether a turn failed only because the gateway's database did not answer (a step of the
     /// turn got 503 `database_unavailable`: the turn's model calls, its usage or its stores). That
     /// is not the sender's failure: the delivery is left running under its lease, which then runs
-    /// out, and it is claimed and run again once the database is back (found by
-    /// ReplicaProcessTests: a prompt accepted during a PostgreSQL restart was recorded `failed`).
+    /// out, and it is claimed and run again once the database is back.
     static func isDatabaseOutage(_ failure: String) -> Bool {
         failure.contains(PostgresGatewayDatabase.unavailable.code)
     }

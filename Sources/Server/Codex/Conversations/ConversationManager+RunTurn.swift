@@ -17,8 +17,6 @@ extension ConversationManager {
         // What records the turn's start, done below: appending the user's message to an existing
         // conversation, or a new one's record (with its first message) and then `thread.started`.
         var recordStart: (@Sendable () async throws -> Void)?
-        // A new conversation is announced once its record exists.
-        var announced = true
         do {
             if let existingID = plan.conversationID {
                 guard let existing = try await store.record(existingID) else {
@@ -42,7 +40,7 @@ extension ConversationManager {
                     return .failed(conversationID: "", reason: (error as? ConversationError).map(TurnFailure.refused) ?? .model(message))
                 }
                 if let started {
-                    (id, workspace, announced) = (started.id, started.workspace, false)
+                    (id, workspace) = (started.id, started.workspace)
                     recordStart = {
                         _ = try await self.createRecord(plan, id: started.id, workspace: started.workspace)
                         emit(.threadStarted(conversationID: started.id))
@@ -116,9 +114,10 @@ extension ConversationManager {
                 gate.close()
                 signal.cancel()
                 _ = try? await engineTurn
-                if !announced { emit(.threadStarted(conversationID: "")) }
+                let isNew = plan.conversationID == nil
+                if isNew { emit(.threadStarted(conversationID: "")) }
                 emit(.turnFailed(message: TurnFailure.storage(error.localizedDescription).description))
-                return .failed(conversationID: announced ? id : "", reason: .storage(error.localizedDescription))
+                return .failed(conversationID: isNew ? "" : id, reason: .storage(error.localizedDescription))
             }
         }
         emit(.turnStarted)
